@@ -1,0 +1,200 @@
+"""EM in terms of sufficient statistics: E-step -> statistics -> M-step.
+
+``SufficientStatistics`` is the unit of work: computed by the kernels on any
+block of rows, merged by addition, and turned into parameters by ``m_step``.
+The in-memory fit, and any path that sees the data in pieces, share it.
+"""
+import numpy as np
+
+from . import _em
+from ._parallel import map_row_blocks
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _sum_xx_shape(covariance_type, n_components, n_features):
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+    }.get(covariance_type, (n_components, n_features))
+
+
+def reference_points(weights, means, covariance_type):
+    """Per-component point the statistics are taken about (see ``_em``).
+
+    Full covariances use the current means, which makes the covariance update
+    as accurate as a second pass over the data; the other types need a single
+    centre, the mixture mean.
+    """
+    means = np.asarray(means, dtype=np.float64)
+    if covariance_type == "full":
+        return means.copy()
+    center = np.asarray(weights, dtype=np.float64) @ means
+    return np.tile(center, (means.shape[0], 1))
+
+
+class SufficientStatistics:
+    """Mergeable result of an E-step over some rows.
+
+    Attributes
+    ----------
+    covariance_type : str
+    shift : (K, D) reference points the sums are taken about.
+    resp_sum : (K,) sum of w_n r_nk.
+    sum_x : (K, D) sum of w_n r_nk (x_n - shift_k).
+    sum_xx : sum of w_n r_nk (x_n - shift_k)(x_n - shift_k)^T, (K, D, D) for
+        full; for tied (D, D) summed over components; the diagonal (K, D) for
+        diag and spherical.
+    loglik_sum : sum of w_n log p(x_n) under the model that made the E-step.
+    weight_sum : sum of w_n.
+    """
+
+    def __init__(self, covariance_type, shift):
+        self.covariance_type = covariance_type
+        self.shift = np.ascontiguousarray(shift, dtype=np.float64)
+        n_components, n_features = self.shift.shape
+        self.resp_sum = np.zeros(n_components)
+        self.sum_x = np.zeros((n_components, n_features))
+        self.sum_xx = np.zeros(_sum_xx_shape(covariance_type, n_components, n_features))
+        self.loglik_sum = 0.0
+        self.weight_sum = 0.0
+
+    def _accumulators(self):
+        return (self.shift, self.resp_sum, self.sum_x, self.sum_xx.reshape(-1))
+
+    def merge(self, other):
+        """Add ``other`` (same covariance type and shift) into ``self``."""
+        if other.covariance_type != self.covariance_type or not np.array_equal(
+                other.shift, self.shift):
+            raise ValueError("can only merge statistics taken about the same shift")
+        self.resp_sum += other.resp_sum
+        self.sum_x += other.sum_x
+        self.sum_xx += other.sum_xx
+        self.loglik_sum += other.loglik_sum
+        self.weight_sum += other.weight_sum
+        return self
+
+    @property
+    def mean_loglik(self):
+        """Weighted mean log-likelihood per sample: EM's lower bound."""
+        return self.loglik_sum / self.weight_sum
+
+
+def _merged(parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total.merge(part)
+    return total
+
+
+def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_type,
+           n_threads):
+    """Sufficient statistics of X under the given mixture (one fused pass)."""
+    shift = reference_points(weights, means, covariance_type)
+    with np.errstate(divide="ignore"):  # a weight of 0 is a log-weight of -inf
+        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+
+    def block(start, stop):
+        stats = SufficientStatistics(covariance_type, shift)
+        w = None if sample_weight is None else sample_weight[start:stop]
+        stats.loglik_sum, stats.weight_sum = _em.accumulate_statistics(
+            X[start:stop], w, log_weights, means, precisions_cholesky,
+            covariance_type, *stats._accumulators())
+        return stats
+
+    return _merged(map_row_blocks(block, X.shape[0], n_threads))
+
+
+def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_threads):
+    """Sufficient statistics of X for given responsibilities (initialisation)."""
+    w = None if sample_weight is None else sample_weight.astype(np.float64)
+    center = np.average(X, axis=0, weights=w).astype(np.float64)
+    shift = np.tile(center, (resp.shape[1], 1))
+
+    def block(start, stop):
+        stats = SufficientStatistics(covariance_type, shift)
+        ws = None if sample_weight is None else sample_weight[start:stop]
+        stats.weight_sum = _em.statistics_from_responsibilities(
+            X[start:stop], ws, resp[start:stop], covariance_type, *stats._accumulators())
+        return stats
+
+    return _merged(map_row_blocks(block, X.shape[0], n_threads))
+
+
+def m_step(stats, reg_covar, dtype):
+    """Weights, means and covariances (float64) maximising the expected loglik.
+
+    ``dtype`` is the data's dtype: like scikit-learn, 10 machine epsilons of it
+    are added to each component's responsibility sum so that an empty
+    component gives finite means.
+    """
+    resp_sum = stats.resp_sum
+    nk = resp_sum + 10 * np.finfo(dtype).eps
+    delta = stats.sum_x / nk[:, None]  # new mean - shift
+    means = stats.shift + delta
+    # sum_n r (x - mean)(x - mean)^T / nk, written with sums about the shift:
+    # sum_xx/nk - (2 - resp_sum/nk) delta delta^T.
+    correction = 2.0 - resp_sum / nk
+    if stats.covariance_type == "full":
+        covariances = (stats.sum_xx / nk[:, None, None]
+                       - correction[:, None, None] * delta[:, :, None] * delta[:, None, :])
+        idx = np.arange(means.shape[1])
+        covariances[:, idx, idx] += reg_covar
+    elif stats.covariance_type == "tied":
+        between = (nk[:, None] * delta).T @ delta
+        covariances = (stats.sum_xx - between) / nk.sum()
+        covariances.flat[:: means.shape[1] + 1] += reg_covar
+    else:
+        covariances = stats.sum_xx / nk[:, None] - correction[:, None] * delta ** 2
+        covariances += reg_covar
+        if stats.covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    weights = nk / nk.sum()
+    return weights, means, covariances
+
+
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because {what} has an ill-defined "
+    "empirical covariance (for instance caused by singleton or collapsed "
+    "samples). Try to decrease the number of components, increase reg_covar, "
+    "or scale the input data."
+)
+
+
+def precision_cholesky(covariances, covariance_type):
+    """Upper Cholesky factor of each precision matrix (scikit-learn's layout).
+
+    Raises ValueError naming the component whose covariance is not positive
+    definite.
+    """
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        stack = np.ascontiguousarray(covariances.reshape(-1, *covariances.shape[-2:]))
+        out = np.empty_like(stack)
+        failed = _em.precision_cholesky(stack, out)
+        if failed >= 0:
+            what = "the tied covariance" if covariance_type == "tied" else f"component {failed}"
+            raise ValueError(_ILL_DEFINED.format(what=what))
+        return out.reshape(covariances.shape)
+    bad = np.flatnonzero(~(covariances > 0.0).reshape(covariances.shape[0], -1).all(axis=1))
+    if bad.size:
+        raise ValueError(_ILL_DEFINED.format(what=f"component {bad[0]}"))
+    return 1.0 / np.sqrt(covariances)
+
+
+def posterior(X, weights, means, precisions_cholesky, covariance_type, n_threads,
+              responsibilities=True):
+    """log p(x_n) for each row, and p(k | x_n) when ``responsibilities``."""
+    n_samples = X.shape[0]
+    log_norm = np.empty(n_samples, dtype=X.dtype)
+    resp = np.empty((n_samples, len(weights)), dtype=X.dtype) if responsibilities else None
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+
+    def block(start, stop):
+        _em.posterior(X[start:stop], log_weights, means, precisions_cholesky,
+                      covariance_type, log_norm[start:stop],
+                      None if resp is None else resp[start:stop])
+
+    map_row_blocks(block, n_samples, n_threads)
+    return log_norm, resp

@@ -1,0 +1,446 @@
+"""GaussianMixture: scikit-learn's estimator, fitted by gmmc's kernels."""
+import inspect
+import time
+import warnings
+
+import numpy as np
+
+from . import _init, _stats
+from ._parallel import blas_limited, effective_n_threads, threads_for
+from ._validation import (check_array, check_random_state, check_sample_weight,
+                          check_scalar, feature_names)
+from .exceptions import ConvergenceWarning, NotFittedError
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class GaussianMixture:
+    """Gaussian mixture model fitted by Expectation-Maximization.
+
+    A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same
+    parameters, fitted attributes and methods, and the same results given the
+    same initialisation, computed by fused, multithreaded Cython/BLAS kernels.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': one general covariance matrix per component; 'tied': one
+        matrix shared by all; 'diag': one diagonal matrix per component;
+        'spherical': one variance per component.
+    tol : float, default=1e-3
+        EM stops when the lower bound (mean log-likelihood) gains less.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping them positive definite.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the one with the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are chosen.
+    weights_init : array of shape (K,), default=None
+    means_init : array of shape (K, D), default=None
+    precisions_init : array, default=None
+        Initial precisions (inverse covariances), shaped as ``precisions_``.
+        Any of the three that is given replaces what ``init_params`` computed.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (with one initialisation).
+    verbose : int, default=0
+        1 prints each initialisation and iteration; 2 adds timings and the bound.
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
+    n_threads : int, default=None
+        Threads for the kernels. None: the ``GMMC_NUM_THREADS`` environment
+        variable, else the BLAS thread limit in force (threadpoolctl's limits are
+        respected), capped by the available cores. An addition to
+        scikit-learn's parameters.
+
+    Attributes
+    ----------
+    weights_ : array of shape (K,)
+    means_ : array of shape (K, D)
+    covariances_ : array
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
+    precisions_ : array, shaped as ``covariances_``
+    precisions_cholesky_ : array, shaped as ``covariances_``
+        Upper-triangular factors U with ``precisions_ = U U^T`` (square roots of
+        the precisions for diag and spherical).
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Mean log-likelihood of the best initialisation at its last iteration.
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best initialisation.
+    n_features_in_ : int
+    feature_names_in_ : array of str, only when X had string column names.
+
+    All arrays have the dtype of the training data (float32 or float64).
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
+                 weights_init=None, means_init=None, precisions_init=None,
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # -- parameters (scikit-learn's get_params / set_params protocol) ---------
+
+    @classmethod
+    def _get_param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(p.name for p in signature.parameters.values() if p.name != "self")
+
+    def get_params(self, deep=True):
+        """Constructor parameters as a dict."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns self."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; "
+                                 f"valid parameters are {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = type(self)().get_params()
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if not _same(value, defaults[name])]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _check_parameters(self, n_features):
+        """Validate the constructor parameters; return the checked inits."""
+        check_scalar(self.n_components, "n_components", int, low=1)
+        if self.covariance_type not in _stats.COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {_stats.COVARIANCE_TYPES}, "
+                             f"got {self.covariance_type!r}")
+        check_scalar(self.tol, "tol", float, low=0.0)
+        check_scalar(self.reg_covar, "reg_covar", float, low=0.0)
+        check_scalar(self.max_iter, "max_iter", int, low=0)
+        check_scalar(self.n_init, "n_init", int, low=1)
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(f"init_params must be one of {INIT_PARAMS}, "
+                             f"got {self.init_params!r}")
+        check_scalar(self.verbose, "verbose", int, low=0)
+        check_scalar(self.verbose_interval, "verbose_interval", int, low=1)
+        if self.n_threads is not None:
+            check_scalar(self.n_threads, "n_threads", int, low=1)
+        k = self.n_components
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = _checked_init(self.weights_init, "weights_init", (k,))
+            if (weights < 0).any() or (weights > 1).any():
+                raise ValueError("weights_init must be in [0, 1], got min "
+                                 f"{weights.min():.5g} and max {weights.max():.5g}")
+            if abs(weights.sum() - 1.0) > 1e-6:
+                raise ValueError(f"weights_init must sum to 1, got {weights.sum():.8g}")
+        if self.means_init is not None:
+            means = _checked_init(self.means_init, "means_init", (k, n_features))
+        if self.precisions_init is not None:
+            shape = _covariance_shape(self.covariance_type, k, n_features)
+            precisions = _checked_init(self.precisions_init, "precisions_init", shape)
+        return weights, means, precisions
+
+    # -- fitting -------------------------------------------------------------
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM; returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample: weight 2 counts a sample twice.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each sample of X."""
+        X, weight, n_threads = self._fit(X, sample_weight)
+        return self._posterior(X, n_threads)[1].argmax(axis=1)
+
+    def _fit(self, X, sample_weight):
+        names = feature_names(X)
+        X = check_array(X, min_samples=2)
+        n_samples, n_features = X.shape
+        weights_init, means_init, precisions_init = self._check_parameters(n_features)
+        if n_samples < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                             f"{self.n_components}, n_samples = {n_samples}")
+        weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        if weight is not None and np.count_nonzero(weight) < self.n_components:
+            raise ValueError("fewer samples of positive weight than n_components")
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init and self.means_.shape[1] != n_features:
+            raise ValueError(f"X has {n_features} features, but the warm-started model "
+                             f"has {self.means_.shape[1]}")
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        n_threads = effective_n_threads(self.n_threads)
+        best = None
+        with blas_limited(threads_for(n_samples, n_threads)):
+            for init in range(n_init):
+                self._print_init_start(init)
+                if do_init:
+                    params = self._initial_parameters(
+                        X, weight, random_state, n_threads,
+                        weights_init, means_init, precisions_init)
+                    lower_bound = -np.inf
+                else:
+                    params = (self.weights_, self.means_, self.covariances_,
+                              self.precisions_cholesky_)
+                    lower_bound = self.lower_bound_
+                params, lower_bound, bounds, n_iter, converged = self._em(
+                    X, weight, params, lower_bound, n_threads)
+                if best is None or lower_bound > best[1]:
+                    best = (params, lower_bound, bounds, n_iter, converged)
+        params, self.lower_bound_, self.lower_bounds_, self.n_iter_, self.converged_ = best
+        self._set_parameters(params)
+        self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different "
+                          "init parameters, or increase max_iter, tol, or check for "
+                          "degenerate data.", ConvergenceWarning)
+        return X, weight, n_threads
+
+    def _initial_parameters(self, X, weight, random_state, n_threads,
+                            weights_init, means_init, precisions_init):
+        """(weights, means, covariances, precisions_cholesky) to start EM from."""
+        cov_type, dtype = self.covariance_type, X.dtype
+        weights = means = covariances = None
+        if weights_init is None or means_init is None or precisions_init is None:
+            resp = _init.initial_responsibilities(
+                X, weight, self.n_components, self.init_params, random_state, n_threads)
+            stats = _stats.statistics_from_responsibilities(X, weight, resp, cov_type,
+                                                            n_threads)
+            _, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
+            # As scikit-learn: the initial weights are divided by the sample
+            # count, not by their sum (which carries 10 eps per component).
+            weights = (stats.resp_sum + 10 * np.finfo(dtype).eps) / stats.weight_sum
+        if weights_init is not None:
+            weights = weights_init
+        if means_init is not None:
+            means = means_init
+        if precisions_init is None:
+            prec_chol = _stats.precision_cholesky(covariances, cov_type)
+        else:
+            prec_chol = _precision_cholesky_from_precisions(precisions_init, cov_type)
+            covariances = _covariances_from_precision_cholesky(prec_chol, cov_type)
+        return tuple(np.asarray(p, dtype=dtype) for p in
+                     (weights, means, covariances, prec_chol))
+
+    def _em(self, X, weight, params, lower_bound, n_threads):
+        """Run EM from ``params``; returns (params, bound, bounds, n_iter, converged)."""
+        cov_type, dtype = self.covariance_type, X.dtype
+        bounds, converged, n_iter = [], False, 0
+        start = time.perf_counter()
+        for n_iter in range(1, self.max_iter + 1):
+            previous = lower_bound
+            weights, means, _, prec_chol = params
+            stats = _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+            weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
+            prec_chol = _stats.precision_cholesky(covariances, cov_type)
+            params = tuple(np.asarray(p, dtype=dtype) for p in
+                           (weights, means, covariances, prec_chol))
+            lower_bound = stats.mean_loglik
+            bounds.append(lower_bound)
+            change = lower_bound - previous
+            self._print_iteration(n_iter, change, start)
+            if abs(change) < self.tol:
+                converged = True
+                break
+        self._print_init_end(lower_bound, converged, start)
+        return params, lower_bound, bounds, n_iter, converged
+
+    def _set_parameters(self, params):
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
+        u = self.precisions_cholesky_
+        if self.covariance_type == "full":
+            self.precisions_ = u @ np.swapaxes(u, 1, 2)
+        elif self.covariance_type == "tied":
+            self.precisions_ = u @ u.T
+        else:
+            self.precisions_ = u ** 2
+
+    # -- prediction ----------------------------------------------------------
+
+    def _check_fitted(self):
+        if not hasattr(self, "precisions_cholesky_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 "call 'fit' first.")
+
+    def _check_X(self, X):
+        self._check_fitted()
+        names = feature_names(X)
+        fitted = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted is not None and not np.array_equal(names, fitted):
+            raise ValueError("The feature names of X differ from those seen in fit: "
+                             f"{list(names)} vs {list(fitted)}")
+        return check_array(X, n_features=self.means_.shape[1])
+
+    def _posterior(self, X, n_threads=None, responsibilities=True):
+        n_threads = effective_n_threads(self.n_threads) if n_threads is None else n_threads
+        with blas_limited(threads_for(X.shape[0], n_threads)):
+            return _stats.posterior(X, self.weights_, self.means_, self.precisions_cholesky_,
+                                    self.covariance_type, n_threads, responsibilities)
+
+    def score_samples(self, X):
+        """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
+        return self._posterior(self._check_X(X), responsibilities=False)[0]
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the samples of X."""
+        return float(self.score_samples(X).mean())
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample, (n_samples, K)."""
+        return self._posterior(self._check_X(X))[1]
+
+    def predict(self, X):
+        """Most probable component of each sample, shape (n_samples,)."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture; returns (X, component labels).
+
+        Uses ``random_state`` in the same order as scikit-learn, so both draw the
+        same samples from the same parameters.
+        """
+        self._check_fitted()
+        check_scalar(n_samples, "n_samples", int, low=1)
+        rng = check_random_state(self.random_state)
+        weights = self.weights_.astype(np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        means = self.means_.astype(np.float64)
+        covariances = np.asarray(self.covariances_, dtype=np.float64)
+        if self.covariance_type == "full":
+            parts = [rng.multivariate_normal(m, c, int(n))
+                     for m, c, n in zip(means, covariances, counts)]
+        elif self.covariance_type == "tied":
+            parts = [rng.multivariate_normal(m, covariances, int(n))
+                     for m, n in zip(means, counts)]
+        else:
+            scale = np.sqrt(covariances)
+            parts = [m + rng.standard_normal(size=(n, means.shape[1])) * s
+                     for m, s, n in zip(means, scale, counts)]
+        labels = np.repeat(np.arange(len(counts)), counts)
+        return np.vstack(parts).astype(self.means_.dtype), labels
+
+    # -- model selection -----------------------------------------------------
+
+    def _n_parameters(self):
+        """Number of free parameters of the model."""
+        k, d = self.means_.shape
+        cov_params = {"full": k * d * (d + 1) / 2, "diag": k * d,
+                      "tied": d * (d + 1) / 2, "spherical": k}[self.covariance_type]
+        return int(cov_params + k * d + k - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better)."""
+        n_samples = np.shape(X)[0]
+        return -2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better)."""
+        return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
+
+    # -- progress messages (same wording as scikit-learn) ----------------------
+
+    def _print_init_start(self, init):
+        if self.verbose >= 1:
+            print(f"Initialization {init}")
+
+    def _print_iteration(self, n_iter, change, start):
+        if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                print(f"  Iteration {n_iter}\t time lapse "
+                      f"{time.perf_counter() - start:.5f}s\t ll change {change:.5f}")
+
+    def _print_init_end(self, lower_bound, converged, start):
+        if self.verbose == 1:
+            print(f"Initialization converged: {converged}")
+        elif self.verbose >= 2:
+            print(f"Initialization converged: {converged}\t time lapse "
+                  f"{time.perf_counter() - start:.5f}s\t lower bound {lower_bound:.5f}")
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return a is b
+    return type(a) is type(b) and a == b
+
+
+def _covariance_shape(covariance_type, n_components, n_features):
+    return {"full": (n_components, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_components, n_features),
+            "spherical": (n_components,)}[covariance_type]
+
+
+def _checked_init(value, name, shape):
+    """A user-given initial parameter as a finite float64 array of ``shape``."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must contain only finite values")
+    return array
+
+
+def _precision_cholesky_from_precisions(precisions, covariance_type):
+    """Upper U with P = U U^T for each given precision P (validating P)."""
+    if covariance_type in ("diag", "spherical"):
+        if (precisions <= 0).any():
+            raise ValueError(f"precisions_init ({covariance_type}) must be positive")
+        return np.sqrt(precisions)
+    stack = precisions.reshape(-1, *precisions.shape[-2:])
+    factors = np.empty_like(stack)
+    for k, precision in enumerate(stack):
+        if not np.allclose(precision, precision.T):
+            raise ValueError(f"precisions_init[{k}] must be symmetric")
+        # Reversing rows and columns turns the lower Cholesky factor of the
+        # reversed matrix into the upper factor U with P = U U^T.
+        try:
+            lower = np.linalg.cholesky(precision[::-1, ::-1])
+        except np.linalg.LinAlgError:
+            raise ValueError(f"precisions_init[{k}] must be positive definite") from None
+        factors[k] = lower[::-1, ::-1]
+    return factors.reshape(precisions.shape)
+
+
+def _covariances_from_precision_cholesky(prec_chol, covariance_type):
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / prec_chol ** 2
+    precisions = prec_chol @ np.swapaxes(prec_chol, -1, -2)
+    return np.linalg.inv(precisions)

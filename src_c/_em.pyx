@@ -1,0 +1,560 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# cython: cdivision=True, initializedcheck=False
+"""EM kernels for Gaussian mixtures.
+
+Every kernel walks the samples in row chunks of ``CHUNK`` rows. For one chunk
+it computes the weighted log-density of each sample under each component, turns
+it into responsibilities with a log-sum-exp, and (for fitting) adds the chunk's
+sufficient statistics to the caller's float64 accumulators. X is therefore read
+once per EM iteration, and the only N-sized memory is what the caller asks for.
+
+Shapes are validated once here, at the Python boundary; the ``nogil`` helpers
+take raw pointers. Parameters follow scikit-learn's layout: ``prec_chol`` is the
+upper-triangular Cholesky factor U of each precision matrix (``P = U U^T``),
+flattened: (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
+
+Sufficient statistics are taken about a per-component reference point
+``shift`` (K, D) so that the covariance never comes from the cancellation-prone
+``E[x x^T] - mu mu^T`` of raw data:
+
+    resp_sum[k]  = sum_n w_n r_nk
+    sum_x[k]     = sum_n w_n r_nk (x_n - shift_k)
+    sum_xx       = full: (K, D, D) sum_n w_n r_nk (x_n - shift_k)(x_n - shift_k)^T
+                   tied: (D, D)    sum_n w_n (x_n - shift_0)(x_n - shift_0)^T
+                   diag, spherical: (K, D) the diagonal of the full form.
+
+For tied, diag and spherical all rows of ``shift`` must be equal (one centre).
+"""
+import numpy as np
+
+from cython cimport floating
+from libc.math cimport exp, log, sqrt, INFINITY
+from libc.stdlib cimport malloc, calloc, free
+
+from _blas cimport gemm_rm, syrk_upper_ata, trmm_right_upper
+from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
+
+
+# Rows per chunk: the chunk's scratch (CHUNK x 2D values) stays in L2 cache.
+cdef enum:
+    CHUNK = 256
+# Full covariance at D <= SMALL_D uses hand-written loops; BLAS calls on such
+# thin matrices cost more in overhead than they save.
+cdef enum:
+    SMALL_D = 8
+
+cdef enum CovType:
+    FULL = 0
+    TIED = 1
+    DIAG = 2
+    SPHERICAL = 3
+
+COVARIANCE_TYPES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
+cdef double LOG_2PI = 1.8378770664093453
+
+
+cdef struct Model:
+    # Everything a chunk needs, prepared once per kernel call.
+    int cov
+    int d
+    int k
+    const void* means      # (K, D)
+    const void* prec_chol  # see module docstring
+    const void* aux        # tied: projected means^T (D, K); diag/spherical: (2D, K)
+    const void* center     # (D,) centre of tied/diag/spherical computations
+    const double* offset   # (K,) constant part of each weighted log-density
+
+
+def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
+                   str covariance_type, center):
+    """Validate the parameters and build the arrays behind a ``Model``.
+
+    Returns a tuple of arrays the caller keeps alive while the kernel runs.
+    """
+    cdef int n_features = X.shape[1]
+    dtype = np.float32 if floating is float else np.float64
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    cov = COVARIANCE_TYPES[covariance_type]
+    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    means = np.ascontiguousarray(means, dtype=dtype)
+    k = log_weights.shape[0]
+    if means.shape != (k, n_features):
+        raise ValueError(f"means must have shape {(k, n_features)}, got {means.shape}")
+    expected = {FULL: (k, n_features, n_features), TIED: (n_features, n_features),
+                DIAG: (k, n_features), SPHERICAL: (k,)}[cov]
+    prec_chol = np.ascontiguousarray(prec_chol, dtype=dtype)
+    if prec_chol.shape != expected:
+        raise ValueError(
+            f"{covariance_type} prec_chol must have shape {expected}, got {prec_chol.shape}")
+    pc64 = prec_chol.astype(np.float64)
+    if cov == FULL:
+        log_det = np.log(np.diagonal(pc64, axis1=1, axis2=2)).sum(axis=1)
+    elif cov == TIED:
+        log_det = np.full(k, np.log(np.diag(pc64)).sum())
+    elif cov == DIAG:
+        log_det = np.log(pc64).sum(axis=1)
+    else:
+        log_det = n_features * np.log(pc64)
+    offset = log_weights + log_det - 0.5 * n_features * LOG_2PI
+
+    if cov == FULL:
+        center = np.zeros(n_features, dtype=dtype)
+        aux = np.zeros(1, dtype=dtype)
+    else:
+        if center is None:  # any centre is exact; the mixture mean is accurate
+            center = np.exp(log_weights) @ means.astype(np.float64)
+        center = np.ascontiguousarray(center, dtype=np.float64)
+        centered_means = means.astype(np.float64) - center
+        if cov == TIED:
+            aux = (centered_means @ pc64).T
+        else:
+            precision = pc64 ** 2
+            if cov == SPHERICAL:
+                precision = np.repeat(precision[:, None], n_features, axis=1)
+            # [x'^2, x'] @ aux = sum_d x'^2 P - 2 x' mu' P; mu'^2 P goes in offset.
+            aux = np.concatenate([precision.T, -2.0 * (centered_means * precision).T])
+            offset = offset - 0.5 * (centered_means ** 2 * precision).sum(axis=1)
+        aux = np.ascontiguousarray(aux, dtype=dtype)
+        center = center.astype(dtype)
+    return (cov, means, prec_chol, aux, center, np.ascontiguousarray(offset))
+
+
+cdef Model _model_view(tuple prepared, floating dummy):
+    cdef Model model
+    cdef floating[:, ::1] means = prepared[1]
+    cdef floating[::1] prec = prepared[2].reshape(-1)
+    cdef floating[::1] aux = prepared[3].reshape(-1)
+    cdef floating[::1] center = prepared[4]
+    cdef double[::1] offset = prepared[5]
+    model.cov = prepared[0]
+    model.k = means.shape[0]
+    model.d = means.shape[1]
+    model.means = &means[0, 0]
+    model.prec_chol = &prec[0]
+    model.aux = &aux[0]
+    model.center = &center[0]
+    model.offset = &offset[0]
+    return model
+
+
+cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
+                          floating* scratch, floating* lp) noexcept nogil:
+    """lp (n, K) := weighted log-density of each row of x (n, D).
+
+    scratch: (n, 2D) work space. On return, for diag/spherical scratch holds
+    [x'^2, x'] and for tied x' U, where x' = x - center.
+    """
+    cdef int d = model.d, k = model.k, i, j, a, b
+    cdef const floating* means = <const floating*>model.means
+    cdef const floating* prec = <const floating*>model.prec_chol
+    cdef const floating* aux = <const floating*>model.aux
+    cdef const floating* center = <const floating*>model.center
+    cdef const double* offset = model.offset
+    cdef const floating* mu
+    cdef const floating* u
+    cdef floating* row
+    cdef floating* out
+    cdef double s, y, t
+    cdef double diff[SMALL_D]
+
+    if model.cov == FULL and d <= SMALL_D:
+        for i in range(n):
+            for j in range(k):
+                mu = means + j * d
+                u = prec + j * d * d
+                for a in range(d):
+                    diff[a] = x[i * d + a] - mu[a]
+                s = 0.0
+                for a in range(d):  # (x - mu) U, column a of upper-triangular U
+                    y = 0.0
+                    for b in range(a + 1):
+                        y = y + diff[b] * u[b * d + a]
+                    s = s + y * y
+                lp[i * k + j] = offset[j] - 0.5 * s
+    elif model.cov == FULL:
+        for j in range(k):
+            mu = means + j * d
+            for i in range(n):
+                for a in range(d):
+                    scratch[i * d + a] = x[i * d + a] - mu[a]
+            trmm_right_upper(n, d, prec + j * d * d, scratch, d)
+            for i in range(n):
+                row = scratch + i * d
+                s = 0.0
+                for a in range(d):
+                    s = s + row[a] * row[a]
+                lp[i * k + j] = offset[j] - 0.5 * s
+    elif model.cov == TIED:
+        for i in range(n):
+            for a in range(d):
+                scratch[i * d + a] = x[i * d + a] - center[a]
+        trmm_right_upper(n, d, prec, scratch, d)
+        # Loop over features outside, components inside: the compiler can
+        # vectorise the inner loop without reassociating a reduction.
+        for i in range(n):
+            out = lp + i * k
+            for j in range(k):
+                out[j] = 0.0
+            for a in range(d):
+                y = scratch[i * d + a]
+                for j in range(k):
+                    t = y - aux[a * k + j]
+                    out[j] = out[j] + t * t
+            for j in range(k):
+                out[j] = offset[j] - 0.5 * out[j]
+    else:  # DIAG, SPHERICAL: one GEMM of [x'^2, x'] (n, 2D) with aux (2D, K)
+        for i in range(n):
+            for a in range(d):
+                t = x[i * d + a] - center[a]
+                scratch[i * 2 * d + a] = t * t
+                scratch[i * 2 * d + d + a] = t
+        gemm_rm(False, False, n, k, 2 * d, <floating>1.0, scratch, 2 * d,
+                aux, k, <floating>0.0, lp, k)
+        for i in range(n):
+            for j in range(k):
+                lp[i * k + j] = offset[j] - 0.5 * lp[i * k + j]
+
+
+cdef double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
+                             floating* log_norm) noexcept nogil:
+    """Turn each row of lp (n, K) into responsibilities, in place (log-sum-exp).
+
+    Row i is scaled by weight[i] when weight is not NULL; log_norm (may be NULL)
+    receives the per-row log-likelihood. Returns sum_i weight_i * log_norm_i.
+    """
+    cdef int i, j
+    cdef double m, s, e, ln, scale, total = 0.0
+    cdef floating* row
+    for i in range(n):
+        row = lp + i * k
+        m = row[0]
+        for j in range(1, k):
+            if row[j] > m:
+                m = row[j]
+        if m == -INFINITY:  # no component gives this sample any density
+            for j in range(k):
+                row[j] = 0.0
+            ln = -INFINITY
+        else:
+            s = 0.0
+            for j in range(k):
+                e = exp(row[j] - m)
+                row[j] = e
+                s = s + e
+            ln = m + log(s)
+            scale = 1.0 / s
+            if weight != NULL:
+                scale = scale * weight[i]
+            for j in range(k):
+                row[j] = row[j] * scale
+        if log_norm != NULL:
+            log_norm[i] = ln
+        total = total + (ln if weight == NULL else weight[i] * ln)
+    return total
+
+
+cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
+                            const floating* weight, const floating* resp,
+                            const double* shift, floating* scratch,
+                            floating* small, double* resp_sum, double* sum_x,
+                            double* sum_xx) noexcept nogil:
+    """Add the chunk's sufficient statistics to the float64 accumulators.
+
+    resp (n, K) already carries the sample weights. scratch is (n, 2D) and
+    small (max(D*D, 2*D*K),) work space. BLAS results land in ``small`` in the
+    input precision and are added to the float64 accumulators once per chunk,
+    so float32 input keeps float32 speed without float32 round-off piling up
+    over millions of rows.
+    """
+    cdef int i, j, a, b
+    cdef const double* ref
+    cdef double rsum, ri, t, sr
+    cdef double diff[SMALL_D]
+    cdef double* acc
+
+    for i in range(n):
+        for j in range(k):
+            resp_sum[j] += resp[i * k + j]
+
+    if cov == FULL:
+        for j in range(k):
+            ref = shift + j * d
+            acc = sum_xx + j * d * d
+            if d <= SMALL_D:
+                for i in range(n):
+                    ri = resp[i * k + j]
+                    if ri == 0.0:
+                        continue
+                    for a in range(d):
+                        diff[a] = x[i * d + a] - ref[a]
+                        sum_x[j * d + a] += ri * diff[a]
+                    for a in range(d):
+                        t = ri * diff[a]
+                        for b in range(a, d):
+                            acc[a * d + b] += t * diff[b]
+                continue
+            rsum = 0.0
+            for i in range(n):
+                ri = resp[i * k + j]
+                rsum = rsum + ri
+                sr = sqrt(ri)
+                for a in range(d):
+                    t = x[i * d + a] - ref[a]
+                    sum_x[j * d + a] += ri * t
+                    scratch[i * d + a] = sr * t
+            if rsum == 0.0:
+                continue
+            syrk_upper_ata(d, n, <floating>1.0, scratch, d, <floating>0.0, small, d)
+            for a in range(d):
+                for b in range(a, d):
+                    acc[a * d + b] += small[a * d + b]
+    elif cov == TIED:
+        for i in range(n):
+            for a in range(d):
+                scratch[i * d + a] = x[i * d + a] - shift[a]
+        gemm_rm(True, False, k, d, n, <floating>1.0, resp, k, scratch, d,
+                <floating>0.0, small, d)
+        for a in range(k * d):
+            sum_x[a] += small[a]
+        if weight != NULL:
+            for i in range(n):
+                sr = sqrt(weight[i])
+                for a in range(d):
+                    scratch[i * d + a] = scratch[i * d + a] * sr
+        syrk_upper_ata(d, n, <floating>1.0, scratch, d, <floating>0.0, small, d)
+        for a in range(d):
+            for b in range(a, d):
+                sum_xx[a * d + b] += small[a * d + b]
+    else:  # DIAG, SPHERICAL: [sum_xx | sum_x] = resp^T [x'^2, x']
+        for i in range(n):
+            for a in range(d):
+                t = x[i * d + a] - shift[a]
+                scratch[i * 2 * d + a] = t * t
+                scratch[i * 2 * d + d + a] = t
+        gemm_rm(True, False, k, 2 * d, n, <floating>1.0, resp, k, scratch, 2 * d,
+                <floating>0.0, small, 2 * d)
+        for j in range(k):
+            for a in range(d):
+                sum_xx[j * d + a] += small[j * 2 * d + a]
+                sum_x[j * d + a] += small[j * 2 * d + d + a]
+
+
+cdef void _symmetrize_upper(double* a, int d, int count) noexcept nogil:
+    cdef int m, i, j
+    for m in range(count):
+        for i in range(d):
+            for j in range(i + 1, d):
+                a[m * d * d + j * d + i] = a[m * d * d + i * d + j]
+
+
+def _check_rows(name, Py_ssize_t got, Py_ssize_t want):
+    if got != want:
+        raise ValueError(f"{name} must have {want} rows, got {got}")
+
+
+def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
+              str covariance_type, floating[::1] log_norm_out,
+              floating[:, ::1] resp_out=None):
+    """Per-sample log-likelihood and, optionally, responsibilities.
+
+    Parameters
+    ----------
+    X : (N, D) float32 or float64, C-contiguous.  IN
+    log_weights : (K,) log mixing weights.  IN
+    means : (K, D).  IN
+    prec_chol : precision Cholesky factors, shape per covariance_type.  IN
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}.  IN
+    log_norm_out : (N,) same dtype as X.  OUT: log p(x_n).
+    resp_out : (N, K) same dtype as X, or None.  OUT: p(k | x_n).
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk
+    cdef floating dummy = 0
+    _check_rows("log_norm_out", log_norm_out.shape[0], n_samples)
+    prepared = _prepare_model(X, log_weights, means, prec_chol, covariance_type, None)
+    cdef Model model = _model_view(prepared, dummy)
+    cdef int d = model.d, k = model.k, n
+    if resp_out is not None and (resp_out.shape[0] != n_samples or resp_out.shape[1] != k):
+        raise ValueError(f"resp_out must have shape {(n_samples, k)}")
+    cdef floating* resp_ptr = NULL if resp_out is None else &resp_out[0, 0]
+    if n_samples == 0:
+        return
+    cdef floating* scratch = <floating*>malloc(CHUNK * 2 * d * sizeof(floating))
+    cdef floating* lp = <floating*>malloc(CHUNK * k * sizeof(floating))
+    if scratch == NULL or lp == NULL:
+        free(scratch)
+        free(lp)
+        raise MemoryError()
+    with nogil:
+        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+            start = chunk * CHUNK
+            n = <int>min(CHUNK, n_samples - start)
+            _chunk_log_prob(&model, &X[start, 0], n, scratch,
+                            lp if resp_ptr == NULL else resp_ptr + start * k)
+            _chunk_normalize(lp if resp_ptr == NULL else resp_ptr + start * k,
+                             n, k, NULL, &log_norm_out[start])
+    free(scratch)
+    free(lp)
+
+
+cdef double _statistics_pass(const Model* model, int cov, int d, int k,
+                             const floating[:, ::1] X, const floating* weight,
+                             const floating* given_resp, const double* shift,
+                             double* resp_sum, double* sum_x, double* sum_xx,
+                             Py_ssize_t n_xx) except? -1.0:
+    """Chunk loop shared by the two statistics kernels; returns sum w log p(x).
+
+    With ``model`` the responsibilities come from the E-step; otherwise from
+    ``given_resp`` (N, K), which is copied, never modified.
+    """
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+    cdef int n, j
+    cdef double loglik = 0.0
+    cdef floating* scratch = <floating*>malloc(CHUNK * 2 * d * sizeof(floating))
+    cdef floating* lp = <floating*>malloc(CHUNK * k * sizeof(floating))
+    cdef floating* small = <floating*>malloc(max(d * d, 2 * d * k) * sizeof(floating))
+    # This call's part of sum_xx is gathered in a zeroed block, then added:
+    # the upper triangles the chunks fill are mirrored once, on this part only.
+    cdef double* xx_part = <double*>calloc(n_xx, sizeof(double))
+    if scratch == NULL or lp == NULL or small == NULL or xx_part == NULL:
+        free(scratch); free(lp); free(small); free(xx_part)
+        raise MemoryError()
+    with nogil:
+        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+            start = chunk * CHUNK
+            n = <int>min(CHUNK, n_samples - start)
+            if model != NULL:
+                _chunk_log_prob(model, &X[start, 0], n, scratch, lp)
+                loglik += _chunk_normalize(
+                    lp, n, k, NULL if weight == NULL else weight + start, NULL)
+            else:
+                for i in range(n):
+                    for j in range(k):
+                        lp[i * k + j] = given_resp[(start + i) * k + j] * (
+                            1.0 if weight == NULL else weight[start + i])
+            _chunk_statistics(cov, d, k, &X[start, 0], n,
+                              NULL if weight == NULL else weight + start, lp,
+                              shift, scratch, small, resp_sum, sum_x, xx_part)
+        if cov == FULL or cov == TIED:
+            _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
+        for i in range(n_xx):
+            sum_xx[i] += xx_part[i]
+    free(scratch); free(lp); free(small); free(xx_part)
+    return loglik
+
+
+def _check_accumulators(int cov, Py_ssize_t n_samples, int k, int d, sample_weight,
+                        const double[:, ::1] shift, double[::1] resp_sum,
+                        double[:, ::1] sum_x, double[::1] sum_xx):
+    if shift.shape[0] != k or shift.shape[1] != d:
+        raise ValueError(f"shift must have shape {(k, d)}")
+    _check_rows("resp_sum", resp_sum.shape[0], k)
+    if sum_x.shape[0] != k or sum_x.shape[1] != d:
+        raise ValueError(f"sum_x must have shape {(k, d)}")
+    want_xx = {FULL: k * d * d, TIED: d * d}.get(cov, k * d)
+    if sum_xx.shape[0] != want_xx:
+        raise ValueError(f"sum_xx must have {want_xx} entries, got {sum_xx.shape[0]}")
+    if sample_weight is not None:
+        _check_rows("sample_weight", len(sample_weight), n_samples)
+        return float(np.sum(sample_weight, dtype=np.float64))
+    return float(n_samples)
+
+
+def accumulate_statistics(const floating[:, ::1] X, const floating[::1] sample_weight,
+                          log_weights, means, prec_chol, str covariance_type,
+                          const double[:, ::1] shift, double[::1] resp_sum,
+                          double[:, ::1] sum_x, double[::1] sum_xx):
+    """One fused E-step pass: add X's sufficient statistics to accumulators.
+
+    Parameters
+    ----------
+    X : (N, D) float32 or float64, C-contiguous.  IN
+    sample_weight : (N,) same dtype as X, or None for unit weights.  IN
+    log_weights, means, prec_chol, covariance_type : current model.  IN
+    shift : (K, D) reference point of the statistics (module docstring).  IN
+    resp_sum : (K,).  IN/OUT
+    sum_x : (K, D).  IN/OUT
+    sum_xx : flattened (K, D, D) full, (D, D) tied, (K, D) diag/spherical.
+        IN/OUT; the full and tied matrices come out symmetric.
+
+    Returns
+    -------
+    (loglik_sum, weight_sum) : sum_n w_n log p(x_n) and sum_n w_n.
+    """
+    cdef floating dummy = 0
+    cdef int cov = COVARIANCE_TYPES.get(covariance_type, -1)
+    prepared = _prepare_model(X, log_weights, means, prec_chol, covariance_type,
+                              None if cov == FULL else shift[0])
+    cdef Model model = _model_view(prepared, dummy)
+    weight_sum = _check_accumulators(cov, X.shape[0], model.k, model.d, sample_weight,
+                                     shift, resp_sum, sum_x, sum_xx)
+    if X.shape[0] == 0:
+        return 0.0, 0.0
+    loglik = _statistics_pass(
+        &model, cov, model.d, model.k, X,
+        NULL if sample_weight is None else &sample_weight[0], NULL,
+        &shift[0, 0], &resp_sum[0], &sum_x[0, 0], &sum_xx[0], sum_xx.shape[0])
+    return loglik, weight_sum
+
+
+def statistics_from_responsibilities(
+        const floating[:, ::1] X, const floating[::1] sample_weight,
+        const floating[:, ::1] resp, str covariance_type,
+        const double[:, ::1] shift, double[::1] resp_sum,
+        double[:, ::1] sum_x, double[::1] sum_xx):
+    """Sufficient statistics of X for given responsibilities (initialisation).
+
+    Same arguments and accumulators as ``accumulate_statistics``, with the
+    model replaced by ``resp`` (N, K), same dtype as X.  IN
+    Returns the weight sum.
+    """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    cdef int cov = COVARIANCE_TYPES[covariance_type]
+    cdef int k = resp.shape[1], d = X.shape[1]
+    _check_rows("resp", resp.shape[0], X.shape[0])
+    weight_sum = _check_accumulators(cov, X.shape[0], k, d, sample_weight,
+                                     shift, resp_sum, sum_x, sum_xx)
+    if X.shape[0] == 0:
+        return 0.0
+    _statistics_pass(
+        NULL, cov, d, k, X, NULL if sample_weight is None else &sample_weight[0],
+        &resp[0, 0], &shift[0, 0], &resp_sum[0], &sum_x[0, 0], &sum_xx[0],
+        sum_xx.shape[0])
+    return weight_sum
+
+
+def precision_cholesky(const double[:, :, ::1] covariances, double[:, :, ::1] out):
+    """Upper-triangular precision Cholesky factors of covariance matrices.
+
+    Parameters
+    ----------
+    covariances : (K, D, D) symmetric.  IN
+    out : (K, D, D).  OUT: U_k with inv(covariances[k]) = U_k U_k^T (as
+        scikit-learn's ``precisions_cholesky_``).
+
+    Returns
+    -------
+    int : index of the first component whose covariance is not positive
+        definite, or -1 when all factorisations succeeded.
+    """
+    cdef int k = covariances.shape[0], d = covariances.shape[1], j, a, b, info = 0
+    if covariances.shape[2] != d or out.shape[0] != k or out.shape[1] != d or out.shape[2] != d:
+        raise ValueError("covariances and out must both have shape (K, D, D)")
+    cdef double* m
+    with nogil:
+        for j in range(k):
+            m = &out[j, 0, 0]
+            for a in range(d * d):
+                m[a] = covariances[j, a // d, a % d]
+            # Row-major storage of the column-major lower factor L is L^T; the
+            # inverse of L read row-major is inv(L)^T = U, the precision factor.
+            info = cholesky_lower_inplace(d, m)
+            if info == 0:
+                info = invert_triangular_inplace(d, m)
+            if info != 0:
+                break
+            for a in range(d):
+                for b in range(a):
+                    m[a * d + b] = 0.0
+    return j if info != 0 else -1
