@@ -1,7 +1,6 @@
 """Build the Cython kernels in src_c/ as extension modules of the gmmc package."""
 import sys
 
-import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -12,8 +11,7 @@ extensions = [
     Extension(
         f"gmmc.{name}",
         [f"src_c/{name}.pyx"],
-        include_dirs=[np.get_include(), "src_c"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        include_dirs=["src_c"],
         extra_compile_args=compile_args,
     )
     for name in ("_em", "_kmeans")

@@ -1,0 +1,194 @@
+"""gmmc against scikit-learn, side by side in one run: time per EM iteration.
+
+Both estimators start from the same weights, means and precisions (so no
+initialisation is timed), run with tol=0 for a fixed number of iterations, on the
+same data and the same thread budget. The table also gives gmmc's GFLOP/s (for
+the level-3 work of its algorithm), that rate as a share of the machine's
+DGEMM/SGEMM peak measured in the same run, and the peak extra memory of a gmmc
+fit relative to the size of X (measured in a child process).
+
+    python benchmarks/bench_em.py            # full grid
+    python benchmarks/bench_em.py --quick    # smoke run, under a minute
+"""
+import argparse
+import multiprocessing
+import os
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+
+# (covariance type, dtype, N, D, K); the targets are issue #7's.
+GRID = [
+    ("full", "float64", 100_000, 2, 5, 15),
+    ("full", "float64", 100_000, 8, 8, 15),
+    ("full", "float64", 100_000, 32, 16, 10),
+    ("full", "float64", 200_000, 64, 16, 4),
+    ("diag", "float64", 200_000, 32, 16, 10),
+    ("spherical", "float64", 200_000, 16, 16, 10),
+    ("tied", "float64", 100_000, 32, 16, 8),
+    ("full", "float32", 100_000, 32, 16, 10),
+]
+QUICK_GRID = [
+    ("full", "float64", 20_000, 2, 5, 15),
+    ("full", "float64", 20_000, 32, 16, 10),
+    ("diag", "float64", 40_000, 32, 16, 10),
+    ("spherical", "float64", 40_000, 16, 16, 10),
+    ("tied", "float64", 20_000, 32, 16, 8),
+    ("full", "float32", 20_000, 32, 16, 10),
+]
+PREDICT = (1_000_000, 8, 8, 5)
+QUICK_PREDICT = (200_000, 8, 8, 5)
+
+
+def make_data(n, d, k, dtype, seed=0):
+    """Blobs with random covariances, and a starting point shared by both."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(k, d))
+    labels = rng.integers(k, size=n)
+    mix = rng.normal(size=(k, d, d)) / np.sqrt(d) + np.eye(d)
+    X = centers[labels] + np.einsum("nd,nde->ne", rng.normal(size=(n, d)), mix[labels])
+    return X.astype(dtype)
+
+
+def initial_parameters(X, k, covariance_type, seed=0):
+    from sklearn.mixture import GaussianMixture
+    start = GaussianMixture(k, covariance_type=covariance_type, max_iter=1,
+                            init_params="random_from_data", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start.fit(X[:20_000].astype(np.float64))
+    precisions = start.precisions_
+    if precisions.ndim == 3:
+        precisions = (precisions + np.swapaxes(precisions, 1, 2)) / 2
+    elif precisions.ndim == 2 and covariance_type == "tied":
+        precisions = (precisions + precisions.T) / 2
+    return dict(weights_init=start.weights_, means_init=start.means_,
+                precisions_init=precisions)
+
+
+def time_fit(cls, X, k, covariance_type, init, n_iter, repeat=2):
+    best = np.inf
+    for _ in range(repeat):
+        model = cls(k, covariance_type=covariance_type, tol=0.0, max_iter=n_iter, **init)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = time.perf_counter()
+            model.fit(X)
+            best = min(best, time.perf_counter() - start)
+    return best / n_iter, model
+
+
+def flops_per_iteration(covariance_type, n, d, k):
+    """Floating-point work of one gmmc EM iteration (multiply and add counted)."""
+    if covariance_type == "full":  # trmm (E) + syrk (M): n d^2 each per component
+        return 2.0 * n * k * d * d + 6.0 * n * k * d
+    if covariance_type == "tied":  # one trmm + one syrk, and the K distances
+        return 2.0 * n * d * d + 6.0 * n * k * d
+    return 8.0 * n * k * d  # diag/spherical: two GEMMs of (n, 2d) x (2d, k)
+
+
+def gemm_peak(dtype, size=3000):
+    a = np.random.default_rng(0).normal(size=(size, size)).astype(dtype)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(3))
+    return 2.0 * size ** 3 / best / 1e9
+
+
+def _timed(func):
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def _peak_memory_child(queue, covariance_type, dtype, n, d, k):
+    import gmmc
+    X = make_data(n, d, k, dtype)
+    init = initial_parameters(X, k, covariance_type)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gmmc.GaussianMixture(k, covariance_type=covariance_type, max_iter=3, tol=0.0,
+                             **init).fit(X)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((after - before) * 1024 / X.nbytes)
+
+
+def extra_memory_ratio(covariance_type, dtype, n, d, k):
+    """Peak RSS growth during a gmmc fit, as a multiple of X's size."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_peak_memory_child, args=(queue, covariance_type, dtype, n, d, k))
+    child.start()
+    ratio = queue.get()
+    child.join()
+    return ratio
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small grid, under a minute")
+    parser.add_argument("--iterations", type=int, default=None)
+    args = parser.parse_args(argv)
+    import sklearn
+    from sklearn.mixture import GaussianMixture as SklearnGMM
+    import gmmc
+    from gmmc._parallel import effective_n_threads
+
+    grid, predict = (QUICK_GRID, QUICK_PREDICT) if args.quick else (GRID, PREDICT)
+    n_iter = args.iterations or (3 if args.quick else 5)
+    peaks = {dt: gemm_peak(dt) for dt in ("float64", "float32")}
+    print(f"gmmc {gmmc.__version__}, scikit-learn {sklearn.__version__}, numpy "
+          f"{np.__version__}; threads: {effective_n_threads()}; cores: {os.cpu_count()}")
+    print(f"measured peak: DGEMM {peaks['float64']:.1f} GFLOP/s, "
+          f"SGEMM {peaks['float32']:.1f} GFLOP/s; {n_iter} EM iterations per fit, tol=0\n")
+    header = (f"{'cov':<10}{'dtype':<8}{'N':>9}{'D':>4}{'K':>4}{'sklearn s/it':>14}"
+              f"{'gmmc s/it':>11}{'speed-up':>10}{'target':>8}{'GFLOP/s':>9}{'% peak':>8}"
+              f"{'mem/X':>7}  ok")
+    print(header)
+    print("-" * len(header))
+    all_ok = True
+    gmmc64 = {}
+    for cov, dtype, n, d, k, target in grid:
+        X = make_data(n, d, k, dtype)
+        init = initial_parameters(X, k, cov)
+        t_sk, _ = time_fit(SklearnGMM, X, k, cov, init, n_iter)
+        t_g, _ = time_fit(gmmc.GaussianMixture, X, k, cov, init, n_iter)
+        if dtype == "float64":
+            gmmc64[(cov, n, d, k)] = t_g
+        gflops = flops_per_iteration(cov, n, d, k) / t_g / 1e9
+        memory = extra_memory_ratio(cov, dtype, n, d, k)
+        speedup = t_sk / t_g
+        ok = speedup >= target
+        all_ok &= ok
+        print(f"{cov:<10}{dtype:<8}{n:>9}{d:>4}{k:>4}{t_sk:>14.4f}{t_g:>11.4f}"
+              f"{speedup:>9.1f}x{target:>7}x{gflops:>9.1f}{100 * gflops / peaks[dtype]:>7.0f}%"
+              f"{memory:>7.2f}  {'yes' if ok else 'NO'}")
+        if dtype == "float32" and (cov, n, d, k) in gmmc64:
+            ratio = gmmc64[(cov, n, d, k)] / t_g
+            ok = ratio >= 1.7
+            all_ok &= ok
+            print(f"{'':<10}float32 vs gmmc float64: {ratio:.2f}x (target 1.7x)"
+                  f"  {'yes' if ok else 'NO'}")
+
+    n, d, k, target = predict
+    X = make_data(n, d, k, "float64")
+    init = initial_parameters(X, k, "full")
+    _, sk_model = time_fit(SklearnGMM, X[:50_000], k, "full", init, 2, repeat=1)
+    _, g_model = time_fit(gmmc.GaussianMixture, X[:50_000], k, "full", init, 2, repeat=1)
+    print()
+    for method in ("predict_proba", "score_samples"):
+        t_sk = min(_timed(lambda: getattr(sk_model, method)(X)) for _ in range(2))
+        t_g = min(_timed(lambda: getattr(g_model, method)(X)) for _ in range(2))
+        ok = t_sk / t_g >= target
+        all_ok &= ok
+        print(f"{method:<14} N={n} D={d} K={k}: sklearn {t_sk:.3f}s, gmmc {t_g:.3f}s, "
+              f"{t_sk / t_g:.1f}x (target {target}x)  {'yes' if ok else 'NO'}")
+    print(f"\nall targets met: {'yes' if all_ok else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
