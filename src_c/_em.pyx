@@ -35,11 +35,11 @@ from _blas cimport gemm_rm, syrk_upper_ata, trmm_right_upper
 from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 
 
-# Rows per chunk: the chunk's scratch (CHUNK x 2D values) stays in L2 cache.
+# Rows per chunk: a chunk's scratch (CHUNK x a few D values) stays in L2 cache.
 cdef enum:
     CHUNK = 256
-# Full covariance at D <= SMALL_D uses hand-written loops; BLAS calls on such
-# thin matrices cost more in overhead than they save.
+# Full covariances with D <= SMALL_D take the quadratic-feature path below;
+# larger D uses trmm/syrk per component.
 cdef enum:
     SMALL_D = 8
 
@@ -52,6 +52,22 @@ cdef enum CovType:
 COVARIANCE_TYPES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
 cdef double LOG_2PI = 1.8378770664093453
 
+# The quadratic-feature path. With x' = x - center, a Gaussian's quadratic form
+# (x - mu)^T P (x - mu) is linear in the features phi(x') = [q(x'), x'], where
+# q holds the squares x'_a^2 (diag, spherical) or all products x'_a x'_b, a <= b
+# (full). So the log-densities of a chunk under all K components are ONE GEMM
+# of phi (n, F) with a (F, K) coefficient matrix, and the M-step sums
+# sum_n r_nk phi(x'_n) are one more GEMM, resp^T phi. All work is level-3 BLAS
+# and the per-row cost of building phi does not grow with K.
+
+
+cdef inline bint _uses_features(int cov, int d) noexcept nogil:
+    return cov == DIAG or cov == SPHERICAL or (cov == FULL and d <= SMALL_D)
+
+
+cdef inline int _n_quadratic(int cov, int d) noexcept nogil:
+    return d * (d + 1) // 2 if cov == FULL else d
+
 
 cdef struct Model:
     # Everything a chunk needs, prepared once per kernel call.
@@ -60,8 +76,8 @@ cdef struct Model:
     int k
     const void* means      # (K, D)
     const void* prec_chol  # see module docstring
-    const void* aux        # tied: projected means^T (D, K); diag/spherical: (2D, K)
-    const void* center     # (D,) centre of tied/diag/spherical computations
+    const void* aux        # tied: projected means^T (D, K); features: (F, K)
+    const void* center     # (D,) centre of tied and feature computations
     const double* offset   # (K,) constant part of each weighted log-density
 
 
@@ -71,7 +87,7 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
 
     Returns a tuple of arrays the caller keeps alive while the kernel runs.
     """
-    cdef int n_features = X.shape[1]
+    cdef int d = X.shape[1]
     dtype = np.float32 if floating is float else np.float64
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"unknown covariance_type {covariance_type!r}")
@@ -79,10 +95,9 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
     means = np.ascontiguousarray(means, dtype=dtype)
     k = log_weights.shape[0]
-    if means.shape != (k, n_features):
-        raise ValueError(f"means must have shape {(k, n_features)}, got {means.shape}")
-    expected = {FULL: (k, n_features, n_features), TIED: (n_features, n_features),
-                DIAG: (k, n_features), SPHERICAL: (k,)}[cov]
+    if means.shape != (k, d):
+        raise ValueError(f"means must have shape {(k, d)}, got {means.shape}")
+    expected = {FULL: (k, d, d), TIED: (d, d), DIAG: (k, d), SPHERICAL: (k,)}[cov]
     prec_chol = np.ascontiguousarray(prec_chol, dtype=dtype)
     if prec_chol.shape != expected:
         raise ValueError(
@@ -95,29 +110,34 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     elif cov == DIAG:
         log_det = np.log(pc64).sum(axis=1)
     else:
-        log_det = n_features * np.log(pc64)
-    offset = log_weights + log_det - 0.5 * n_features * LOG_2PI
+        log_det = d * np.log(pc64)
+    offset = log_weights + log_det - 0.5 * d * LOG_2PI
 
-    if cov == FULL:
-        center = np.zeros(n_features, dtype=dtype)
-        aux = np.zeros(1, dtype=dtype)
-    else:
-        if center is None:  # any centre is exact; the mixture mean is accurate
-            center = np.exp(log_weights) @ means.astype(np.float64)
-        center = np.ascontiguousarray(center, dtype=np.float64)
-        centered_means = means.astype(np.float64) - center
-        if cov == TIED:
-            aux = (centered_means @ pc64).T
+    if center is None:  # any centre is exact; the mixture mean is accurate
+        center = np.exp(log_weights) @ means.astype(np.float64)
+    center = np.ascontiguousarray(center, dtype=np.float64)
+    centered_means = means.astype(np.float64) - center
+    aux = np.zeros((1, 1))
+    if cov == TIED:
+        aux = (centered_means @ pc64).T
+    elif _uses_features(cov, d):
+        if cov == FULL:
+            precision = pc64 @ np.swapaxes(pc64, 1, 2)
+            upper = np.triu_indices(d)
+            # Off-diagonal products appear twice in the quadratic form.
+            quadratic = (precision * (2.0 - np.eye(d)))[:, upper[0], upper[1]]
+            linear = np.einsum("kab,kb->ka", precision, centered_means)
+            constant = np.einsum("ka,ka->k", linear, centered_means)
         else:
-            precision = pc64 ** 2
+            quadratic = pc64 ** 2
             if cov == SPHERICAL:
-                precision = np.repeat(precision[:, None], n_features, axis=1)
-            # [x'^2, x'] @ aux = sum_d x'^2 P - 2 x' mu' P; mu'^2 P goes in offset.
-            aux = np.concatenate([precision.T, -2.0 * (centered_means * precision).T])
-            offset = offset - 0.5 * (centered_means ** 2 * precision).sum(axis=1)
-        aux = np.ascontiguousarray(aux, dtype=dtype)
-        center = center.astype(dtype)
-    return (cov, means, prec_chol, aux, center, np.ascontiguousarray(offset))
+                quadratic = np.repeat(quadratic[:, None], d, axis=1)
+            linear = centered_means * quadratic
+            constant = (centered_means * linear).sum(axis=1)
+        aux = np.concatenate([quadratic.T, -2.0 * linear.T])
+        offset = offset - 0.5 * constant
+    return (cov, means, prec_chol, np.ascontiguousarray(aux, dtype=dtype),
+            center.astype(dtype), np.ascontiguousarray(offset))
 
 
 cdef Model _model_view(tuple prepared, floating dummy):
@@ -138,40 +158,53 @@ cdef Model _model_view(tuple prepared, floating dummy):
     return model
 
 
+cdef void _quadratic_features(int cov, const floating* x, int n, int d,
+                              const floating* center, floating* phi) noexcept nogil:
+    """phi (n, F) := [q(x'), x'] with x' = x - center (see above)."""
+    cdef int i, a, b, f
+    cdef int n_feat = _n_quadratic(cov, d) + d
+    cdef floating* row
+    for i in range(n):
+        row = phi + i * n_feat
+        f = _n_quadratic(cov, d)
+        for a in range(d):
+            row[f + a] = x[i * d + a] - center[a]
+        if cov == FULL:
+            f = 0
+            for a in range(d):
+                for b in range(a, d):
+                    row[f] = row[n_feat - d + a] * row[n_feat - d + b]
+                    f += 1
+        else:
+            for a in range(d):
+                row[a] = row[f + a] * row[f + a]
+
+
 cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                           floating* scratch, floating* lp) noexcept nogil:
     """lp (n, K) := weighted log-density of each row of x (n, D).
 
-    scratch: (n, 2D) work space. On return, for diag/spherical scratch holds
-    [x'^2, x'] and for tied x' U, where x' = x - center.
+    scratch: (n, max(2D, F)) work space.
     """
-    cdef int d = model.d, k = model.k, i, j, a, b
+    cdef int d = model.d, k = model.k, i, j, a
+    cdef int n_feat = _n_quadratic(model.cov, d) + d
     cdef const floating* means = <const floating*>model.means
     cdef const floating* prec = <const floating*>model.prec_chol
     cdef const floating* aux = <const floating*>model.aux
     cdef const floating* center = <const floating*>model.center
     cdef const double* offset = model.offset
     cdef const floating* mu
-    cdef const floating* u
     cdef floating* row
     cdef floating* out
-    cdef double s, y, t
-    cdef double diff[SMALL_D]
+    cdef double s, t, v
 
-    if model.cov == FULL and d <= SMALL_D:
+    if _uses_features(model.cov, d):
+        _quadratic_features(model.cov, x, n, d, center, scratch)
+        gemm_rm(False, False, n, k, n_feat, <floating>1.0, scratch, n_feat,
+                aux, k, <floating>0.0, lp, k)
         for i in range(n):
             for j in range(k):
-                mu = means + j * d
-                u = prec + j * d * d
-                for a in range(d):
-                    diff[a] = x[i * d + a] - mu[a]
-                s = 0.0
-                for a in range(d):  # (x - mu) U, column a of upper-triangular U
-                    y = 0.0
-                    for b in range(a + 1):
-                        y = y + diff[b] * u[b * d + a]
-                    s = s + y * y
-                lp[i * k + j] = offset[j] - 0.5 * s
+                lp[i * k + j] = offset[j] - 0.5 * lp[i * k + j]
     elif model.cov == FULL:
         for j in range(k):
             mu = means + j * d
@@ -185,35 +218,24 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                 for a in range(d):
                     s = s + row[a] * row[a]
                 lp[i * k + j] = offset[j] - 0.5 * s
-    elif model.cov == TIED:
+    else:  # TIED: one trmm with the shared factor, then K distances
         for i in range(n):
             for a in range(d):
                 scratch[i * d + a] = x[i * d + a] - center[a]
         trmm_right_upper(n, d, prec, scratch, d)
-        # Loop over features outside, components inside: the compiler can
-        # vectorise the inner loop without reassociating a reduction.
+        # Features outside, components inside: the inner loop vectorises
+        # without reassociating a reduction.
         for i in range(n):
             out = lp + i * k
             for j in range(k):
                 out[j] = 0.0
             for a in range(d):
-                y = scratch[i * d + a]
+                v = scratch[i * d + a]
                 for j in range(k):
-                    t = y - aux[a * k + j]
+                    t = v - aux[a * k + j]
                     out[j] = out[j] + t * t
             for j in range(k):
                 out[j] = offset[j] - 0.5 * out[j]
-    else:  # DIAG, SPHERICAL: one GEMM of [x'^2, x'] (n, 2D) with aux (2D, K)
-        for i in range(n):
-            for a in range(d):
-                t = x[i * d + a] - center[a]
-                scratch[i * 2 * d + a] = t * t
-                scratch[i * 2 * d + d + a] = t
-        gemm_rm(False, False, n, k, 2 * d, <floating>1.0, scratch, 2 * d,
-                aux, k, <floating>0.0, lp, k)
-        for i in range(n):
-            for j in range(k):
-                lp[i * k + j] = offset[j] - 0.5 * lp[i * k + j]
 
 
 cdef double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
@@ -224,7 +246,7 @@ cdef double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
     receives the per-row log-likelihood. Returns sum_i weight_i * log_norm_i.
     """
     cdef int i, j
-    cdef double m, s, e, ln, scale, total = 0.0
+    cdef double m, s, e, t, ln, scale, total = 0.0
     cdef floating* row
     for i in range(n):
         row = lp + i * k
@@ -239,7 +261,10 @@ cdef double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
         else:
             s = 0.0
             for j in range(k):
-                e = exp(row[j] - m)
+                t = row[j] - m
+                # exp underflows to 0 below -745; libm's slow error path
+                # would otherwise run for every far-away component.
+                e = exp(t) if t > -745.0 else 0.0
                 row[j] = e
                 s = s + e
             ln = m + log(s)
@@ -256,44 +281,44 @@ cdef double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
 
 cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                             const floating* weight, const floating* resp,
-                            const double* shift, floating* scratch,
-                            floating* small, double* resp_sum, double* sum_x,
+                            const double* shift, const floating* center,
+                            floating* scratch, floating* small, double* sum_x,
                             double* sum_xx) noexcept nogil:
-    """Add the chunk's sufficient statistics to the float64 accumulators.
+    """Add the chunk's sums about ``shift`` (or ``center``) to accumulators.
 
-    resp (n, K) already carries the sample weights. scratch is (n, 2D) and
-    small (max(D*D, 2*D*K),) work space. BLAS results land in ``small`` in the
-    input precision and are added to the float64 accumulators once per chunk,
-    so float32 input keeps float32 speed without float32 round-off piling up
-    over millions of rows.
+    resp (n, K) already carries the sample weights. The feature path sums about
+    ``center``; _statistics_pass moves those sums to ``shift`` once per call.
+    scratch is (n, max(2D, F)) and small (max(D*D, F*K),) work space. BLAS
+    results land in ``small`` in the input precision and are added to the
+    float64 accumulators once per chunk, so float32 input keeps float32 speed
+    without float32 round-off piling up over millions of rows.
     """
-    cdef int i, j, a, b
+    cdef int i, j, a, b, f
+    cdef int n_quad = _n_quadratic(cov, d), n_feat = n_quad + d
     cdef const double* ref
     cdef double rsum, ri, t, sr
-    cdef double diff[SMALL_D]
     cdef double* acc
 
-    for i in range(n):
+    if _uses_features(cov, d):
+        _quadratic_features(cov, x, n, d, center, scratch)
+        gemm_rm(True, False, k, n_feat, n, <floating>1.0, resp, k, scratch, n_feat,
+                <floating>0.0, small, n_feat)
         for j in range(k):
-            resp_sum[j] += resp[i * k + j]
-
-    if cov == FULL:
+            for a in range(d):
+                sum_x[j * d + a] += small[j * n_feat + n_quad + a]
+            if cov == FULL:
+                f = 0
+                for a in range(d):
+                    for b in range(a, d):
+                        sum_xx[j * d * d + a * d + b] += small[j * n_feat + f]
+                        f += 1
+            else:
+                for a in range(d):
+                    sum_xx[j * d + a] += small[j * n_feat + a]
+    elif cov == FULL:
         for j in range(k):
             ref = shift + j * d
             acc = sum_xx + j * d * d
-            if d <= SMALL_D:
-                for i in range(n):
-                    ri = resp[i * k + j]
-                    if ri == 0.0:
-                        continue
-                    for a in range(d):
-                        diff[a] = x[i * d + a] - ref[a]
-                        sum_x[j * d + a] += ri * diff[a]
-                    for a in range(d):
-                        t = ri * diff[a]
-                        for b in range(a, d):
-                            acc[a * d + b] += t * diff[b]
-                continue
             rsum = 0.0
             for i in range(n):
                 ri = resp[i * k + j]
@@ -309,7 +334,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
             for a in range(d):
                 for b in range(a, d):
                     acc[a * d + b] += small[a * d + b]
-    elif cov == TIED:
+    else:  # TIED: sum_x by one GEMM, the shared scatter by one syrk
         for i in range(n):
             for a in range(d):
                 scratch[i * d + a] = x[i * d + a] - shift[a]
@@ -326,18 +351,6 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
         for a in range(d):
             for b in range(a, d):
                 sum_xx[a * d + b] += small[a * d + b]
-    else:  # DIAG, SPHERICAL: [sum_xx | sum_x] = resp^T [x'^2, x']
-        for i in range(n):
-            for a in range(d):
-                t = x[i * d + a] - shift[a]
-                scratch[i * 2 * d + a] = t * t
-                scratch[i * 2 * d + d + a] = t
-        gemm_rm(True, False, k, 2 * d, n, <floating>1.0, resp, k, scratch, 2 * d,
-                <floating>0.0, small, 2 * d)
-        for j in range(k):
-            for a in range(d):
-                sum_xx[j * d + a] += small[j * 2 * d + a]
-                sum_x[j * d + a] += small[j * 2 * d + d + a]
 
 
 cdef void _symmetrize_upper(double* a, int d, int count) noexcept nogil:
@@ -348,9 +361,38 @@ cdef void _symmetrize_upper(double* a, int d, int count) noexcept nogil:
                 a[m * d * d + j * d + i] = a[m * d * d + i * d + j]
 
 
+cdef void _move_full_sums(int d, int k, const double* center, const double* shift,
+                          const double* resp_sum, double* sum_x,
+                          double* sum_xx) noexcept nogil:
+    """Re-express full sums taken about ``center`` about each row of ``shift``.
+
+    With delta = shift_k - center and s = sum r (x - center):
+    sum r (x - shift)(x - shift)^T = S - s delta^T - delta s^T + R delta delta^T.
+    """
+    cdef int j, a, b
+    cdef double delta[SMALL_D]
+    cdef double* s
+    cdef double* m
+    for j in range(k):
+        s = sum_x + j * d
+        m = sum_xx + j * d * d
+        for a in range(d):
+            delta[a] = shift[j * d + a] - center[a]
+        for a in range(d):
+            for b in range(d):
+                m[a * d + b] += (resp_sum[j] * delta[a] * delta[b]
+                                 - s[a] * delta[b] - delta[a] * s[b])
+        for a in range(d):
+            s[a] -= resp_sum[j] * delta[a]
+
+
 def _check_rows(name, Py_ssize_t got, Py_ssize_t want):
     if got != want:
         raise ValueError(f"{name} must have {want} rows, got {got}")
+
+
+cdef int _scratch_columns(int cov, int d) noexcept nogil:
+    return max(2 * d, _n_quadratic(cov, d) + d)
 
 
 def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
@@ -379,8 +421,10 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
     cdef floating* resp_ptr = NULL if resp_out is None else &resp_out[0, 0]
     if n_samples == 0:
         return
-    cdef floating* scratch = <floating*>malloc(CHUNK * 2 * d * sizeof(floating))
+    cdef floating* scratch = <floating*>malloc(
+        CHUNK * _scratch_columns(model.cov, d) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(CHUNK * k * sizeof(floating))
+    cdef floating* out
     if scratch == NULL or lp == NULL:
         free(scratch)
         free(lp)
@@ -389,10 +433,9 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
         for chunk in range((n_samples + CHUNK - 1) // CHUNK):
             start = chunk * CHUNK
             n = <int>min(CHUNK, n_samples - start)
-            _chunk_log_prob(&model, &X[start, 0], n, scratch,
-                            lp if resp_ptr == NULL else resp_ptr + start * k)
-            _chunk_normalize(lp if resp_ptr == NULL else resp_ptr + start * k,
-                             n, k, NULL, &log_norm_out[start])
+            out = lp if resp_ptr == NULL else resp_ptr + start * k
+            _chunk_log_prob(&model, &X[start, 0], n, scratch, out)
+            _chunk_normalize(out, n, k, NULL, &log_norm_out[start])
     free(scratch)
     free(lp)
 
@@ -400,7 +443,8 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
 cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                              const floating[:, ::1] X, const floating* weight,
                              const floating* given_resp, const double* shift,
-                             double* resp_sum, double* sum_x, double* sum_xx,
+                             const floating* center, double* resp_sum,
+                             double* sum_x, double* sum_xx,
                              Py_ssize_t n_xx) except? -1.0:
     """Chunk loop shared by the two statistics kernels; returns sum w log p(x).
 
@@ -410,14 +454,22 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
     cdef int n, j
     cdef double loglik = 0.0
-    cdef floating* scratch = <floating*>malloc(CHUNK * 2 * d * sizeof(floating))
+    cdef int n_feat = _n_quadratic(cov, d) + d
+    cdef floating* scratch = <floating*>malloc(
+        CHUNK * _scratch_columns(cov, d) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(CHUNK * k * sizeof(floating))
-    cdef floating* small = <floating*>malloc(max(d * d, 2 * d * k) * sizeof(floating))
-    # This call's part of sum_xx is gathered in a zeroed block, then added:
-    # the upper triangles the chunks fill are mirrored once, on this part only.
+    cdef floating* small = <floating*>malloc(max(d * d, n_feat * k) * sizeof(floating))
+    # This call's sums are gathered in zeroed blocks, then added: the upper
+    # triangles the chunks fill are mirrored, and sums about the centre moved to
+    # the shift, once, on this call's part only.
+    cdef double* rs_part = <double*>calloc(k, sizeof(double))
+    cdef double* sx_part = <double*>calloc(k * d, sizeof(double))
     cdef double* xx_part = <double*>calloc(n_xx, sizeof(double))
-    if scratch == NULL or lp == NULL or small == NULL or xx_part == NULL:
-        free(scratch); free(lp); free(small); free(xx_part)
+    cdef double* center64 = <double*>malloc(d * sizeof(double))
+    if (scratch == NULL or lp == NULL or small == NULL or rs_part == NULL
+            or sx_part == NULL or xx_part == NULL or center64 == NULL):
+        free(scratch); free(lp); free(small); free(rs_part); free(sx_part)
+        free(xx_part); free(center64)
         raise MemoryError()
     with nogil:
         for chunk in range((n_samples + CHUNK - 1) // CHUNK):
@@ -432,14 +484,26 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                     for j in range(k):
                         lp[i * k + j] = given_resp[(start + i) * k + j] * (
                             1.0 if weight == NULL else weight[start + i])
+            for i in range(n):
+                for j in range(k):
+                    rs_part[j] += lp[i * k + j]
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
-                              shift, scratch, small, resp_sum, sum_x, xx_part)
+                              shift, center, scratch, small, sx_part, xx_part)
         if cov == FULL or cov == TIED:
             _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
+        if cov == FULL and _uses_features(cov, d):
+            for j in range(d):
+                center64[j] = center[j]
+            _move_full_sums(d, k, center64, shift, rs_part, sx_part, xx_part)
+        for j in range(k):
+            resp_sum[j] += rs_part[j]
+        for i in range(k * d):
+            sum_x[i] += sx_part[i]
         for i in range(n_xx):
             sum_xx[i] += xx_part[i]
-    free(scratch); free(lp); free(small); free(xx_part)
+    free(scratch); free(lp); free(small); free(rs_part); free(sx_part)
+    free(xx_part); free(center64)
     return loglik
 
 
@@ -493,7 +557,8 @@ def accumulate_statistics(const floating[:, ::1] X, const floating[::1] sample_w
     loglik = _statistics_pass(
         &model, cov, model.d, model.k, X,
         NULL if sample_weight is None else &sample_weight[0], NULL,
-        &shift[0, 0], &resp_sum[0], &sum_x[0, 0], &sum_xx[0], sum_xx.shape[0])
+        &shift[0, 0], <const floating*>model.center, &resp_sum[0], &sum_x[0, 0],
+        &sum_xx[0], sum_xx.shape[0])
     return loglik, weight_sum
 
 
@@ -517,10 +582,13 @@ def statistics_from_responsibilities(
                                      shift, resp_sum, sum_x, sum_xx)
     if X.shape[0] == 0:
         return 0.0
+    # Sums about the first shift row, moved to each row (full) at the end.
+    cdef floating[::1] center = np.asarray(
+        shift[0], dtype=np.float32 if floating is float else np.float64)
     _statistics_pass(
         NULL, cov, d, k, X, NULL if sample_weight is None else &sample_weight[0],
-        &resp[0, 0], &shift[0, 0], &resp_sum[0], &sum_x[0, 0], &sum_xx[0],
-        sum_xx.shape[0])
+        &resp[0, 0], &shift[0, 0], &center[0], &resp_sum[0], &sum_x[0, 0],
+        &sum_xx[0], sum_xx.shape[0])
     return weight_sum
 
 
