@@ -47,6 +47,8 @@ class SufficientStatistics:
         diag and spherical.
     loglik_sum : sum of w_n log p(x_n) under the model that made the E-step.
     weight_sum : sum of w_n.
+    total_x : (D,) sum of w_n (x_n - shift_0) over all samples, whatever their
+        responsibilities; used by tied covariances only (all shift rows equal).
     """
 
     def __init__(self, covariance_type, shift):
@@ -58,6 +60,7 @@ class SufficientStatistics:
         self.sum_xx = np.zeros(_sum_xx_shape(covariance_type, n_components, n_features))
         self.loglik_sum = 0.0
         self.weight_sum = 0.0
+        self.total_x = np.zeros(n_features)
 
     def _accumulators(self):
         return (self.shift, self.resp_sum, self.sum_x, self.sum_xx.reshape(-1))
@@ -72,6 +75,7 @@ class SufficientStatistics:
         self.sum_xx += other.sum_xx
         self.loglik_sum += other.loglik_sum
         self.weight_sum += other.weight_sum
+        self.total_x += other.total_x
         return self
 
     @property
@@ -100,6 +104,8 @@ def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_typ
         stats.loglik_sum, stats.weight_sum = _em.accumulate_statistics(
             X[start:stop], w, log_weights, means, precisions_cholesky,
             covariance_type, *stats._accumulators())
+        # E-step responsibilities of a sample sum to one.
+        stats.total_x = stats.sum_x.sum(axis=0)
         return stats
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
@@ -116,6 +122,10 @@ def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_
         ws = None if sample_weight is None else sample_weight[start:stop]
         stats.weight_sum = _em.statistics_from_responsibilities(
             X[start:stop], ws, resp[start:stop], covariance_type, *stats._accumulators())
+        # Given responsibilities need not sum to one per sample (one-hot seeds).
+        centered = X[start:stop] - center
+        stats.total_x = (centered.sum(axis=0) if ws is None else ws @ centered).astype(
+            np.float64)
         return stats
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
@@ -141,8 +151,15 @@ def m_step(stats, reg_covar, dtype):
         idx = np.arange(means.shape[1])
         covariances[:, idx, idx] += reg_covar
     elif stats.covariance_type == "tied":
-        between = (nk[:, None] * delta).T @ delta
-        covariances = (stats.sum_xx - between) / nk.sum()
+        # scikit-learn's (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), written about
+        # the centre c: with u = total_x - sum_k nk delta_k,
+        # sum_xx - sum_k nk delta_k delta_k^T + c u^T + u c^T + (W - sum(nk)) c c^T.
+        # u and W - sum(nk) vanish when responsibilities sum to one per sample.
+        center = stats.shift[0]
+        unexplained = stats.total_x - nk @ delta
+        covariances = (stats.sum_xx - (nk[:, None] * delta).T @ delta
+                       + np.outer(center, unexplained) + np.outer(unexplained, center)
+                       + (stats.weight_sum - nk.sum()) * np.outer(center, center)) / nk.sum()
         covariances.flat[:: means.shape[1] + 1] += reg_covar
     else:
         covariances = stats.sum_xx / nk[:, None] - correction[:, None] * delta ** 2

@@ -259,7 +259,7 @@ class GaussianMixture:
         """Run EM from ``params``; returns (params, bound, bounds, n_iter, converged)."""
         cov_type, dtype = self.covariance_type, X.dtype
         bounds, converged, n_iter = [], False, 0
-        start = time.perf_counter()
+        start = self._iteration_time = time.perf_counter()
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
             weights, means, _, prec_chol = params
@@ -381,15 +381,18 @@ class GaussianMixture:
             if self.verbose == 1:
                 print(f"  Iteration {n_iter}")
             else:
+                now = time.perf_counter()
                 print(f"  Iteration {n_iter}\t time lapse "
-                      f"{time.perf_counter() - start:.5f}s\t ll change {change:.5f}")
+                      f"{now - self._iteration_time:.5f}s\t ll change {change:.5f}")
+                self._iteration_time = now
 
     def _print_init_end(self, lower_bound, converged, start):
+        status = "converged" if converged else "did not converge"
         if self.verbose == 1:
-            print(f"Initialization converged: {converged}")
+            print(f"Initialization {status}.")
         elif self.verbose >= 2:
-            print(f"Initialization converged: {converged}\t time lapse "
-                  f"{time.perf_counter() - start:.5f}s\t lower bound {lower_bound:.5f}")
+            print(f"Initialization {status}. time lapse {time.perf_counter() - start:.5f}s"
+                  f"\t lower bound {lower_bound:.5f}.")
 
 
 def _same(a, b):

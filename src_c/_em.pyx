@@ -364,7 +364,8 @@ cdef void _symmetrize_upper(double* a, int d, int count) noexcept nogil:
 cdef void _move_full_sums(int d, int k, const double* center, const double* shift,
                           const double* resp_sum, double* sum_x,
                           double* sum_xx) noexcept nogil:
-    """Re-express full sums taken about ``center`` about each row of ``shift``.
+    """Re-express full sums taken about ``center`` about each row of ``shift``
+    (upper triangles of sum_xx only).
 
     With delta = shift_k - center and s = sum r (x - center):
     sum r (x - shift)(x - shift)^T = S - s delta^T - delta s^T + R delta delta^T.
@@ -379,7 +380,7 @@ cdef void _move_full_sums(int d, int k, const double* center, const double* shif
         for a in range(d):
             delta[a] = shift[j * d + a] - center[a]
         for a in range(d):
-            for b in range(d):
+            for b in range(a, d):  # upper triangle, mirrored afterwards
                 m[a * d + b] += (resp_sum[j] * delta[a] * delta[b]
                                  - s[a] * delta[b] - delta[a] * s[b])
         for a in range(d):
@@ -490,12 +491,12 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
                               shift, center, scratch, small, sx_part, xx_part)
-        if cov == FULL or cov == TIED:
-            _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
         if cov == FULL and _uses_features(cov, d):
             for j in range(d):
                 center64[j] = center[j]
             _move_full_sums(d, k, center64, shift, rs_part, sx_part, xx_part)
+        if cov == FULL or cov == TIED:
+            _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
         for j in range(k):
             resp_sum[j] += rs_part[j]
         for i in range(k * d):
