@@ -116,6 +116,11 @@ def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_
     w = None if sample_weight is None else sample_weight.astype(np.float64)
     center = np.average(X, axis=0, weights=w).astype(np.float64)
     shift = np.tile(center, (resp.shape[1], 1))
+    if covariance_type == "full":  # about each component's mean, as in EM
+        weighted = resp if sample_weight is None else resp * sample_weight[:, None]
+        totals = weighted.sum(axis=0, dtype=np.float64)
+        means = (weighted.T @ X).astype(np.float64) / np.maximum(totals, 1e-300)[:, None]
+        shift = np.where(totals[:, None] > 0, means, center)
 
     def block(start, stop):
         stats = SufficientStatistics(covariance_type, shift)

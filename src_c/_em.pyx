@@ -28,7 +28,7 @@ For tied, diag and spherical all rows of ``shift`` must be equal (one centre).
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport exp, log, sqrt, INFINITY
+from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, syrk_upper_ata, trmm_right_upper
@@ -61,7 +61,16 @@ cdef double LOG_2PI = 1.8378770664093453
 # and the per-row cost of building phi does not grow with K.
 
 
-cdef inline bint _uses_features(int cov, int d) noexcept nogil:
+# Sums about one centre lose digits in proportion to how far, in units of a
+# component's spread, that component lies from the centre (its Mahalanobis
+# distance squared). Full covariances, which scikit-learn computes exactly, take
+# the feature path only while that amplification keeps the relative error near
+# 1e-9 (float64) or 1e-4 (float32); otherwise they use the exact trmm/syrk path.
+cdef double MAX_AMPLIFICATION_DOUBLE = 4e6
+cdef double MAX_AMPLIFICATION_FLOAT = 8e2
+
+
+cdef inline bint _features_possible(int cov, int d) noexcept nogil:
     return cov == DIAG or cov == SPHERICAL or (cov == FULL and d <= SMALL_D)
 
 
@@ -72,6 +81,7 @@ cdef inline int _n_quadratic(int cov, int d) noexcept nogil:
 cdef struct Model:
     # Everything a chunk needs, prepared once per kernel call.
     int cov
+    bint features          # take the quadratic-feature path
     int d
     int k
     const void* means      # (K, D)
@@ -118,11 +128,17 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     center = np.ascontiguousarray(center, dtype=np.float64)
     centered_means = means.astype(np.float64) - center
     aux = np.zeros((1, 1))
+    features = _features_possible(cov, d)
+    if cov == FULL and features:
+        precision = pc64 @ np.swapaxes(pc64, 1, 2)
+        amplification = np.einsum("ka,kab,kb->k", centered_means, precision,
+                                  centered_means).max()
+        features = amplification <= (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
+                                     else MAX_AMPLIFICATION_DOUBLE)
     if cov == TIED:
         aux = (centered_means @ pc64).T
-    elif _uses_features(cov, d):
+    elif features:
         if cov == FULL:
-            precision = pc64 @ np.swapaxes(pc64, 1, 2)
             upper = np.triu_indices(d)
             # Off-diagonal products appear twice in the quadratic form.
             quadratic = (precision * (2.0 - np.eye(d)))[:, upper[0], upper[1]]
@@ -137,7 +153,7 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
         aux = np.concatenate([quadratic.T, -2.0 * linear.T])
         offset = offset - 0.5 * constant
     return (cov, means, prec_chol, np.ascontiguousarray(aux, dtype=dtype),
-            center.astype(dtype), np.ascontiguousarray(offset))
+            center.astype(dtype), np.ascontiguousarray(offset), features)
 
 
 cdef Model _model_view(tuple prepared, floating dummy):
@@ -148,6 +164,7 @@ cdef Model _model_view(tuple prepared, floating dummy):
     cdef floating[::1] center = prepared[4]
     cdef double[::1] offset = prepared[5]
     model.cov = prepared[0]
+    model.features = prepared[6]
     model.k = means.shape[0]
     model.d = means.shape[1]
     model.means = &means[0, 0]
@@ -184,7 +201,8 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                           floating* scratch, floating* lp) noexcept nogil:
     """lp (n, K) := weighted log-density of each row of x (n, D).
 
-    scratch: (n, max(2D, F)) work space.
+    scratch: (n, max(2D, F)) work space; on the feature path it is left
+    holding the chunk's features.
     """
     cdef int d = model.d, k = model.k, i, j, a
     cdef int n_feat = _n_quadratic(model.cov, d) + d
@@ -198,7 +216,7 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     cdef floating* out
     cdef double s, t, v
 
-    if _uses_features(model.cov, d):
+    if model.features:
         _quadratic_features(model.cov, x, n, d, center, scratch)
         gemm_rm(False, False, n, k, n_feat, <floating>1.0, scratch, n_feat,
                 aux, k, <floating>0.0, lp, k)
@@ -238,56 +256,40 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                 out[j] = offset[j] - 0.5 * out[j]
 
 
-cdef double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
-                             floating* log_norm) noexcept nogil:
+cdef extern from "_logsumexp.h":
+    double gmmc_normalize_rows_d(double* lp, int n, int k, const double* weight,
+                                 double* log_norm) noexcept nogil
+    double gmmc_normalize_rows_f(float* lp, int n, int k, const float* weight,
+                                 float* log_norm) noexcept nogil
+
+
+cdef inline double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
+                                    floating* log_norm) noexcept nogil:
     """Turn each row of lp (n, K) into responsibilities, in place (log-sum-exp).
 
     Row i is scaled by weight[i] when weight is not NULL; log_norm (may be NULL)
     receives the per-row log-likelihood. Returns sum_i weight_i * log_norm_i.
+    The loop is C (_logsumexp.h) so that exp() vectorises.
     """
-    cdef int i, j
-    cdef double m, s, e, t, ln, scale, total = 0.0
-    cdef floating* row
-    for i in range(n):
-        row = lp + i * k
-        m = row[0]
-        for j in range(1, k):
-            if row[j] > m:
-                m = row[j]
-        if m == -INFINITY:  # no component gives this sample any density
-            for j in range(k):
-                row[j] = 0.0
-            ln = -INFINITY
-        else:
-            s = 0.0
-            for j in range(k):
-                t = row[j] - m
-                # exp underflows to 0 below -745; libm's slow error path
-                # would otherwise run for every far-away component.
-                e = exp(t) if t > -745.0 else 0.0
-                row[j] = e
-                s = s + e
-            ln = m + log(s)
-            scale = 1.0 / s
-            if weight != NULL:
-                scale = scale * weight[i]
-            for j in range(k):
-                row[j] = row[j] * scale
-        if log_norm != NULL:
-            log_norm[i] = ln
-        total = total + (ln if weight == NULL else weight[i] * ln)
-    return total
+    if floating is double:
+        return gmmc_normalize_rows_d(lp, n, k, weight, log_norm)
+    else:
+        return gmmc_normalize_rows_f(lp, n, k, weight, log_norm)
 
 
 cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                             const floating* weight, const floating* resp,
                             const double* shift, const floating* center,
-                            floating* scratch, floating* small, double* sum_x,
+                            bint features, bint features_ready, floating* scratch,
+                            floating* small, double* sum_x,
                             double* sum_xx) noexcept nogil:
     """Add the chunk's sums about ``shift`` (or ``center``) to accumulators.
 
     resp (n, K) already carries the sample weights. The feature path sums about
     ``center``; _statistics_pass moves those sums to ``shift`` once per call.
+    ``features``: take the quadratic-feature path; ``features_ready``: scratch
+    already holds the chunk's features, as the E-step (_chunk_log_prob) leaves
+    them.
     scratch is (n, max(2D, F)) and small (max(D*D, F*K),) work space. BLAS
     results land in ``small`` in the input precision and are added to the
     float64 accumulators once per chunk, so float32 input keeps float32 speed
@@ -299,8 +301,9 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     cdef double rsum, ri, t, sr
     cdef double* acc
 
-    if _uses_features(cov, d):
-        _quadratic_features(cov, x, n, d, center, scratch)
+    if features:
+        if not features_ready:
+            _quadratic_features(cov, x, n, d, center, scratch)
         gemm_rm(True, False, k, n_feat, n, <floating>1.0, resp, k, scratch, n_feat,
                 <floating>0.0, small, n_feat)
         for j in range(k):
@@ -393,7 +396,7 @@ def _check_rows(name, Py_ssize_t got, Py_ssize_t want):
 
 
 cdef int _scratch_columns(int cov, int d) noexcept nogil:
-    return max(2 * d, _n_quadratic(cov, d) + d)
+    return max(2 * d, _n_quadratic(cov, d) + d) if _features_possible(cov, d) else 2 * d
 
 
 def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
@@ -450,11 +453,13 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     """Chunk loop shared by the two statistics kernels; returns sum w log p(x).
 
     With ``model`` the responsibilities come from the E-step; otherwise from
-    ``given_resp`` (N, K), which is copied, never modified.
+    ``given_resp`` (N, K), which is copied, never modified, and full
+    covariances take the exact per-component path.
     """
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
     cdef int n, j
     cdef double loglik = 0.0
+    cdef bint features = model.features if model != NULL else (cov == DIAG or cov == SPHERICAL)
     cdef int n_feat = _n_quadratic(cov, d) + d
     cdef floating* scratch = <floating*>malloc(
         CHUNK * _scratch_columns(cov, d) * sizeof(floating))
@@ -490,8 +495,9 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                     rs_part[j] += lp[i * k + j]
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
-                              shift, center, scratch, small, sx_part, xx_part)
-        if cov == FULL and _uses_features(cov, d):
+                              shift, center, features, model != NULL, scratch, small,
+                              sx_part, xx_part)
+        if cov == FULL and features:
             for j in range(d):
                 center64[j] = center[j]
             _move_full_sums(d, k, center64, shift, rs_part, sx_part, xx_part)

@@ -1,0 +1,598 @@
+"""The Cython kernels against plain NumPy/SciPy references written here.
+
+Definitions follow the module docstring of src_c/_em.pyx:
+
+    resp_sum[k] = sum_n w_n r_nk
+    sum_x[k]    = sum_n w_n r_nk (x_n - shift_k)
+    sum_xx      = full: (K, D, D) sum_n w_n r_nk (x_n - shift_k)(x_n - shift_k)^T
+                  tied: (D, D)    sum_n w_n (x_n - shift_0)(x_n - shift_0)^T
+                  diag, spherical: (K, D) the diagonal of the full form.
+"""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.spatial.distance import cdist
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from gmmc import _em, _kmeans, _stats
+
+from conftest import COVARIANCE_TYPES, full_covariances
+
+DTYPES = (np.float64, np.float32)
+# The full-covariance kernels switch from hand-written loops to BLAS at D > 8.
+N_FEATURES = (1, 3, 8, 9, 20)
+
+
+# -- references ------------------------------------------------------------------
+
+def upper_precision_factor(cov):
+    """Upper-triangular U with U U^T = inv(cov), computed with NumPy only."""
+    lower = np.linalg.cholesky(cov)
+    return np.linalg.inv(lower).T
+
+
+def random_model(n_components, n_features, covariance_type, seed):
+    """Random valid mixture: (weights, means, covariances, prec_chol), float64."""
+    rng = np.random.RandomState(seed)
+    k, d = n_components, n_features
+    weights = rng.uniform(0.2, 1.0, size=k)
+    weights /= weights.sum()
+    means = 3.0 * rng.standard_normal((k, d))
+    if covariance_type == "full":
+        covs = []
+        for _ in range(k):
+            a = rng.standard_normal((d, d))
+            covs.append(a @ a.T / d + rng.uniform(0.3, 1.5) * np.eye(d))
+        covariances = np.array(covs)
+        prec_chol = np.array([upper_precision_factor(c) for c in covariances])
+    elif covariance_type == "tied":
+        a = rng.standard_normal((d, d))
+        covariances = a @ a.T / d + 0.7 * np.eye(d)
+        prec_chol = upper_precision_factor(covariances)
+    elif covariance_type == "diag":
+        covariances = rng.uniform(0.3, 2.0, size=(k, d))
+        prec_chol = 1.0 / np.sqrt(covariances)
+    else:
+        covariances = rng.uniform(0.3, 2.0, size=k)
+        prec_chol = 1.0 / np.sqrt(covariances)
+    return weights, means, covariances, prec_chol
+
+
+def sample_points(means, n_samples, seed, scale=1.5):
+    rng = np.random.RandomState(seed)
+    idx = rng.randint(len(means), size=n_samples)
+    return means[idx] + scale * rng.standard_normal((n_samples, means.shape[1]))
+
+
+def reference_log_prob(X, weights, means, covariances, covariance_type):
+    """(N, K) log w_k + log N(x_n | mu_k, Sigma_k) with scipy.stats."""
+    k, d = means.shape
+    covs = full_covariances(covariances, covariance_type, k, d)
+    return np.column_stack([
+        np.log(weights[j]) + multivariate_normal.logpdf(
+            X.astype(np.float64), mean=means[j], cov=covs[j], allow_singular=False)
+        for j in range(k)]).reshape(X.shape[0], k)
+
+
+def reference_posterior(X, weights, means, covariances, covariance_type):
+    lp = reference_log_prob(X, weights, means, covariances, covariance_type)
+    log_norm = logsumexp(lp, axis=1)
+    return log_norm, np.exp(lp - log_norm[:, None])
+
+
+def covariances_from_factor(prec_chol, covariance_type):
+    """Covariances implied by (possibly dtype-rounded) precision factors."""
+    p = np.asarray(prec_chol, dtype=np.float64)
+    if covariance_type == "full":
+        return np.linalg.inv(p @ np.swapaxes(p, 1, 2))
+    if covariance_type == "tied":
+        return np.linalg.inv(p @ p.T)
+    return 1.0 / p ** 2
+
+
+def reference_statistics(X, w, resp, shift, covariance_type):
+    """(resp_sum, sum_x, sum_xx) straight from the definitions."""
+    X = X.astype(np.float64)
+    w = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+    wr = w[:, None] * resp.astype(np.float64)
+    k = resp.shape[1]
+    resp_sum = wr.sum(axis=0)
+    diffs = [X - shift[j] for j in range(k)]
+    sum_x = np.array([wr[:, j] @ diffs[j] for j in range(k)])
+    if covariance_type == "full":
+        sum_xx = np.array([(wr[:, j, None] * diffs[j]).T @ diffs[j] for j in range(k)])
+    elif covariance_type == "tied":
+        sum_xx = (w[:, None] * diffs[0]).T @ diffs[0]
+    else:
+        sum_xx = np.array([wr[:, j] @ diffs[j] ** 2 for j in range(k)])
+    return resp_sum, sum_x, sum_xx
+
+
+def tolerances(dtype):
+    return dict(rtol=1e-9, atol=1e-9) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-4)
+
+
+# -- posterior -------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features", N_FEATURES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_posterior_matches_scipy(covariance_type, n_features, dtype):
+    n_samples, k = 700, 4  # 700 = 2 * 256 + 188: a partial last chunk
+    weights, means, covariances, prec_chol = random_model(k, n_features, covariance_type,
+                                                          seed=n_features)
+    X = sample_points(means, n_samples, seed=1).astype(dtype)
+    # The kernel sees parameters rounded to dtype: build the oracle from those.
+    means_d = means.astype(dtype)
+    prec_d = prec_chol.astype(dtype)
+    log_norm = np.full(n_samples, np.nan, dtype=dtype)
+    resp = np.full((n_samples, k), np.nan, dtype=dtype)
+    _em.posterior(X, np.log(weights), means_d, prec_d, covariance_type, log_norm, resp)
+
+    ref_norm, ref_resp = reference_posterior(
+        X, weights, means_d.astype(np.float64),
+        covariances_from_factor(prec_d, covariance_type), covariance_type)
+    tol = tolerances(dtype)
+    scale = np.abs(ref_norm).max()
+    assert_allclose(log_norm, ref_norm, rtol=tol["rtol"], atol=tol["atol"] * scale)
+    assert_allclose(resp, ref_resp, rtol=tol["rtol"], atol=tol["atol"])
+    assert_allclose(resp.sum(axis=1), 1.0, rtol=0, atol=10 * np.finfo(dtype).eps)
+
+    # Without resp_out the log-likelihoods are the same.
+    log_norm_only = np.full(n_samples, np.nan, dtype=dtype)
+    _em.posterior(X, np.log(weights), means_d, prec_d, covariance_type, log_norm_only)
+    assert_allclose(log_norm_only, log_norm, rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("n_samples", [1, 255, 256, 257, 1000])
+def test_posterior_chunk_boundaries(n_samples):
+    """Every row gets its own result, whatever N is relative to the chunk size."""
+    weights, means, covariances, prec_chol = random_model(3, 10, "full", seed=0)
+    X = sample_points(means, n_samples, seed=2)
+    log_norm = np.empty(n_samples)
+    resp = np.empty((n_samples, 3))
+    _em.posterior(X, np.log(weights), means, prec_chol, "full", log_norm, resp)
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "full")
+    assert_allclose(log_norm, ref_norm, rtol=1e-10)
+    assert_allclose(resp, ref_resp, atol=1e-10)
+    # A row gives the same answer alone as inside a big block.
+    for i in {0, n_samples // 2, n_samples - 1}:
+        one = np.empty(1)
+        _em.posterior(X[i:i + 1].copy(), np.log(weights), means, prec_chol, "full", one)
+        assert_allclose(one[0], log_norm[i], rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_posterior_zero_weight_component(covariance_type):
+    weights, means, covariances, prec_chol = random_model(3, 4, covariance_type, seed=3)
+    weights = np.array([0.6, 0.0, 0.4])
+    X = sample_points(means, 300, seed=4)
+    log_norm = np.empty(300)
+    resp = np.empty((300, 3))
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    _em.posterior(X, log_weights, means, prec_chol, covariance_type, log_norm, resp)
+    assert np.all(resp[:, 1] == 0.0)
+    keep = [0, 2]
+    ref_norm, ref_resp = reference_posterior(
+        X, weights[keep], means[keep],
+        covariances if covariance_type == "tied" else covariances[keep], covariance_type)
+    assert_allclose(log_norm, ref_norm, rtol=1e-10)
+    assert_allclose(resp[:, keep], ref_resp, atol=1e-10)
+
+
+def test_posterior_far_outliers_are_finite():
+    """Log-sum-exp: samples far from every component still normalise."""
+    weights, means, covariances, prec_chol = random_model(3, 5, "diag", seed=5)
+    X = np.full((4, 5), 1e3)
+    X[1] *= -1
+    log_norm = np.empty(4)
+    resp = np.empty((4, 3))
+    _em.posterior(X, np.log(weights), means, prec_chol, "diag", log_norm, resp)
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "diag")
+    assert np.isfinite(log_norm).all()
+    assert_allclose(log_norm, ref_norm, rtol=1e-10)
+    assert_allclose(resp, ref_resp, atol=1e-8)
+
+
+def test_posterior_rejects_bad_shapes():
+    weights, means, covariances, prec_chol = random_model(3, 4, "full", seed=0)
+    X = sample_points(means, 10, seed=0)
+    with pytest.raises(ValueError):
+        _em.posterior(X, np.log(weights), means[:2], prec_chol, "full", np.empty(10))
+    with pytest.raises(ValueError):
+        _em.posterior(X, np.log(weights), means, prec_chol[:, :3], "full", np.empty(10))
+    with pytest.raises(ValueError):
+        _em.posterior(X, np.log(weights), means, prec_chol, "full", np.empty(9))
+    with pytest.raises(ValueError):
+        _em.posterior(X, np.log(weights), means, prec_chol, "full", np.empty(10),
+                      np.empty((10, 2)))
+    with pytest.raises(ValueError):
+        _em.posterior(X, np.log(weights), means, prec_chol, "banana", np.empty(10))
+
+
+# -- accumulate_statistics --------------------------------------------------------
+
+def shift_for(covariance_type, means, rng):
+    k, d = means.shape
+    if covariance_type == "full":  # any per-component point
+        return means + rng.standard_normal((k, d))
+    return np.tile(rng.standard_normal(d), (k, 1))  # one centre for all
+
+
+def empty_accumulators(covariance_type, k, d, rng=None):
+    xx_shape = {"full": (k, d, d), "tied": (d, d)}.get(covariance_type, (k, d))
+    if rng is None:
+        return np.zeros(k), np.zeros((k, d)), np.zeros(xx_shape)
+    sum_xx = rng.standard_normal(xx_shape)
+    if covariance_type in ("full", "tied"):
+        sum_xx = sum_xx + np.swapaxes(sum_xx, -1, -2)
+    return rng.standard_normal(k), rng.standard_normal((k, d)), sum_xx
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features", (2, 8, 12))
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_accumulate_statistics_matches_numpy(covariance_type, n_features, dtype, weighted):
+    rng = np.random.RandomState(n_features)
+    n_samples, k = 600, 3
+    weights, means, covariances, prec_chol = random_model(k, n_features, covariance_type,
+                                                          seed=7)
+    X = sample_points(means, n_samples, seed=8).astype(dtype)
+    w = rng.uniform(0.0, 3.0, size=n_samples).astype(dtype) if weighted else None
+    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
+    shift = shift_for(covariance_type, means, rng)
+
+    # Accumulators are IN/OUT: start from non-zero values, expect additions.
+    start = empty_accumulators(covariance_type, k, n_features, rng)
+    resp_sum, sum_x, sum_xx = (a.copy() for a in start)
+    loglik, weight_sum = _em.accumulate_statistics(
+        X, w, np.log(weights), means_d, prec_d, covariance_type, shift,
+        resp_sum, sum_x, sum_xx.reshape(-1))
+
+    ref_norm, ref_resp = reference_posterior(
+        X, weights, means_d.astype(np.float64),
+        covariances_from_factor(prec_d, covariance_type), covariance_type)
+    wt = np.ones(n_samples) if w is None else w.astype(np.float64)
+    exp_resp_sum, exp_sum_x, exp_sum_xx = reference_statistics(X, w, ref_resp, shift,
+                                                               covariance_type)
+    rtol = 1e-9 if dtype == np.float64 else 2e-4
+
+    def check(got, initial, expected):
+        scale = np.abs(expected).max() + 1.0
+        assert_allclose(got - initial, expected, rtol=rtol, atol=rtol * scale)
+
+    check(resp_sum, start[0], exp_resp_sum)
+    check(sum_x, start[1], exp_sum_x)
+    check(sum_xx, start[2], exp_sum_xx)
+    assert_allclose(weight_sum, wt.sum(), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    assert_allclose(loglik, wt @ ref_norm, rtol=rtol)
+    if covariance_type in ("full", "tied"):
+        assert_array_equal(sum_xx, np.swapaxes(sum_xx, -1, -2))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_accumulate_statistics_integer_weights_equal_repeated_rows(covariance_type):
+    """Weight 2 counts a sample twice, weight 0 drops it."""
+    rng = np.random.RandomState(0)
+    weights, means, covariances, prec_chol = random_model(3, 5, covariance_type, seed=1)
+    X = sample_points(means, 300, seed=2)
+    w = rng.randint(0, 4, size=300).astype(np.float64)
+    shift = shift_for(covariance_type, means, rng)
+    out_w = empty_accumulators(covariance_type, 3, 5)
+    res_w = _em.accumulate_statistics(X, w, np.log(weights), means, prec_chol,
+                                      covariance_type, shift, out_w[0], out_w[1],
+                                      out_w[2].reshape(-1))
+    Xr = np.repeat(X, w.astype(int), axis=0)
+    out_r = empty_accumulators(covariance_type, 3, 5)
+    res_r = _em.accumulate_statistics(Xr, None, np.log(weights), means, prec_chol,
+                                      covariance_type, shift, out_r[0], out_r[1],
+                                      out_r[2].reshape(-1))
+    assert_allclose(res_w, res_r, rtol=1e-11)
+    for a, b in zip(out_w, out_r):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-9)
+
+
+def test_accumulate_statistics_empty_input():
+    weights, means, covariances, prec_chol = random_model(2, 3, "full", seed=0)
+    acc = empty_accumulators("full", 2, 3)
+    res = _em.accumulate_statistics(np.empty((0, 3)), None, np.log(weights), means,
+                                    prec_chol, "full", means.copy(), acc[0], acc[1],
+                                    acc[2].reshape(-1))
+    assert tuple(res) == (0.0, 0.0)
+    for a in acc:
+        assert not a.any()
+
+
+def test_accumulate_statistics_rejects_bad_accumulators():
+    weights, means, covariances, prec_chol = random_model(2, 3, "full", seed=0)
+    X = sample_points(means, 20, seed=0)
+    resp_sum, sum_x, sum_xx = empty_accumulators("full", 2, 3)
+    with pytest.raises(ValueError):
+        _em.accumulate_statistics(X, None, np.log(weights), means, prec_chol, "full",
+                                  means.copy(), resp_sum, sum_x, np.zeros(17))
+    with pytest.raises(ValueError):
+        _em.accumulate_statistics(X, np.ones(19), np.log(weights), means, prec_chol,
+                                  "full", means.copy(), resp_sum, sum_x,
+                                  sum_xx.reshape(-1))
+
+
+# -- statistics_from_responsibilities ------------------------------------------------
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features", (1, 8, 11))
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_statistics_from_responsibilities_matches_numpy(covariance_type, n_features, dtype,
+                                                        weighted):
+    rng = np.random.RandomState(n_features + 100)
+    n_samples, k = 530, 4
+    X = (2.0 * rng.standard_normal((n_samples, n_features)) + 5.0).astype(dtype)
+    resp = rng.uniform(size=(n_samples, k))
+    resp /= resp.sum(axis=1, keepdims=True)
+    resp[::7] = 0.0  # rows with no responsibility at all
+    resp[3::11] = np.eye(k)[rng.randint(k, size=len(resp[3::11]))]  # hard assignments
+    resp = resp.astype(dtype)
+    resp_before = resp.copy()
+    w = rng.uniform(0.0, 2.0, size=n_samples).astype(dtype) if weighted else None
+    shift = np.tile(X.astype(np.float64).mean(axis=0) + 0.3, (k, 1))
+    if covariance_type == "full":
+        shift = shift + rng.standard_normal(shift.shape)
+    start = empty_accumulators(covariance_type, k, n_features, rng)
+    resp_sum, sum_x, sum_xx = (a.copy() for a in start)
+    weight_sum = _em.statistics_from_responsibilities(
+        X, w, resp, covariance_type, shift, resp_sum, sum_x, sum_xx.reshape(-1))
+    expected = reference_statistics(X, w, resp, shift, covariance_type)
+    rtol = 1e-10 if dtype == np.float64 else 2e-5
+    for got, initial, exp in zip((resp_sum, sum_x, sum_xx), start, expected):
+        scale = np.abs(exp).max() + 1.0
+        assert_allclose(got - initial, exp, rtol=rtol, atol=rtol * scale)
+    wt = np.ones(n_samples) if w is None else w.astype(np.float64)
+    assert_allclose(weight_sum, wt.sum(), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    assert_array_equal(resp, resp_before)  # given responsibilities are only read
+
+
+# -- precision_cholesky ----------------------------------------------------------------
+
+@pytest.mark.parametrize("n_features", (1, 2, 7, 9, 30))
+def test_precision_cholesky_matches_numpy(n_features):
+    rng = np.random.RandomState(n_features)
+    k = 3
+    covs = []
+    for _ in range(k):
+        a = rng.standard_normal((n_features, n_features))
+        covs.append(a @ a.T + 0.1 * np.eye(n_features))
+    covs = np.array(covs)
+    covs_before = covs.copy()
+    out = np.full_like(covs, np.nan)
+    assert _em.precision_cholesky(covs, out) == -1
+    assert_array_equal(covs, covs_before)
+    for j in range(k):
+        u = out[j]
+        assert_array_equal(np.tril(u, -1), 0.0)  # upper triangular
+        assert (np.diag(u) > 0).all()
+        inv = np.linalg.inv(covs[j])
+        assert_allclose(u @ u.T, inv, rtol=1e-8, atol=1e-10 * np.abs(inv).max())
+        # The upper factor with positive diagonal is unique: same as NumPy's.
+        assert_allclose(u, upper_precision_factor(covs[j]), rtol=1e-8,
+                        atol=1e-10 * np.abs(u).max())
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2])
+def test_precision_cholesky_reports_failing_component(bad):
+    rng = np.random.RandomState(0)
+    d = 4
+    covs = []
+    for _ in range(3):
+        a = rng.standard_normal((d, d))
+        covs.append(a @ a.T + np.eye(d))
+    covs = np.array(covs)
+    covs[bad] = np.diag([1.0, -2.0, 1.0, 1.0])  # indefinite
+    out = np.empty_like(covs)
+    assert _em.precision_cholesky(covs, out) == bad
+
+
+def test_precision_cholesky_singular_matrix_fails():
+    covs = np.ones((1, 3, 3))  # rank 1
+    assert _em.precision_cholesky(covs, np.empty_like(covs)) == 0
+
+
+def test_stats_precision_cholesky_raises_for_non_pd(covariance_type):
+    d, k = 3, 2
+    if covariance_type == "full":
+        cov = np.array([np.eye(d), -np.eye(d)])
+    elif covariance_type == "tied":
+        cov = -np.eye(d)
+    elif covariance_type == "diag":
+        cov = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    else:
+        cov = np.array([1.0, -1.0])
+    with pytest.raises(ValueError, match="ill-defined"):
+        _stats.precision_cholesky(cov, covariance_type)
+
+
+# -- k-means kernels -----------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1, 1), (300, 2, 5), (513, 17, 8), (256, 64, 3)])
+def test_squared_distances_matches_cdist(shape, dtype):
+    n, d, k = shape
+    rng = np.random.RandomState(n)
+    X = (rng.standard_normal((n, d)) * 3 + 1).astype(dtype)
+    centers = (rng.standard_normal((k, d)) * 3).astype(dtype)
+    out = np.full((n, k), np.nan, dtype=dtype)
+    _kmeans.squared_distances(X, centers, out)
+    ref = cdist(X.astype(np.float64), centers.astype(np.float64), "sqeuclidean")
+    # ||x||^2 - 2 x.c + ||c||^2 loses absolute (not relative) precision.
+    scale = (np.sum(X.astype(np.float64) ** 2, axis=1)[:, None]
+             + np.sum(centers.astype(np.float64) ** 2, axis=1)[None, :])
+    eps = 1e-13 if dtype == np.float64 else 1e-5
+    assert np.all(np.abs(out - ref) <= eps * scale + eps)
+    assert (out >= 0).all()
+
+
+def test_squared_distances_of_a_point_to_itself_is_not_negative():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((50, 6)) * 1e3
+    out = np.empty((50, 50))
+    _kmeans.squared_distances(X, X.copy(), out)
+    assert (out >= 0).all()
+    assert np.all(np.diag(out) <= 1e-9 * np.sum(X ** 2, axis=1))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lloyd_step_matches_numpy(dtype, weighted):
+    rng = np.random.RandomState(1)
+    n, d, k = 777, 5, 6
+    X = (rng.standard_normal((n, d)) * 4).astype(dtype)
+    centers = X[rng.choice(n, k, replace=False)] + dtype(0.5)
+    centers = np.ascontiguousarray(centers, dtype=dtype)
+    w = rng.uniform(0.1, 2.0, size=n).astype(dtype) if weighted else None
+    labels = np.full(n, -1, dtype=np.int32)
+    sums0 = rng.standard_normal((k, d))
+    counts0 = rng.uniform(size=k)
+    sums, counts = sums0.copy(), counts0.copy()
+    inertia = _kmeans.lloyd_step(X, w, centers, labels, sums, counts)
+
+    X64 = X.astype(np.float64)
+    dist = cdist(X64, centers.astype(np.float64), "sqeuclidean")
+    ref_labels = dist.argmin(axis=1)
+    # Near-ties could legitimately go either way; there should be none here.
+    sorted_d = np.sort(dist, axis=1)
+    assert np.all(sorted_d[:, 1] - sorted_d[:, 0] > 1e-3)
+    assert_array_equal(labels, ref_labels)
+    wt = np.ones(n) if w is None else w.astype(np.float64)
+    exp_counts = np.bincount(ref_labels, weights=wt, minlength=k)
+    exp_sums = np.array([(wt[ref_labels == j, None] * X64[ref_labels == j]).sum(axis=0)
+                         for j in range(k)])
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_allclose(counts - counts0, exp_counts, rtol=rtol)
+    assert_allclose(sums - sums0, exp_sums, rtol=rtol, atol=rtol * np.abs(exp_sums).max())
+    exp_inertia = wt @ dist[np.arange(n), ref_labels]
+    assert_allclose(inertia, exp_inertia, rtol=1e-10 if dtype == np.float64 else 1e-4)
+
+
+def test_lloyd_step_rejects_bad_shapes():
+    X = np.zeros((10, 3))
+    centers = np.zeros((2, 3))
+    with pytest.raises(ValueError):
+        _kmeans.lloyd_step(X, None, np.zeros((2, 4)), np.zeros(10, np.int32),
+                           np.zeros((2, 3)), np.zeros(2))
+    with pytest.raises(ValueError):
+        _kmeans.lloyd_step(X, None, centers, np.zeros(9, np.int32), np.zeros((2, 3)),
+                           np.zeros(2))
+    with pytest.raises(ValueError):
+        _kmeans.lloyd_step(X, np.ones(9), centers, np.zeros(10, np.int32),
+                           np.zeros((2, 3)), np.zeros(2))
+
+
+# -- M-step ------------------------------------------------------------------------
+
+def numpy_m_step(X, w, resp, covariance_type, reg_covar, dtype):
+    """Weighted M-step from explicit responsibilities, by the textbook formulas."""
+    X = X.astype(np.float64)
+    w = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+    wr = w[:, None] * resp
+    nk = wr.sum(axis=0) + 10 * np.finfo(dtype).eps
+    means = (wr.T @ X) / nk[:, None]
+    k, d = means.shape
+    covs = np.array([((wr[:, j, None] * (X - means[j])).T @ (X - means[j])) / nk[j]
+                     for j in range(k)])
+    if covariance_type == "full":
+        covariances = covs + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        covariances = (nk[:, None, None] * covs).sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        covariances = np.array([np.diag(c) for c in covs]) + reg_covar
+    else:
+        covariances = np.array([np.diag(c).mean() for c in covs]) + reg_covar
+    return nk / nk.sum(), means, covariances
+
+
+def stats_from_numpy(X, w, resp, covariance_type, shift):
+    stats = _stats.SufficientStatistics(covariance_type, shift)
+    stats.resp_sum, stats.sum_x, stats.sum_xx = reference_statistics(X, w, resp, shift,
+                                                                     covariance_type)
+    wt = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+    stats.weight_sum = wt.sum()
+    stats.total_x = wt @ (X - shift[0])
+    return stats
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_features", (1, 4, 10))
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_matches_numpy(covariance_type, n_features, weighted):
+    rng = np.random.RandomState(n_features)
+    n, k, reg = 400, 3, 1e-4
+    X = rng.standard_normal((n, n_features)) * 2 + 10.0  # far from the origin
+    resp = rng.uniform(size=(n, k)) ** 3
+    resp /= resp.sum(axis=1, keepdims=True)
+    w = rng.uniform(0.0, 2.0, size=n) if weighted else None
+    expected = numpy_m_step(X, w, resp, covariance_type, reg, np.float64)
+
+    # m_step from statistics computed here, about a shift of our choosing ...
+    center = X.mean(axis=0) - 1.0
+    shift = np.tile(center, (k, 1))
+    if covariance_type == "full":
+        shift = shift + rng.standard_normal(shift.shape)
+    got = _stats.m_step(stats_from_numpy(X, w, resp, covariance_type, shift), reg,
+                        np.float64)
+    for g, e in zip(got, expected):
+        assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    # ... and from the kernels' statistics (what initialisation uses).
+    stats = _stats.statistics_from_responsibilities(X, w, resp, covariance_type, 1)
+    got = _stats.m_step(stats, reg, np.float64)
+    for g, e in zip(got, expected):
+        assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_e_step_then_m_step_is_one_em_iteration(covariance_type):
+    """_stats.e_step + m_step == a NumPy EM iteration with SciPy responsibilities."""
+    n_features, k = 6, 3
+    weights, means, covariances, prec_chol = random_model(k, n_features, covariance_type,
+                                                          seed=11)
+    X = sample_points(means, 900, seed=12)
+    stats = _stats.e_step(X, None, weights, means, prec_chol, covariance_type, 1)
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances,
+                                             covariance_type)
+    assert_allclose(stats.mean_loglik, ref_norm.mean(), rtol=1e-11)
+    assert_allclose(stats.weight_sum, 900)
+    got = _stats.m_step(stats, 1e-6, np.float64)
+    expected = numpy_m_step(X, None, ref_resp, covariance_type, 1e-6, np.float64)
+    for g, e in zip(got, expected):
+        assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_features", (3, 8, 9))
+def test_full_kernels_accurate_far_from_the_mixture_mean(n_features):
+    """Full covariances: statistics about shift = the component means are as
+    accurate as a second pass (_stats.reference_points), and log-densities come
+    from x - mu, even when components sit 1e6 spreads away from each other."""
+    rng = np.random.RandomState(0)
+    k, std = 2, 1e-2
+    means = np.array([np.full(n_features, -1e4), np.full(n_features, 1e4)])
+    means[:, 0] += 5.0
+    covariances = np.array([std ** 2 * (np.eye(n_features) + 0.3 * np.diag(
+        np.ones(n_features - 1), 1) + 0.3 * np.diag(np.ones(n_features - 1), -1))] * k)
+    prec_chol = np.array([upper_precision_factor(c) for c in covariances])
+    weights = np.array([0.5, 0.5])
+    X = np.vstack([rng.multivariate_normal(means[j], covariances[j], 300) for j in range(k)])
+
+    log_norm = np.empty(len(X))
+    resp = np.empty((len(X), k))
+    _em.posterior(X, np.log(weights), means, prec_chol, "full", log_norm, resp)
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "full")
+    assert_allclose(log_norm, ref_norm, rtol=0, atol=1e-6)
+
+    resp_sum, sum_x, sum_xx = empty_accumulators("full", k, n_features)
+    _em.accumulate_statistics(X, None, np.log(weights), means, prec_chol, "full",
+                              means.copy(), resp_sum, sum_x, sum_xx.reshape(-1))
+    exp_resp_sum, exp_sum_x, exp_sum_xx = reference_statistics(X, None, ref_resp, means,
+                                                               "full")
+    assert_allclose(sum_x, exp_sum_x, rtol=1e-8, atol=1e-8 * np.abs(exp_sum_x).max())
+    assert_allclose(sum_xx, exp_sum_xx, rtol=1e-6, atol=1e-6 * np.abs(exp_sum_xx).max())
