@@ -197,6 +197,27 @@ cdef void _quadratic_features(int cov, const floating* x, int n, int d,
                 row[a] = row[f + a] * row[f + a]
 
 
+cdef extern from "_vectorized.h":
+    double gmmc_normalize_rows_d(double* lp, int n, int k, const double* weight,
+                                 double* log_norm) noexcept nogil
+    double gmmc_normalize_rows_f(float* lp, int n, int k, const float* weight,
+                                 float* log_norm) noexcept nogil
+    void gmmc_center_rows_d(const double* x, int n, int d, const double* mu,
+                            double* out) noexcept nogil
+    void gmmc_center_rows_f(const float* x, int n, int d, const float* mu,
+                            float* out) noexcept nogil
+    void gmmc_half_sq_norms_d(const double* y, int n, int d, double offset,
+                              double* out, int stride) noexcept nogil
+    void gmmc_half_sq_norms_f(const float* y, int n, int d, double offset,
+                              float* out, int stride) noexcept nogil
+    double gmmc_weighted_center_d(const double* x, int n, int d, const double* ref,
+                                  const double* resp, int stride, double* out,
+                                  double* sum_x) noexcept nogil
+    double gmmc_weighted_center_f(const float* x, int n, int d, const double* ref,
+                                  const float* resp, int stride, float* out,
+                                  double* sum_x) noexcept nogil
+
+
 cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                           floating* scratch, floating* lp) noexcept nogil:
     """lp (n, K) := weighted log-density of each row of x (n, D).
@@ -225,17 +246,15 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                 lp[i * k + j] = offset[j] - 0.5 * lp[i * k + j]
     elif model.cov == FULL:
         for j in range(k):
-            mu = means + j * d
-            for i in range(n):
-                for a in range(d):
-                    scratch[i * d + a] = x[i * d + a] - mu[a]
+            if floating is double:
+                gmmc_center_rows_d(x, n, d, means + j * d, scratch)
+            else:
+                gmmc_center_rows_f(x, n, d, means + j * d, scratch)
             trmm_right_upper(n, d, prec + j * d * d, scratch, d)
-            for i in range(n):
-                row = scratch + i * d
-                s = 0.0
-                for a in range(d):
-                    s = s + row[a] * row[a]
-                lp[i * k + j] = offset[j] - 0.5 * s
+            if floating is double:
+                gmmc_half_sq_norms_d(scratch, n, d, offset[j], lp + j, k)
+            else:
+                gmmc_half_sq_norms_f(scratch, n, d, offset[j], lp + j, k)
     else:  # TIED: one trmm with the shared factor, then K distances
         for i in range(n):
             for a in range(d):
@@ -256,20 +275,13 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                 out[j] = offset[j] - 0.5 * out[j]
 
 
-cdef extern from "_logsumexp.h":
-    double gmmc_normalize_rows_d(double* lp, int n, int k, const double* weight,
-                                 double* log_norm) noexcept nogil
-    double gmmc_normalize_rows_f(float* lp, int n, int k, const float* weight,
-                                 float* log_norm) noexcept nogil
-
-
 cdef inline double _chunk_normalize(floating* lp, int n, int k, const floating* weight,
                                     floating* log_norm) noexcept nogil:
     """Turn each row of lp (n, K) into responsibilities, in place (log-sum-exp).
 
     Row i is scaled by weight[i] when weight is not NULL; log_norm (may be NULL)
     receives the per-row log-likelihood. Returns sum_i weight_i * log_norm_i.
-    The loop is C (_logsumexp.h) so that exp() vectorises.
+    The loop is C (_vectorized.h) so that exp() vectorises.
     """
     if floating is double:
         return gmmc_normalize_rows_d(lp, n, k, weight, log_norm)
@@ -322,15 +334,12 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
         for j in range(k):
             ref = shift + j * d
             acc = sum_xx + j * d * d
-            rsum = 0.0
-            for i in range(n):
-                ri = resp[i * k + j]
-                rsum = rsum + ri
-                sr = sqrt(ri)
-                for a in range(d):
-                    t = x[i * d + a] - ref[a]
-                    sum_x[j * d + a] += ri * t
-                    scratch[i * d + a] = sr * t
+            if floating is double:
+                rsum = gmmc_weighted_center_d(x, n, d, ref, resp + j, k, scratch,
+                                              sum_x + j * d)
+            else:
+                rsum = gmmc_weighted_center_f(x, n, d, ref, resp + j, k, scratch,
+                                              sum_x + j * d)
             if rsum == 0.0:
                 continue
             syrk_upper_ata(d, n, <floating>1.0, scratch, d, <floating>0.0, small, d)

@@ -1,18 +1,19 @@
-/* Row-wise log-sum-exp normalisation of a chunk of log-densities.
+/* The element-wise loops of the EM kernels, written so the compiler
+ * vectorises them. Wheels must run on any x86-64 CPU, so the default build
+ * targets SSE2 only; on x86-64 Linux with GCC each function here is also
+ * compiled for AVX2 and AVX-512 and the best version is picked at load time
+ * (target_clones). Elsewhere they build once, for the baseline.
  *
- * This is the one place where gmmc spends time in exp(): N x K of them per EM
- * iteration. libm's exp is scalar, so here it is written as branch-free
- * arithmetic the compiler vectorises, and on x86-64 Linux with GCC the function
- * is compiled for AVX-512, AVX2 and baseline, picked at load time
- * (target_clones), since wheels must run on any x86-64 CPU.
+ * Log-sum-exp: N x K exp() per EM iteration. libm's exp is scalar, so it is
+ * written here as branch-free arithmetic.
  *
  * exp(t) for t <= 0: t = k ln2 + r with |r| <= ln2/2, exp(r) by its degree-12
  * Taylor polynomial (truncation error < 2e-16 relative), times 2^k assembled
  * in the exponent bits. Below t = -708 the result is flushed to 0: such a term
  * is under 1e-307 of the row's largest and cannot change the sum.
  */
-#ifndef GMMC_LOGSUMEXP_H
-#define GMMC_LOGSUMEXP_H
+#ifndef GMMC_VECTORIZED_H
+#define GMMC_VECTORIZED_H
 
 #include <math.h>
 #include <stdint.h>
@@ -112,5 +113,65 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
 
 GMMC_DEFINE_NORMALIZE(gmmc_normalize_rows_d, double)
 GMMC_DEFINE_NORMALIZE(gmmc_normalize_rows_f, float)
+
+/* out (n, d) := x (n, d) - mu (d,). */
+#define GMMC_DEFINE_CENTER(NAME, T)                                             \
+GMMC_CLONES static void NAME(const T *x, int n, int d, const T *mu, T *out)    \
+{                                                                              \
+    for (int i = 0; i < n; i++)                                                \
+        for (int a = 0; a < d; a++)                                            \
+            out[(int64_t)i * d + a] = x[(int64_t)i * d + a] - mu[a];           \
+}
+
+/* out[i * stride] := offset - 0.5 * ||y_i||^2 for the rows of y (n, d); the
+ * squares go into 8 independent lanes so the sum vectorises. */
+#define GMMC_DEFINE_HALF_SQ_NORMS(NAME, T)                                      \
+GMMC_CLONES static void NAME(const T *y, int n, int d, double offset, T *out,  \
+                             int stride)                                       \
+{                                                                              \
+    for (int i = 0; i < n; i++) {                                              \
+        const T *row = y + (int64_t)i * d;                                     \
+        double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;                   \
+        int a = 0;                                                             \
+        for (; a + 8 <= d; a += 8)                                             \
+            for (int l = 0; l < 8; l++)                                        \
+                lanes[l] += (double)row[a + l] * row[a + l];                   \
+        for (; a < d; a++)                                                     \
+            s += (double)row[a] * row[a];                                      \
+        for (int l = 0; l < 8; l++)                                            \
+            s += lanes[l];                                                     \
+        out[(int64_t)i * stride] = (T)(offset - 0.5 * s);                      \
+    }                                                                          \
+}
+
+/* For component j: out (n, d) := sqrt(r_i) (x_i - ref) and
+ * sum_x (d,) += sum_i r_i (x_i - ref), with r_i = resp[i * stride].
+ * Returns sum_i r_i. */
+#define GMMC_DEFINE_WEIGHTED_CENTER(NAME, T)                                    \
+GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
+                               const T *resp, int stride, T *out,              \
+                               double *sum_x)                                  \
+{                                                                              \
+    double total = 0.0;                                                        \
+    for (int i = 0; i < n; i++) {                                              \
+        double r = resp[(int64_t)i * stride], root = sqrt(r);                  \
+        const T *row = x + (int64_t)i * d;                                     \
+        T *dst = out + (int64_t)i * d;                                         \
+        total += r;                                                            \
+        for (int a = 0; a < d; a++) {                                          \
+            double t = row[a] - ref[a];                                        \
+            sum_x[a] += r * t;                                                 \
+            dst[a] = (T)(root * t);                                            \
+        }                                                                      \
+    }                                                                          \
+    return total;                                                              \
+}
+
+GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
+GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
+GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
+GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_f, float)
+GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_d, double)
+GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_f, float)
 
 #endif
