@@ -56,7 +56,7 @@ cdef double LOG_2PI = 1.8378770664093453
 # (x - mu)^T P (x - mu) is linear in the features phi(x') = [q(x'), x'], where
 # q holds the squares x'_a^2 (diag, spherical) or all products x'_a x'_b, a <= b
 # (full). So the log-densities of a chunk under all K components are ONE GEMM
-# of phi (n, F) with a (F, K) coefficient matrix, and the M-step sums
+# of [phi, 1] (n, F) with a (F, K) coefficient matrix, and the M-step sums
 # sum_n r_nk phi(x'_n) are one more GEMM, resp^T phi. All work is level-3 BLAS
 # and the per-row cost of building phi does not grow with K.
 
@@ -76,6 +76,12 @@ cdef inline bint _features_possible(int cov, int d) noexcept nogil:
 
 cdef inline int _n_quadratic(int cov, int d) noexcept nogil:
     return d * (d + 1) // 2 if cov == FULL else d
+
+
+cdef inline int _n_features(int cov, int d) noexcept nogil:
+    """Columns of phi: the quadratic terms, x', and a constant 1 that carries
+    each component's offset through the same GEMM."""
+    return _n_quadratic(cov, d) + d + 1
 
 
 cdef struct Model:
@@ -150,8 +156,9 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
                 quadratic = np.repeat(quadratic[:, None], d, axis=1)
             linear = centered_means * quadratic
             constant = (centered_means * linear).sum(axis=1)
-        aux = np.concatenate([quadratic.T, -2.0 * linear.T])
         offset = offset - 0.5 * constant
+        # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
+        aux = np.concatenate([quadratic.T, -2.0 * linear.T, -2.0 * offset[None, :]])
     return (cov, means, prec_chol, np.ascontiguousarray(aux, dtype=dtype),
             center.astype(dtype), np.ascontiguousarray(offset), features)
 
@@ -175,28 +182,6 @@ cdef Model _model_view(tuple prepared, floating dummy):
     return model
 
 
-cdef void _quadratic_features(int cov, const floating* x, int n, int d,
-                              const floating* center, floating* phi) noexcept nogil:
-    """phi (n, F) := [q(x'), x'] with x' = x - center (see above)."""
-    cdef int i, a, b, f
-    cdef int n_feat = _n_quadratic(cov, d) + d
-    cdef floating* row
-    for i in range(n):
-        row = phi + i * n_feat
-        f = _n_quadratic(cov, d)
-        for a in range(d):
-            row[f + a] = x[i * d + a] - center[a]
-        if cov == FULL:
-            f = 0
-            for a in range(d):
-                for b in range(a, d):
-                    row[f] = row[n_feat - d + a] * row[n_feat - d + b]
-                    f += 1
-        else:
-            for a in range(d):
-                row[a] = row[f + a] * row[f + a]
-
-
 cdef extern from "_vectorized.h":
     double gmmc_normalize_rows_d(double* lp, int n, int k, const double* weight,
                                  double* log_norm) noexcept nogil
@@ -216,6 +201,21 @@ cdef extern from "_vectorized.h":
     double gmmc_weighted_center_f(const float* x, int n, int d, const double* ref,
                                   const float* resp, int stride, float* out,
                                   double* sum_x) noexcept nogil
+    void gmmc_quadratic_features_d(const double* x, int n, int d,
+                                   const double* center, int products,
+                                   double* phi) noexcept nogil
+    void gmmc_quadratic_features_f(const float* x, int n, int d,
+                                   const float* center, int products,
+                                   float* phi) noexcept nogil
+
+
+cdef inline void _quadratic_features(int cov, const floating* x, int n, int d,
+                                     const floating* center, floating* phi) noexcept nogil:
+    """phi (n, F) := [q(x'), x', 1] with x' = x - center (see above)."""
+    if floating is double:
+        gmmc_quadratic_features_d(x, n, d, center, cov == FULL, phi)
+    else:
+        gmmc_quadratic_features_f(x, n, d, center, cov == FULL, phi)
 
 
 cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
@@ -226,7 +226,7 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     holding the chunk's features.
     """
     cdef int d = model.d, k = model.k, i, j, a
-    cdef int n_feat = _n_quadratic(model.cov, d) + d
+    cdef int n_feat = _n_features(model.cov, d)
     cdef const floating* means = <const floating*>model.means
     cdef const floating* prec = <const floating*>model.prec_chol
     cdef const floating* aux = <const floating*>model.aux
@@ -239,11 +239,8 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
 
     if model.features:
         _quadratic_features(model.cov, x, n, d, center, scratch)
-        gemm_rm(False, False, n, k, n_feat, <floating>1.0, scratch, n_feat,
+        gemm_rm(False, False, n, k, n_feat, <floating>-0.5, scratch, n_feat,
                 aux, k, <floating>0.0, lp, k)
-        for i in range(n):
-            for j in range(k):
-                lp[i * k + j] = offset[j] - 0.5 * lp[i * k + j]
     elif model.cov == FULL:
         for j in range(k):
             if floating is double:
@@ -308,7 +305,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     without float32 round-off piling up over millions of rows.
     """
     cdef int i, j, a, b, f
-    cdef int n_quad = _n_quadratic(cov, d), n_feat = n_quad + d
+    cdef int n_quad = _n_quadratic(cov, d), n_feat = _n_features(cov, d)
     cdef const double* ref
     cdef double rsum, ri, t, sr
     cdef double* acc
@@ -405,7 +402,7 @@ def _check_rows(name, Py_ssize_t got, Py_ssize_t want):
 
 
 cdef int _scratch_columns(int cov, int d) noexcept nogil:
-    return max(2 * d, _n_quadratic(cov, d) + d) if _features_possible(cov, d) else 2 * d
+    return max(2 * d, _n_features(cov, d)) if _features_possible(cov, d) else 2 * d
 
 
 def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
@@ -469,7 +466,7 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     cdef int n, j
     cdef double loglik = 0.0
     cdef bint features = model.features if model != NULL else (cov == DIAG or cov == SPHERICAL)
-    cdef int n_feat = _n_quadratic(cov, d) + d
+    cdef int n_feat = _n_features(cov, d)
     cdef floating* scratch = <floating*>malloc(
         CHUNK * _scratch_columns(cov, d) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(CHUNK * k * sizeof(floating))

@@ -167,11 +167,40 @@ GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
     return total;                                                              \
 }
 
+/* phi (n, F) := [q(x'), x', 1] with x' = x - center: q holds the products
+ * x'_a x'_b, a <= b (products != 0) or the squares x'_a^2. */
+#define GMMC_DEFINE_FEATURES(NAME, T)                                           \
+GMMC_CLONES static void NAME(const T *x, int n, int d, const T *center,        \
+                             int products, T *phi)                             \
+{                                                                              \
+    int n_quad = products ? d * (d + 1) / 2 : d, n_feat = n_quad + d + 1;      \
+    for (int i = 0; i < n; i++) {                                              \
+        T *row = phi + (int64_t)i * n_feat, *lin = row + n_quad;               \
+        for (int a = 0; a < d; a++)                                            \
+            lin[a] = x[(int64_t)i * d + a] - center[a];                        \
+        lin[d] = 1;                                                            \
+        if (products) {                                                        \
+            T *q = row;                                                        \
+            for (int a = 0; a < d; a++) {                                      \
+                T xa = lin[a];                                                 \
+                for (int b = a; b < d; b++)                                    \
+                    q[b - a] = xa * lin[b];                                    \
+                q += d - a;                                                    \
+            }                                                                  \
+        } else {                                                               \
+            for (int a = 0; a < d; a++)                                        \
+                row[a] = lin[a] * lin[a];                                      \
+        }                                                                      \
+    }                                                                          \
+}
+
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
 GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_f, float)
 GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_d, double)
 GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_f, float)
+GMMC_DEFINE_FEATURES(gmmc_quadratic_features_d, double)
+GMMC_DEFINE_FEATURES(gmmc_quadratic_features_f, float)
 
 #endif
