@@ -5,7 +5,7 @@ initialisation is timed), run with tol=0 for a fixed number of iterations, on th
 same data and the same thread budget. The table also gives gmmc's GFLOP/s (for
 the level-3 work of its algorithm), that rate as a share of the machine's
 DGEMM/SGEMM peak measured in the same run, and the peak extra memory of a gmmc
-fit relative to the size of X (measured in a child process).
+fit relative to the size of X (tracemalloc, in a child process).
 
     python benchmarks/bench_em.py            # full grid
     python benchmarks/bench_em.py --quick    # smoke run, under a minute
@@ -13,7 +13,6 @@ fit relative to the size of X (measured in a child process).
 import argparse
 import multiprocessing
 import os
-import resource
 import sys
 import time
 import warnings
@@ -49,7 +48,10 @@ def make_data(n, d, k, dtype, seed=0):
     centers = rng.normal(scale=4.0, size=(k, d))
     labels = rng.integers(k, size=n)
     mix = rng.normal(size=(k, d, d)) / np.sqrt(d) + np.eye(d)
-    X = centers[labels] + np.einsum("nd,nde->ne", rng.normal(size=(n, d)), mix[labels])
+    X = rng.normal(size=(n, d))
+    for j in range(k):
+        members = labels == j
+        X[members] = X[members] @ mix[j] + centers[j]
     return X.astype(dtype)
 
 
@@ -104,20 +106,22 @@ def _timed(func):
 
 
 def _peak_memory_child(queue, covariance_type, dtype, n, d, k):
+    import tracemalloc
+
     import gmmc
     X = make_data(n, d, k, dtype)
     init = initial_parameters(X, k, covariance_type)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()  # NumPy reports its allocations to tracemalloc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gmmc.GaussianMixture(k, covariance_type=covariance_type, max_iter=3, tol=0.0,
                              **init).fit(X)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((after - before) * 1024 / X.nbytes)
+    queue.put(tracemalloc.get_traced_memory()[1] / X.nbytes)
 
 
 def extra_memory_ratio(covariance_type, dtype, n, d, k):
-    """Peak RSS growth during a gmmc fit, as a multiple of X's size."""
+    """Peak memory allocated during a gmmc fit (tracemalloc, in a fresh child
+    process), as a multiple of X's size."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_peak_memory_child, args=(queue, covariance_type, dtype, n, d, k))
