@@ -16,7 +16,9 @@ def _sum_xx_shape(covariance_type, n_components, n_features):
     return {
         "full": (n_components, n_features, n_features),
         "tied": (n_features, n_features),
-    }.get(covariance_type, (n_components, n_features))
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
 
 
 def reference_points(weights, means, covariance_type):
@@ -43,8 +45,8 @@ class SufficientStatistics:
     resp_sum : (K,) sum of w_n r_nk.
     sum_x : (K, D) sum of w_n r_nk (x_n - shift_k).
     sum_xx : sum of w_n r_nk (x_n - shift_k)(x_n - shift_k)^T, (K, D, D) for
-        full; for tied (D, D) summed over components; the diagonal (K, D) for
-        diag and spherical.
+        full; for tied (D, D) summed over components; its diagonal (K, D) for
+        diag and its trace (K,) for spherical.
     loglik_sum : sum of w_n log p(x_n) under the model that made the E-step.
     weight_sum : sum of w_n.
     total_x : (D,) sum of w_n (x_n - shift_0) over all samples, whatever their
@@ -166,11 +168,13 @@ def m_step(stats, reg_covar, dtype):
                        + np.outer(center, unexplained) + np.outer(unexplained, center)
                        + (stats.weight_sum - nk.sum()) * np.outer(center, center)) / nk.sum()
         covariances.flat[:: means.shape[1] + 1] += reg_covar
-    else:
+    elif stats.covariance_type == "diag":
         covariances = stats.sum_xx / nk[:, None] - correction[:, None] * delta ** 2
         covariances += reg_covar
-        if stats.covariance_type == "spherical":
-            covariances = covariances.mean(axis=1)
+    else:  # spherical: the mean of the diagonal variances, from the trace
+        n_features = means.shape[1]
+        covariances = (stats.sum_xx / nk - correction * (delta ** 2).sum(axis=1)) / n_features
+        covariances += reg_covar
     weights = nk / nk.sum()
     return weights, means, covariances
 

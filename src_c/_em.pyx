@@ -21,7 +21,8 @@ Sufficient statistics are taken about a per-component reference point
     sum_x[k]     = sum_n w_n r_nk (x_n - shift_k)
     sum_xx       = full: (K, D, D) sum_n w_n r_nk (x_n - shift_k)(x_n - shift_k)^T
                    tied: (D, D)    sum_n w_n (x_n - shift_0)(x_n - shift_0)^T
-                   diag, spherical: (K, D) the diagonal of the full form.
+                   diag: (K, D) the diagonal of the full form;
+                   spherical: (K,) its trace, sum_n w_n r_nk ||x_n - shift_k||^2.
 
 For tied, diag and spherical all rows of ``shift`` must be equal (one centre).
 """
@@ -54,8 +55,8 @@ cdef double LOG_2PI = 1.8378770664093453
 
 # The quadratic-feature path. With x' = x - center, a Gaussian's quadratic form
 # (x - mu)^T P (x - mu) is linear in the features phi(x') = [q(x'), x'], where
-# q holds the squares x'_a^2 (diag, spherical) or all products x'_a x'_b, a <= b
-# (full). So the log-densities of a chunk under all K components are ONE GEMM
+# q holds all products x'_a x'_b, a <= b (full), the squares x'_a^2 (diag) or
+# their sum ||x'||^2 (spherical). So the log-densities of a chunk under all K components are ONE GEMM
 # of [phi, 1] (n, F) with a (F, K) coefficient matrix, and the M-step sums
 # sum_n r_nk phi(x'_n) are one more GEMM, resp^T phi. All work is level-3 BLAS
 # and the per-row cost of building phi does not grow with K.
@@ -75,7 +76,7 @@ cdef inline bint _features_possible(int cov, int d) noexcept nogil:
 
 
 cdef inline int _n_quadratic(int cov, int d) noexcept nogil:
-    return d * (d + 1) // 2 if cov == FULL else d
+    return d * (d + 1) // 2 if cov == FULL else (1 if cov == SPHERICAL else d)
 
 
 cdef inline int _n_features(int cov, int d) noexcept nogil:
@@ -151,10 +152,9 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
             linear = np.einsum("kab,kb->ka", precision, centered_means)
             constant = np.einsum("ka,ka->k", linear, centered_means)
         else:
-            quadratic = pc64 ** 2
-            if cov == SPHERICAL:
-                quadratic = np.repeat(quadratic[:, None], d, axis=1)
-            linear = centered_means * quadratic
+            precision = pc64 ** 2
+            quadratic = precision if cov == DIAG else precision[:, None]
+            linear = centered_means * (precision if cov == DIAG else precision[:, None])
             constant = (centered_means * linear).sum(axis=1)
         offset = offset - 0.5 * constant
         # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
@@ -202,10 +202,10 @@ cdef extern from "_vectorized.h":
                                   const float* resp, int stride, float* out,
                                   double* sum_x) noexcept nogil
     void gmmc_quadratic_features_d(const double* x, int n, int d,
-                                   const double* center, int products,
+                                   const double* center, int n_quad,
                                    double* phi) noexcept nogil
     void gmmc_quadratic_features_f(const float* x, int n, int d,
-                                   const float* center, int products,
+                                   const float* center, int n_quad,
                                    float* phi) noexcept nogil
 
 
@@ -213,9 +213,9 @@ cdef inline void _quadratic_features(int cov, const floating* x, int n, int d,
                                      const floating* center, floating* phi) noexcept nogil:
     """phi (n, F) := [q(x'), x', 1] with x' = x - center (see above)."""
     if floating is double:
-        gmmc_quadratic_features_d(x, n, d, center, cov == FULL, phi)
+        gmmc_quadratic_features_d(x, n, d, center, _n_quadratic(cov, d), phi)
     else:
-        gmmc_quadratic_features_f(x, n, d, center, cov == FULL, phi)
+        gmmc_quadratic_features_f(x, n, d, center, _n_quadratic(cov, d), phi)
 
 
 cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
@@ -324,9 +324,9 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                     for b in range(a, d):
                         sum_xx[j * d * d + a * d + b] += small[j * n_feat + f]
                         f += 1
-            else:
-                for a in range(d):
-                    sum_xx[j * d + a] += small[j * n_feat + a]
+            else:  # n_quad is D (diag) or 1 (spherical)
+                for a in range(n_quad):
+                    sum_xx[j * n_quad + a] += small[j * n_feat + a]
     elif cov == FULL:
         for j in range(k):
             ref = shift + j * d
@@ -528,7 +528,7 @@ def _check_accumulators(int cov, Py_ssize_t n_samples, int k, int d, sample_weig
     _check_rows("resp_sum", resp_sum.shape[0], k)
     if sum_x.shape[0] != k or sum_x.shape[1] != d:
         raise ValueError(f"sum_x must have shape {(k, d)}")
-    want_xx = {FULL: k * d * d, TIED: d * d}.get(cov, k * d)
+    want_xx = {FULL: k * d * d, TIED: d * d, DIAG: k * d}.get(cov, k)
     if sum_xx.shape[0] != want_xx:
         raise ValueError(f"sum_xx must have {want_xx} entries, got {sum_xx.shape[0]}")
     if sample_weight is not None:
@@ -551,7 +551,7 @@ def accumulate_statistics(const floating[:, ::1] X, const floating[::1] sample_w
     shift : (K, D) reference point of the statistics (module docstring).  IN
     resp_sum : (K,).  IN/OUT
     sum_x : (K, D).  IN/OUT
-    sum_xx : flattened (K, D, D) full, (D, D) tied, (K, D) diag/spherical.
+    sum_xx : flattened (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
         IN/OUT; the full and tied matrices come out symmetric.
 
     Returns

@@ -167,19 +167,28 @@ GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
     return total;                                                              \
 }
 
-/* phi (n, F) := [q(x'), x', 1] with x' = x - center: q holds the products
- * x'_a x'_b, a <= b (products != 0) or the squares x'_a^2. */
+/* phi (n, F) := [q(x'), x', 1] with x' = x - center, where q holds, by its
+ * size n_quad: the products x'_a x'_b, a <= b (d(d+1)/2), the squares x'_a^2
+ * (d) or their sum ||x'||^2 (1). */
 #define GMMC_DEFINE_FEATURES(NAME, T)                                           \
 GMMC_CLONES static void NAME(const T *x, int n, int d, const T *center,        \
-                             int products, T *phi)                             \
+                             int n_quad, T *phi)                               \
 {                                                                              \
-    int n_quad = products ? d * (d + 1) / 2 : d, n_feat = n_quad + d + 1;      \
+    int n_feat = n_quad + d + 1;                                               \
     for (int i = 0; i < n; i++) {                                              \
         T *row = phi + (int64_t)i * n_feat, *lin = row + n_quad;               \
         for (int a = 0; a < d; a++)                                            \
             lin[a] = x[(int64_t)i * d + a] - center[a];                        \
         lin[d] = 1;                                                            \
-        if (products) {                                                        \
+        if (n_quad == d) {                                                     \
+            for (int a = 0; a < d; a++)                                        \
+                row[a] = lin[a] * lin[a];                                      \
+        } else if (n_quad == 1) {                                              \
+            double s = 0.0;                                                    \
+            for (int a = 0; a < d; a++)                                        \
+                s += (double)lin[a] * lin[a];                                  \
+            row[0] = (T)s;                                                     \
+        } else {                                                               \
             T *q = row;                                                        \
             for (int a = 0; a < d; a++) {                                      \
                 T xa = lin[a];                                                 \
@@ -187,9 +196,6 @@ GMMC_CLONES static void NAME(const T *x, int n, int d, const T *center,        \
                     q[b - a] = xa * lin[b];                                    \
                 q += d - a;                                                    \
             }                                                                  \
-        } else {                                                               \
-            for (int a = 0; a < d; a++)                                        \
-                row[a] = lin[a] * lin[a];                                      \
         }                                                                      \
     }                                                                          \
 }

@@ -6,7 +6,7 @@ Definitions follow the module docstring of src_c/_em.pyx:
     sum_x[k]    = sum_n w_n r_nk (x_n - shift_k)
     sum_xx      = full: (K, D, D) sum_n w_n r_nk (x_n - shift_k)(x_n - shift_k)^T
                   tied: (D, D)    sum_n w_n (x_n - shift_0)(x_n - shift_0)^T
-                  diag, spherical: (K, D) the diagonal of the full form.
+                  diag: (K, D) the diagonal of the full form; spherical: (K,) its trace.
 """
 import numpy as np
 import pytest
@@ -106,6 +106,8 @@ def reference_statistics(X, w, resp, shift, covariance_type):
         sum_xx = (w[:, None] * diffs[0]).T @ diffs[0]
     else:
         sum_xx = np.array([wr[:, j] @ diffs[j] ** 2 for j in range(k)])
+        if covariance_type == "spherical":
+            sum_xx = sum_xx.sum(axis=1)
     return resp_sum, sum_x, sum_xx
 
 
@@ -222,7 +224,8 @@ def shift_for(covariance_type, means, rng):
 
 
 def empty_accumulators(covariance_type, k, d, rng=None):
-    xx_shape = {"full": (k, d, d), "tied": (d, d)}.get(covariance_type, (k, d))
+    xx_shape = {"full": (k, d, d), "tied": (d, d), "spherical": (k,)}.get(covariance_type,
+                                                                       (k, d))
     if rng is None:
         return np.zeros(k), np.zeros((k, d)), np.zeros(xx_shape)
     sum_xx = rng.standard_normal(xx_shape)
