@@ -130,9 +130,9 @@ def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_
         stats.weight_sum = _em.statistics_from_responsibilities(
             X[start:stop], ws, resp[start:stop], covariance_type, *stats._accumulators())
         # Given responsibilities need not sum to one per sample (one-hot seeds).
-        centered = X[start:stop] - center
-        stats.total_x = (centered.sum(axis=0) if ws is None else ws @ centered).astype(
-            np.float64)
+        rows = X[start:stop]
+        total = rows.sum(axis=0, dtype=np.float64) if ws is None else ws.astype(np.float64) @ rows
+        stats.total_x = total - stats.weight_sum * center
         return stats
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
