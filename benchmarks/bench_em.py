@@ -58,7 +58,7 @@ def make_data(n, d, k, dtype, seed=0):
 def initial_parameters(X, k, covariance_type, seed=0):
     from sklearn.mixture import GaussianMixture
     start = GaussianMixture(k, covariance_type=covariance_type, max_iter=1,
-                            init_params="random_from_data", random_state=seed)
+                            random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start.fit(X[:20_000].astype(np.float64))

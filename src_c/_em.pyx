@@ -39,10 +39,12 @@ from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 # Rows per chunk: a chunk's scratch (CHUNK x a few D values) stays in L2 cache.
 cdef enum:
     CHUNK = 256
-# Full covariances with D <= SMALL_D take the quadratic-feature path below;
-# larger D uses trmm/syrk per component.
+# Full covariances with D <= FEATURE_MAX_D take the quadratic-feature path
+# below when it is accurate enough; otherwise trmm/syrk per component. Beyond
+# 32 features the feature matrix, D(D+1)/2 wide, outgrows the cache and gains
+# nothing.
 cdef enum:
-    SMALL_D = 8
+    FEATURE_MAX_D = 32
 
 cdef enum CovType:
     FULL = 0
@@ -62,17 +64,20 @@ cdef double LOG_2PI = 1.8378770664093453
 # and the per-row cost of building phi does not grow with K.
 
 
-# Sums about one centre lose digits in proportion to how far, in units of a
-# component's spread, that component lies from the centre (its Mahalanobis
-# distance squared). Full covariances, which scikit-learn computes exactly, take
-# the feature path only while that amplification keeps the relative error near
-# 1e-9 (float64) or 1e-4 (float32); otherwise they use the exact trmm/syrk path.
-cdef double MAX_AMPLIFICATION_DOUBLE = 4e6
+# The quadratic form summed term by term in the feature path loses digits in
+# proportion to the size of its terms: for a point one spread from component k,
+# about a_k = (|mu_k - c| + s_k)^T |P_k| (|mu_k - c| + s_k), with s_k the
+# component's standard deviations and |.| taken element-wise; the exact form is
+# about D. The same factor governs sums about c in the M-step. Full covariances,
+# which scikit-learn computes exactly, take the feature path only while
+# eps * max a_k stays below 1e-8 (float64) or 1e-4 (float32), where that error
+# is far below the test tolerances; otherwise they use the exact trmm/syrk path.
+cdef double MAX_AMPLIFICATION_DOUBLE = 4e7
 cdef double MAX_AMPLIFICATION_FLOAT = 8e2
 
 
 cdef inline bint _features_possible(int cov, int d) noexcept nogil:
-    return cov == DIAG or cov == SPHERICAL or (cov == FULL and d <= SMALL_D)
+    return cov == DIAG or cov == SPHERICAL or (cov == FULL and d <= FEATURE_MAX_D)
 
 
 cdef inline int _n_quadratic(int cov, int d) noexcept nogil:
@@ -138,8 +143,9 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     features = _features_possible(cov, d)
     if cov == FULL and features:
         precision = pc64 @ np.swapaxes(pc64, 1, 2)
-        amplification = np.einsum("ka,kab,kb->k", centered_means, precision,
-                                  centered_means).max()
+        spread = np.sqrt(np.abs(np.diagonal(np.linalg.inv(precision), axis1=1, axis2=2)))
+        reach = np.abs(centered_means) + spread
+        amplification = np.einsum("ka,kab,kb->k", reach, np.abs(precision), reach).max()
         features = amplification <= (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
                                      else MAX_AMPLIFICATION_DOUBLE)
     if cov == TIED:
@@ -380,7 +386,7 @@ cdef void _move_full_sums(int d, int k, const double* center, const double* shif
     sum r (x - shift)(x - shift)^T = S - s delta^T - delta s^T + R delta delta^T.
     """
     cdef int j, a, b
-    cdef double delta[SMALL_D]
+    cdef double delta[FEATURE_MAX_D]
     cdef double* s
     cdef double* m
     for j in range(k):
