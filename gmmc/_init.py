@@ -34,7 +34,10 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads):
     potential = weight @ closest
     for c in range(1, n_clusters):
         if potential <= 0:  # every sample already sits on a centre
-            candidates = random_state.choice(n_samples, size=n_trials)
+            # Draw among the samples of positive weight: a zero-weight sample
+            # must never become a centre.
+            p = None if sample_weight is None else weight / weight.sum()
+            candidates = random_state.choice(n_samples, size=n_trials, p=p)
         else:
             draws = random_state.uniform(size=n_trials) * potential
             candidates = np.searchsorted(np.cumsum(weight * closest), draws)
@@ -69,7 +72,14 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
     the mean feature variance (in squared distance), as scikit-learn's KMeans.
     """
     centers, _ = kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads)
-    tol = tol * np.mean(np.var(X, axis=0, dtype=np.float64))
+    # The variance of the weighted data, so that weight 2 acts as a repeated sample.
+    if sample_weight is None:
+        variance = np.var(X, axis=0, dtype=np.float64)
+    else:
+        w = sample_weight.astype(np.float64)
+        mean = w @ X / w.sum()
+        variance = w @ (X - mean) ** 2 / w.sum()
+    tol = tol * np.mean(variance)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     previous = np.empty_like(labels)
     for _ in range(max_iter):
@@ -81,6 +91,8 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
         new_centers = sums / np.maximum(counts, np.finfo(np.float64).tiny)[:, None]
         if empty.size:  # reseed empty clusters at the worst-fitted samples
             cost = ((X - centers[labels]) ** 2).sum(axis=1)
+            if sample_weight is not None:  # never reseed at a zero-weight sample
+                cost[sample_weight == 0] = -1
             new_centers[empty] = X[np.argsort(cost)[::-1][: empty.size]]
         new_centers = new_centers.astype(X.dtype)
         shift = ((new_centers - centers) ** 2).sum()
