@@ -1,0 +1,890 @@
+"""EM on data seen in chunks: out-of-core (memmap) fits, stepwise EM, and the
+engine behind the Dask fit.
+
+Everything here is written against a small *chunk executor* interface:
+
+* ``n_samples``, ``n_features``, ``dtype`` (float32 or float64), ``bounds``
+  (the (start, stop) rows of each chunk), ``task_threads`` (threads one chunk
+  task may use) and ``sequential`` (chunks are visited one after another, in
+  order, in this process);
+* ``map_list(func, *args, chunks=None)``: ``func(X, w, start, *args)`` on each
+  chunk (validated float rows ``X``, their weights ``w`` or None, the index of
+  the first row), results in chunk order;
+* ``map_reduce(func, *args, combine=add)``: the same, reduced with ``combine``;
+* ``rows(indices)``: a few rows, by global index;
+* ``chunk_weight_totals()``: the sample weight of each chunk;
+* ``all_weights()``: the (N,) sample weights, or None (rarely needed).
+
+``BlockChunks`` below streams any ``RowBlocks`` source in this process;
+``gmmc.dask`` provides the Dask executor. On top of it sit the validation pass,
+the initialisations (k-means, k-means++, random, random_from_data and given
+parameters, each reproducing the in-memory draws and arithmetic) and the EM
+loop: an E-step is one ``map_reduce`` of ``SufficientStatistics`` and the
+M-step is the in-memory one, so every path fits the same model as
+``GaussianMixture.fit`` on an array, up to the order of floating-point sums.
+"""
+import mmap
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _em, _init, _stats
+from ._parallel import blas_limited, effective_n_threads, threads_for
+from ._validation import (check_array, check_magnitude, check_random_state,
+                          check_sample_weight, check_scalar, feature_names)
+
+#: Default size of one block of rows read from a memmap or another block source.
+#: Data no larger than one block is simply read whole and fitted in memory.
+DEFAULT_BLOCK_BYTES = 32 * 2 ** 20
+
+#: Default exponent alpha of the stepwise-EM step size eta_t = (t + 1) ** -alpha.
+DEFAULT_STEP_EXPONENT = 0.6
+
+# Modules of array-likes read in row blocks without being wrapped.
+_BLOCK_MODULES = ("h5py", "zarr")
+
+
+# -- row-block sources ---------------------------------------------------------
+
+class RowBlocks:
+    """A 2-D array-like read in blocks of rows, so that it is never loaded whole.
+
+    ``GaussianMixture.fit`` streams a ``numpy.memmap``, an h5py dataset or a
+    zarr array through this class on its own; wrap anything else that is
+    2-D, has a ``dtype`` and returns rows for ``data[start:stop]`` (or a
+    memmap, to choose the block size) explicitly: ``fit(RowBlocks(data,
+    block_rows=100_000))``.
+
+    Each block is validated as it is read (finite values; float32 stays
+    float32, every other dtype becomes float64). A ``numpy.memmap`` never
+    stays resident: on Linux, a C-ordered float32/float64 memmap (opened 'r',
+    'r+' or 'w+') is used in place, block by block, without a copy, and each
+    block's pages are released (``madvise(MADV_DONTNEED)``) once it has been
+    processed; elsewhere such a memmap is read with plain file I/O, so its
+    pages are never mapped. Other memmaps (Fortran order, column views, other
+    dtypes) are copied through the mapping in small slices whose pages are
+    released as they are copied, where the platform has ``madvise``. A
+    copy-on-write ('c') memmap keeps its pages: its private changes live only
+    there.
+
+    Parameters
+    ----------
+    data : 2-D array-like
+    block_rows : int, default=None
+        Rows per block; None: as many as fit in ``DEFAULT_BLOCK_BYTES`` (32 MiB)
+        of float64.
+    """
+
+    def __init__(self, data, block_rows=None):
+        if isinstance(data, RowBlocks):
+            block_rows = data.block_rows if block_rows is None else block_rows
+            data = data.data
+        shape = tuple(getattr(data, "shape", ()))
+        if len(shape) != 2:
+            raise ValueError(f"RowBlocks needs 2-D data, got shape {shape}")
+        self.data = data
+        self.n_samples, self.n_features = int(shape[0]), int(shape[1])
+        self.dtype = np.dtype(np.float32 if np.dtype(data.dtype) == np.float32
+                              else np.float64)
+        if block_rows is None:
+            block_rows = max(1, DEFAULT_BLOCK_BYTES // max(1, 8 * self.n_features))
+        check_scalar(block_rows, "block_rows", int, low=1)
+        self.block_rows = int(block_rows)
+        self._file = _memmap_file_layout(data)
+        # Linux: use the mapping in place and drop each block's pages after use.
+        self._mapped = (self._file is not None and sys.platform.startswith("linux")
+                        and hasattr(mmap, "MADV_DONTNEED") and data.dtype.isnative
+                        and data.dtype in (np.float32, np.float64))
+
+    @property
+    def shape(self):
+        return (self.n_samples, self.n_features)
+
+    def bounds(self):
+        """(start, stop) of each block."""
+        n, step = self.n_samples, self.block_rows
+        return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+    def read_raw(self, start, stop):
+        """Rows start:stop as an ndarray in the source's dtype (not validated).
+
+        For a memmap used in place this is a view of the mapping: call
+        ``release(start, stop)`` when done with it.
+        """
+        if self._mapped:
+            return np.asarray(self.data[start:stop])
+        if self._file is not None:
+            return _read_file_rows(self.data, self._file, start, stop)
+        block = self.data[start:stop]
+        if isinstance(self.data, np.memmap):
+            # Copy through the mapping in slices of ~8 MiB, releasing each
+            # slice's pages once copied.
+            out = np.empty(block.shape, dtype=block.dtype)
+            step = max(1, 2 ** 23 // max(1, block.shape[1] * block.itemsize))
+            for a in range(0, block.shape[0], step):
+                part = block[a:a + step]
+                out[a:a + step] = part
+                _release_pages(self.data, part)
+            return out
+        return np.asarray(block)
+
+    def read(self, start, stop):
+        """Rows start:stop, validated: a finite, C-contiguous float32/float64 array."""
+        return check_array(self.read_raw(start, stop), name="X", min_samples=0)
+
+    def release(self, start, stop):
+        """Done with rows start:stop: drop their mapped pages (memmaps used in place)."""
+        if self._mapped:
+            _release_pages(self.data, self.data[start:stop])
+
+
+def _mapping_address(mm):
+    """Address of the first byte of memmap ``mm``'s underlying mmap."""
+    return np.frombuffer(mm._mmap, dtype=np.uint8, count=1).ctypes.data
+
+
+def _memmap_file_layout(data):
+    """(filename, file offset of row 0, row bytes) of a memmap whose rows lie
+    contiguously in its file and that may be read there (not copy-on-write);
+    None for any other input."""
+    if not isinstance(data, np.memmap) or getattr(data, "_mmap", None) is None:
+        return None
+    if not data.filename or data.mode == "c" or data.size == 0:
+        return None
+    itemsize = data.dtype.itemsize
+    n, d = data.shape
+    if (d > 1 and data.strides[1] != itemsize) or (n > 1 and data.strides[0] != d * itemsize):
+        return None  # rows are not contiguous in the file
+    map_start = data.offset - data.offset % mmap.ALLOCATIONGRANULARITY
+    offset = map_start + (data.ctypes.data - _mapping_address(data))
+    return str(data.filename), offset, d * itemsize
+
+
+def _read_file_rows(data, layout, start, stop):
+    filename, offset, row_bytes = layout
+    out = np.empty((stop - start, data.shape[1]), dtype=data.dtype)
+    buffer = out.reshape(-1).view(np.uint8)
+    with open(filename, "rb", buffering=0) as f:
+        f.seek(offset + start * row_bytes)
+        done = 0
+        while done < buffer.size:
+            got = f.readinto(buffer[done:])
+            if not got:
+                raise OSError(f"{filename} ended before row {stop} of the memmap")
+            done += got
+    return out
+
+
+def _release_pages(data, block):
+    """Drop the mapped pages behind ``block`` (a view of memmap ``data``) from memory."""
+    advise = getattr(mmap, "MADV_DONTNEED", None)
+    mapping = getattr(data, "_mmap", None)
+    if advise is None or mapping is None or data.mode == "c" or block.size == 0:
+        return
+    low = high = block.ctypes.data
+    for n, stride in zip(block.shape, block.strides):
+        if stride < 0:
+            low += (n - 1) * stride
+        else:
+            high += (n - 1) * stride
+    high += block.itemsize
+    base = _mapping_address(data)
+    first = low - base
+    first -= first % mmap.PAGESIZE
+    last = min(len(mapping), high - base)
+    if last > first:
+        try:
+            mapping.madvise(advise, first, last - first)
+        except (OSError, ValueError):  # advisory only
+            pass
+
+
+def is_dask_collection(X):
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "__dask_graph__")
+
+
+def is_block_source(X):
+    """True for inputs that ``fit`` streams instead of loading whole."""
+    if isinstance(X, RowBlocks):
+        return True
+    if isinstance(X, np.memmap):
+        return X.ndim == 2
+    if isinstance(X, np.ndarray):
+        return False
+    if is_dask_collection(X):
+        return getattr(X, "ndim", None) == 2
+    return (type(X).__module__.split(".")[0] in _BLOCK_MODULES
+            and getattr(X, "ndim", None) == 2)
+
+
+# -- the in-process executor ---------------------------------------------------
+
+def add(a, b):
+    """Default ``combine``: sums of statistics, arrays, numbers and tuples of them."""
+    if isinstance(a, tuple):
+        return tuple(add(x, y) for x, y in zip(a, b))
+    if a is None:
+        return b
+    return a + b
+
+
+class BlockChunks:
+    """Chunk executor over a ``RowBlocks`` source, block after block, in this process.
+
+    Kernels run in ``n_threads`` threads inside each block, while a
+    background thread reads and validates the next block: two blocks (plus the
+    kernels' small scratch) are in memory at a time.
+    """
+
+    sequential = True
+
+    def __init__(self, source, weight, n_threads):
+        self.source = source
+        self.weight = weight
+        self.has_weights = weight is not None
+        self.n_samples, self.n_features = source.shape
+        self.dtype = source.dtype
+        self.task_threads = n_threads
+        self.bounds = source.bounds()
+
+    def _read(self, i):
+        start, stop = self.bounds[i]
+        w = None if self.weight is None else self.weight[start:stop]
+        return self.source.read(start, stop), w, start
+
+    def _chunks(self, chunks):
+        """Yield (X, w, start) per chunk; the next block is read in a background
+        thread meanwhile (file reads release the GIL), so at most two blocks
+        are in memory."""
+        indices = list(range(len(self.bounds)) if chunks is None else chunks)
+        if not indices:
+            return
+        with blas_limited(threads_for(self.source.block_rows, self.task_threads)), \
+                ThreadPoolExecutor(1, thread_name_prefix="gmmc-read") as reader:
+            pending = reader.submit(self._read, indices[0])
+            for n, i in enumerate(indices):
+                chunk = pending.result()
+                pending = (reader.submit(self._read, indices[n + 1])
+                           if n + 1 < len(indices) else None)
+                yield chunk
+                del chunk
+                self.source.release(*self.bounds[i])
+
+    def map_list(self, func, *args, chunks=None):
+        out = []
+        for X, w, start in self._chunks(chunks):
+            out.append(func(X, w, start, *args))
+            del X  # the next block is in flight: keep two, not three, in memory
+        return out
+
+    def map_reduce(self, func, *args, combine=add):
+        total = None
+        for X, w, start in self._chunks(None):
+            part = func(X, w, start, *args)
+            del X  # the next block is in flight: keep two, not three, in memory
+            total = part if total is None else combine(total, part)
+        return total
+
+    def rows(self, indices):
+        indices = np.asarray(indices, dtype=np.intp).reshape(-1)
+        out = np.empty((indices.size, self.n_features), dtype=self.dtype)
+        for j, i in enumerate(indices):
+            out[j] = self.source.read(int(i), int(i) + 1)[0]
+            self.source.release(int(i), int(i) + 1)
+        return out
+
+    def chunk_weight_totals(self):
+        if self.weight is None:
+            return np.array([stop - start for start, stop in self.bounds], dtype=np.float64)
+        return np.array([self.weight[a:b].sum(dtype=np.float64) for a, b in self.bounds])
+
+    def all_weights(self):
+        return self.weight
+
+
+# -- chunk tasks (module level, so that they pickle to Dask workers) ----------
+
+def _summary_chunk(X, w, start):
+    """(largest magnitude, weight sum, weighted sum of x, count of positive weights)."""
+    biggest = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
+    if w is None:
+        return biggest, float(X.shape[0]), X.sum(axis=0, dtype=np.float64), X.shape[0]
+    w64 = w.astype(np.float64)
+    return biggest, float(w64.sum()), w64 @ X, int(np.count_nonzero(w))
+
+
+def _summary_combine(a, b):
+    return (max(a[0], b[0]), a[1] + b[1], a[2] + b[2], a[3] + b[3])
+
+
+def _variance_chunk(X, w, start, mean):
+    """Weighted sum of squared deviations from ``mean``, per feature (float64)."""
+    centered = X.astype(np.float64) - mean if X.dtype != np.float64 else X - mean
+    squared = centered ** 2
+    return squared.sum(axis=0) if w is None else w.astype(np.float64) @ squared
+
+
+def _estep_chunk(X, w, start, weights, means, prec_chol, covariance_type, n_threads):
+    return _stats.e_step(X, w, weights, means, prec_chol, covariance_type, n_threads)
+
+
+class _OneHotRows:
+    """Responsibilities putting component k wholly on global row ``rows[k]``."""
+
+    def __init__(self, rows):
+        self.rows = np.asarray(rows, dtype=np.intp)
+
+    def __call__(self, X, w, start):
+        resp = np.zeros((X.shape[0], len(self.rows)), dtype=X.dtype)
+        local = self.rows - start
+        inside = (local >= 0) & (local < X.shape[0])
+        resp[local[inside], np.flatnonzero(inside)] = 1
+        return resp
+
+
+class _NearestCenter:
+    """One-hot responsibilities of each sample's closest centre (k-means labels)."""
+
+    def __init__(self, centers, n_threads):
+        self.centers = centers
+        self.n_threads = n_threads
+
+    def __call__(self, X, w, start):
+        labels = np.empty(X.shape[0], dtype=np.int32)
+        _init._lloyd_step(X, None, self.centers, labels, self.n_threads)
+        resp = np.zeros((X.shape[0], self.centers.shape[0]), dtype=X.dtype)
+        resp[np.arange(X.shape[0]), labels] = 1
+        return resp
+
+
+class _UniformRows:
+    """'random' responsibilities: uniform draws normalised per sample.
+
+    Sequential executors draw from one RandomState in row order, exactly as
+    the in-memory fit (the stream restarts at row 0, so every pass sees the
+    same draws and the object ends a pass where the in-memory draw ends);
+    other executors seed each chunk from ``seeds[start]``.
+    """
+
+    def __init__(self, n_components, state=None, seeds=None):
+        self.n_components = n_components
+        self.initial_state = state
+        self.random_state = None
+        if state is not None:
+            self.random_state = np.random.RandomState()
+            self.random_state.set_state(state)
+        self.seeds = seeds
+
+    def __call__(self, X, w, start):
+        if self.random_state is None:
+            rs = np.random.RandomState(self.seeds[start])
+        else:
+            rs = self.random_state
+            if start == 0:
+                rs.set_state(self.initial_state)
+        resp = rs.uniform(size=(X.shape[0], self.n_components)).astype(X.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        return resp
+
+
+def _resp_moments_chunk(X, w, start, responsibilities):
+    """(sum_n w r_nk, sum_n w r_nk x_n) for given responsibilities (float64)."""
+    resp = responsibilities(X, w, start)
+    weighted = resp if w is None else resp * w[:, None]
+    return weighted.sum(axis=0, dtype=np.float64), (weighted.T @ X).astype(np.float64)
+
+
+def _resp_stats_chunk(X, w, start, responsibilities, covariance_type, shift, center):
+    resp = responsibilities(X, w, start)
+    stats = _stats.SufficientStatistics(covariance_type, shift)
+    stats.weight_sum = _em.statistics_from_responsibilities(
+        X, w, resp, covariance_type, *stats._accumulators())
+    total = X.sum(axis=0, dtype=np.float64) if w is None else w.astype(np.float64) @ X
+    stats.total_x = total - stats.weight_sum * center
+    return stats
+
+
+def _closest(X, centers, n_threads):
+    """Squared distance (float64) from each row to its closest centre."""
+    return _init.squared_distances(X, centers, n_threads).astype(np.float64).min(axis=1)
+
+
+def _locate_chunk(X, w, start, targets_by_start, side, centers, n_threads):
+    """Local rows where the cumulative weight (times the squared distance to the
+    closest of ``centers``, when given) reaches this chunk's targets."""
+    values = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+    if centers is not None:
+        values = values * _closest(X, centers, n_threads)
+    local = np.searchsorted(np.cumsum(values), targets_by_start[start], side=side)
+    return np.minimum(local, X.shape[0] - 1)
+
+
+def _potentials_chunk(X, w, start, chosen, candidates, n_threads):
+    """Per candidate, sum_n w_n min(d(x_n, candidate), d(x_n, chosen centres))."""
+    closest = _closest(X, chosen, n_threads)
+    distances = _init.squared_distances(X, candidates, n_threads).astype(np.float64)
+    np.minimum(distances, closest[:, None], out=distances)
+    weight = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+    return weight @ distances
+
+
+def _lloyd_chunk(X, w, start, centers, previous, n_threads):
+    """(cluster sums, cluster weights, labels changed since ``previous`` centres)."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    sums, counts, _ = _init._lloyd_step(X, w, centers, labels, n_threads)
+    changed = 0
+    if previous is not None:
+        before = np.empty_like(labels)
+        _init._lloyd_step(X, None, previous, before, n_threads)
+        changed = int(np.count_nonzero(before != labels))
+    return sums, counts, changed
+
+
+def _worst_fitted_chunk(X, w, start, centers, n_worst, n_threads):
+    """The ``n_worst`` samples farthest from their centre: (costs, indices, rows)."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    _init._lloyd_step(X, None, centers, labels, n_threads)
+    cost = ((X - centers[labels]) ** 2).sum(axis=1)
+    if w is not None:  # never reseed at a zero-weight sample
+        cost[w == 0] = -1
+    top = np.argsort(cost)[::-1][:n_worst]
+    return cost[top].astype(np.float64), start + top, X[top]
+
+
+def _worst_combine(a, b):
+    cost = np.concatenate([a[0], b[0]])
+    order = np.argsort(-cost, kind="stable")[: len(a[0])]
+    return cost[order], np.concatenate([a[1], b[1]])[order], np.concatenate([a[2], b[2]])[order]
+
+
+def _labels_chunk(X, w, start, estimator, n_threads):
+    return estimator._posterior(X, n_threads)[1].argmax(axis=1)
+
+
+# -- locating rows by cumulative weight (k-means++ and weighted draws) --------
+
+def _locate(data, chunk_totals, targets, side, centers=None):
+    """Global rows i where a cumulative per-row value first reaches each target.
+
+    The chunked form of ``np.searchsorted(np.cumsum(values), targets, side)``
+    (clipped to the last row): values are the sample weights, times the
+    squared distance to the closest of ``centers`` when given;
+    ``chunk_totals`` are their per-chunk sums. Only the chunks holding a
+    target are read.
+    """
+    targets = np.atleast_1d(np.asarray(targets, dtype=np.float64))
+    offsets = np.concatenate([[0.0], np.cumsum(chunk_totals)])
+    which = np.minimum(np.searchsorted(offsets[1:], targets, side=side),
+                       len(chunk_totals) - 1)
+    chunks = sorted(set(which.tolist()))
+    by_start = {data.bounds[c][0]: targets[which == c] - offsets[c] for c in chunks}
+    results = data.map_list(_locate_chunk, by_start, side, centers, data.task_threads,
+                            chunks=chunks)
+    found = np.empty(targets.size, dtype=np.intp)
+    for c, local in zip(chunks, results):
+        found[which == c] = data.bounds[c][0] + local
+    return found
+
+
+# -- initialisation --------------------------------------------------------------
+
+def kmeans_plusplus(data, n_clusters, random_state):
+    """Greedy k-means++ over chunks: ``_init.kmeans_plusplus``'s draws, pass by pass.
+
+    Nothing N-sized is kept: each round recomputes the distance to the chosen
+    centres chunk by chunk (one pass for the candidates' potentials, plus a
+    read of the few chunks the draws fall in). Returns (centers, indices).
+    """
+    weight_totals = data.chunk_weight_totals()
+    n_trials = 2 + int(np.log(n_clusters))
+    indices = np.empty(n_clusters, dtype=np.intp)
+    # random_state.choice(n_samples, p=weight / weight.sum()) draws one uniform
+    # and takes the first row whose cumulative probability exceeds it.
+    u = random_state.random_sample()
+    indices[0] = _locate(data, weight_totals, u * weight_totals.sum(), "right")[0]
+    chosen = data.rows(indices[:1])
+    # Per chunk, sum_n w_n d(x_n, closest chosen centre).
+    chunk_potential = np.array(data.map_list(_potentials_chunk, chosen, chosen,
+                                             data.task_threads))[:, 0]
+    potential = chunk_potential.sum()
+    for c in range(1, n_clusters):
+        if potential <= 0:  # every sample already sits on a centre
+            if data.has_weights:  # choice(n_samples, size, p=weight / weight.sum())
+                draws = random_state.random_sample(n_trials) * weight_totals.sum()
+                candidates = _locate(data, weight_totals, draws, "right")
+            else:
+                candidates = random_state.choice(data.n_samples, size=n_trials)
+        else:
+            draws = random_state.uniform(size=n_trials) * potential
+            candidates = _locate(data, chunk_potential, draws, "left", chosen)
+        candidate_rows = data.rows(candidates)
+        per_chunk = np.array(data.map_list(_potentials_chunk, chosen, candidate_rows,
+                                           data.task_threads))
+        totals = per_chunk.sum(axis=0)
+        best = int(np.argmin(totals))
+        indices[c] = candidates[best]
+        chosen = np.vstack([chosen, candidate_rows[best:best + 1]])
+        chunk_potential = per_chunk[:, best]
+        potential = totals[best]
+    return chosen, indices
+
+
+def kmeans_labels_centers(data, summary, n_clusters, random_state, max_iter=300, tol=1e-4):
+    """Lloyd's k-means over chunks, as ``_init.kmeans``; returns the centres whose
+    nearest-centre assignment is ``_init.kmeans``'s final labels."""
+    centers, _ = kmeans_plusplus(data, n_clusters, random_state)
+    threads = data.task_threads
+    mean = summary["sum_x"] / summary["weight_sum"]
+    variance = data.map_reduce(_variance_chunk, mean) / summary["weight_sum"]
+    tol = tol * np.mean(variance)
+    previous = None  # the centres the current labels were assigned to
+    for _ in range(max_iter):
+        sums, counts, changed = data.map_reduce(_lloyd_chunk, centers, previous, threads)
+        if previous is not None and changed == 0:
+            return centers  # no label changed
+        empty = np.flatnonzero(counts == 0)
+        new_centers = sums / np.maximum(counts, np.finfo(np.float64).tiny)[:, None]
+        if empty.size:  # reseed empty clusters at the worst-fitted samples
+            _, _, worst = data.map_reduce(_worst_fitted_chunk, centers, empty.size, threads,
+                                          combine=_worst_combine)
+            new_centers[empty] = worst
+        new_centers = new_centers.astype(data.dtype)
+        shift = ((new_centers - centers) ** 2).sum()
+        previous, centers = centers, new_centers
+        if shift <= tol:
+            return centers
+    return previous  # max_iter reached: the labels are those of the last step
+
+
+def _random_responsibilities(data, n_components, random_state):
+    """The responsibility maker for init_params='random'."""
+    if data.sequential:  # the in-memory stream of draws, block after block
+        return _UniformRows(n_components, state=random_state.get_state())
+    starts = [start for start, _ in data.bounds]
+    seeds = random_state.randint(np.iinfo(np.int32).max, size=len(starts))
+    return _UniformRows(n_components, seeds=dict(zip(starts, seeds.tolist())))
+
+
+def initial_statistics(data, summary, responsibilities, covariance_type, n_components):
+    """``_stats.statistics_from_responsibilities`` over chunks (two passes for full)."""
+    center = summary["sum_x"] / summary["weight_sum"]
+    shift = np.tile(center, (n_components, 1))
+    if covariance_type == "full":  # about each component's mean, as in EM
+        totals, weighted_x = data.map_reduce(_resp_moments_chunk, responsibilities)
+        means = weighted_x / np.maximum(totals, 1e-300)[:, None]
+        shift = np.where(totals[:, None] > 0, means, center)
+    return data.map_reduce(_resp_stats_chunk, responsibilities, covariance_type, shift,
+                           center)
+
+
+# -- validation, initial parameters, EM and the fit driver ------------------------
+
+def summarize(data):
+    """One validating pass: every chunk is checked finite (and its weights, on
+    Dask); returns the largest magnitude, the weight sum, the weighted sum of
+    the rows and the number of samples of positive weight."""
+    biggest, weight_sum, sum_x, n_positive = data.map_reduce(_summary_chunk,
+                                                             combine=_summary_combine)
+    return {"biggest": biggest, "weight_sum": weight_sum, "sum_x": sum_x,
+            "n_positive": n_positive}
+
+
+def check_shape(estimator, n_samples, n_features, min_samples=2):
+    """check_array's sample and feature count errors, for data never loaded whole."""
+    by = f" by {type(estimator).__name__}"
+    shape = (n_samples, n_features)
+    if n_samples < min_samples:
+        raise ValueError(f"X: found array with {n_samples} sample(s) (shape={shape}) while "
+                         f"a minimum of {min_samples} is required{by}.")
+    if n_features == 0:
+        raise ValueError(f"X: found array with 0 feature(s) (shape={shape}) while a "
+                         f"minimum of 1 is required{by}.")
+
+
+def initial_parameters(estimator, data, summary, random_state, inits):
+    """``GaussianMixture._initial_parameters`` over chunks: the same draws from
+    ``random_state`` and the same statistics, chunk by chunk."""
+    weights_init, means_init, precisions_init = inits
+    cov_type, dtype = estimator.covariance_type, data.dtype
+    n_components = estimator.n_components
+    if weights_init is not None and means_init is not None and precisions_init is not None:
+        # No responsibilities are needed: nothing depends on the data.
+        return estimator._initial_parameters(np.empty((0, data.n_features), dtype), None,
+                                             random_state, 1, *inits)
+    init = estimator.init_params
+    if init == "kmeans":
+        centers = kmeans_labels_centers(data, summary, n_components, random_state)
+        responsibilities = _NearestCenter(centers, data.task_threads)
+    elif init == "k-means++":
+        _, indices = kmeans_plusplus(data, n_components, random_state)
+        responsibilities = _OneHotRows(indices)
+    elif init == "random_from_data":
+        weight = data.all_weights() if data.has_weights else None
+        p = None if weight is None else weight / weight.sum()
+        indices = random_state.choice(data.n_samples, size=n_components, replace=False, p=p)
+        responsibilities = _OneHotRows(indices)
+    elif init == "random":
+        responsibilities = _random_responsibilities(data, n_components, random_state)
+    else:
+        raise ValueError(f"unknown init_params {init!r}")
+    stats = initial_statistics(data, summary, responsibilities, cov_type, n_components)
+    if isinstance(responsibilities, _UniformRows) and responsibilities.random_state is not None:
+        # Leave random_state where the in-memory fit's N x K draw leaves it.
+        random_state.set_state(responsibilities.random_state.get_state())
+    from .mixture import _covariances_from_precision_cholesky, _precision_cholesky_from_precisions
+    _, means, covariances = _stats.m_step(stats, estimator.reg_covar, dtype)
+    # As the in-memory fit (and scikit-learn): divided by the weight sum.
+    weights = (stats.resp_sum + 10 * np.finfo(dtype).eps) / stats.weight_sum
+    if weights_init is not None:
+        weights = weights_init
+    if means_init is not None:
+        means = means_init
+    if precisions_init is None:
+        prec_chol = _stats.precision_cholesky(covariances, cov_type)
+    else:
+        prec_chol = _precision_cholesky_from_precisions(precisions_init, cov_type)
+        covariances = _covariances_from_precision_cholesky(prec_chol, cov_type)
+    return tuple(np.asarray(p, dtype=dtype) for p in (weights, means, covariances, prec_chol))
+
+
+def run_em(estimator, data, params, lower_bound, biggest):
+    """``GaussianMixture._em`` with each E-step one ``map_reduce`` over the chunks."""
+    import time
+
+    from .mixture import _check_statistics
+    cov_type, dtype = estimator.covariance_type, data.dtype
+    probe = np.full((1, 1), biggest, dtype=dtype)  # for the overflow message
+    bounds, converged, n_iter = [], False, 0
+    start = estimator._iteration_time = time.perf_counter()
+    for n_iter in range(1, estimator.max_iter + 1):
+        previous = lower_bound
+        weights, means, _, prec_chol = params
+        stats = data.map_reduce(_estep_chunk, weights, means, prec_chol, cov_type,
+                                data.task_threads)
+        _check_statistics(stats, probe)
+        weights, means, covariances = _stats.m_step(stats, estimator.reg_covar, dtype)
+        prec_chol = _stats.precision_cholesky(covariances, cov_type)
+        params = tuple(np.asarray(p, dtype=dtype) for p in
+                       (weights, means, covariances, prec_chol))
+        lower_bound = stats.mean_loglik
+        bounds.append(lower_bound)
+        change = lower_bound - previous
+        estimator._print_iteration(n_iter, change, start)
+        if abs(change) < estimator.tol:
+            converged = True
+            break
+    estimator._print_init_end(lower_bound, converged, start)
+    return params, lower_bound, bounds, n_iter, converged
+
+
+def fit_chunked(estimator, data):
+    """``GaussianMixture._fit`` on a chunk executor; sets the fitted attributes."""
+    import warnings
+
+    from .exceptions import ConvergenceWarning, sklearn_compatible
+    n_samples, n_features = data.n_samples, data.n_features
+    check_shape(estimator, n_samples, n_features)
+    inits = estimator._check_parameters(n_features)
+    if n_samples < estimator.n_components:
+        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                         f"{estimator.n_components}, n_samples = {n_samples}")
+    summary = summarize(data)
+    check_magnitude(np.full((1, n_features), summary["biggest"], dtype=data.dtype), "X",
+                    n_terms=n_samples)
+    if data.has_weights:
+        if not summary["weight_sum"] > 0:
+            raise ValueError("sample_weight must not be all zero: its sum must be positive")
+        if summary["n_positive"] < estimator.n_components:
+            raise ValueError("fewer samples of positive weight than n_components")
+    do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))
+    if not do_init and estimator.means_.shape[1] != n_features:
+        raise ValueError(f"X has {n_features} features, but the warm-started model "
+                         f"has {estimator.means_.shape[1]}")
+    n_init = estimator.n_init if do_init else 1
+    random_state = check_random_state(estimator.random_state)
+    best = None
+    for init in range(n_init):
+        estimator._print_init_start(init)
+        if do_init:
+            params = initial_parameters(estimator, data, summary, random_state, inits)
+            lower_bound = -np.inf
+        else:
+            params = tuple(np.array(p, dtype=data.dtype) for p in (
+                estimator.weights_, estimator.means_, estimator.covariances_,
+                estimator.precisions_cholesky_))
+            lower_bound = estimator.lower_bound_
+        result = run_em(estimator, data, params, lower_bound, summary["biggest"])
+        if best is None or result[1] > best[1]:
+            best = result
+    params, estimator.lower_bound_, estimator.lower_bounds_, estimator.n_iter_, \
+        estimator.converged_ = best
+    estimator._set_parameters(params)
+    estimator.n_features_in_ = n_features
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    if not estimator.converged_ and estimator.max_iter > 0:
+        warnings.warn("Best performing initialization did not converge. Try different "
+                      "init parameters, or increase max_iter, tol, or check for "
+                      "degenerate data.", sklearn_compatible(ConvergenceWarning))
+
+
+def _block_chunks(X, sample_weight, n_threads):
+    source = X if isinstance(X, RowBlocks) else RowBlocks(X)
+    weight = check_sample_weight(sample_weight, source.n_samples, source.dtype)
+    return BlockChunks(source, weight, n_threads)
+
+
+def fit(estimator, X, sample_weight):
+    """``GaussianMixture._fit`` for inputs ``is_block_source`` accepts.
+
+    Returns ``(data, sample_weight, n_threads)``, as ``_fit`` does, where
+    ``data`` is the chunk executor (or the array itself when the data fitted
+    in one block and were fitted in memory).
+    """
+    if is_dask_collection(X):
+        from .dask import _fit
+        return _fit(estimator, X, sample_weight)
+    source = X if isinstance(X, RowBlocks) else RowBlocks(X)
+    if source.n_samples <= source.block_rows:  # one block: simply the in-memory fit
+        return estimator._fit(source.read_raw(0, source.n_samples), sample_weight)
+    n_threads = effective_n_threads(estimator.n_threads)
+    data = _block_chunks(source, sample_weight, n_threads)
+    fit_chunked(estimator, data)
+    return data, data.weight, n_threads
+
+
+def labels(estimator, data):
+    """Most probable component of every row of a chunk executor's data."""
+    parts = data.map_list(_labels_chunk, estimator, data.task_threads)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+
+
+# -- statistics as a public unit of work, and stepwise EM -------------------------
+
+def _model_arrays(estimator):
+    """Writable copies of the fitted (weights, means, precisions_cholesky)."""
+    return tuple(np.array(p) for p in (estimator.weights_, estimator.means_,
+                                       estimator.precisions_cholesky_))
+
+
+def sufficient_statistics(estimator, X, sample_weight=None):
+    """E-step statistics of X (array, memmap, block source or Dask array) under
+    the fitted model."""
+    estimator._check_fitted()
+    weights, means, prec_chol = _model_arrays(estimator)
+    cov_type = estimator.covariance_type
+    n_threads = effective_n_threads(estimator.n_threads)
+    if is_block_source(X):
+        if is_dask_collection(X):
+            from .dask import DaskChunks
+            data = DaskChunks(X, sample_weight)
+        else:
+            data = _block_chunks(X, sample_weight, n_threads)
+        if data.n_features != means.shape[1]:
+            raise ValueError(f"X has {data.n_features} features, but "
+                             f"{type(estimator).__name__} is expecting {means.shape[1]} "
+                             "features as input.")
+        return data.map_reduce(_estep_chunk, weights, means, prec_chol, cov_type,
+                               data.task_threads)
+    X = estimator._check_X(X)
+    weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+    with blas_limited(threads_for(X.shape[0], n_threads)):
+        return _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+
+
+def m_step(estimator, stats):
+    """Set the estimator's parameters to the M-step of ``stats``; returns it."""
+    if not isinstance(stats, _stats.SufficientStatistics):
+        raise TypeError(f"stats must be a gmmc.SufficientStatistics, got "
+                        f"{type(stats).__name__}")
+    if stats.covariance_type != estimator.covariance_type:
+        raise ValueError(f"stats were taken for covariance_type="
+                         f"{stats.covariance_type!r}, the estimator has "
+                         f"{estimator.covariance_type!r}")
+    n_components, n_features = stats.shift.shape
+    if n_components != estimator.n_components:
+        raise ValueError(f"stats have {n_components} components, the estimator has "
+                         f"n_components={estimator.n_components}")
+    check_scalar(estimator.reg_covar, "reg_covar", float, low=0.0)
+    fitted = estimator.__sklearn_is_fitted__()
+    if fitted and estimator.means_.shape[1] != n_features:
+        raise ValueError(f"stats have {n_features} features, the fitted model has "
+                         f"{estimator.means_.shape[1]}")
+    if not stats.weight_sum > 0:
+        raise ValueError("stats hold no samples (weight_sum is not positive)")
+    dtype = estimator.means_.dtype if fitted else np.dtype(np.float64)
+    weights, means, covariances = _stats.m_step(stats, estimator.reg_covar, dtype)
+    prec_chol = _stats.precision_cholesky(covariances, estimator.covariance_type)
+    estimator._set_parameters(tuple(np.asarray(p, dtype=dtype) for p in
+                                    (weights, means, covariances, prec_chol)))
+    estimator.n_features_in_ = n_features
+    return estimator
+
+
+def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
+    """Stepwise (online) EM: one E-step on the batch, blended into running
+    statistics with step size eta_t = (t + 1) ** -alpha, then one M-step."""
+    alpha = DEFAULT_STEP_EXPONENT if step_exponent is None else step_exponent
+    check_scalar(alpha, "step_exponent", float, low=0.5, high=1.0, low_inclusive=False)
+    fitted = estimator.__sklearn_is_fitted__()
+    names = feature_names(X)
+    if fitted:
+        X = estimator._check_X(X)
+        X = X.astype(estimator.means_.dtype, copy=False)  # the model keeps its dtype
+    else:
+        X = check_array(X, min_samples=1, estimator=type(estimator).__name__)
+    n_samples, n_features = X.shape
+    inits = estimator._check_parameters(n_features)
+    weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+    n_threads = effective_n_threads(estimator.n_threads)
+    state = getattr(estimator, "_stepwise_state", None)
+    if state is not None and (not fitted or state["means"] is not estimator.means_):
+        state = None  # the model was refitted, or set otherwise, since
+    cov_type, dtype = estimator.covariance_type, X.dtype
+    from .mixture import _check_statistics
+    with blas_limited(threads_for(n_samples, n_threads)):
+        check_magnitude(X, "X", n_terms=n_samples)
+        if fitted:
+            weights, means, prec_chol = _model_arrays(estimator)
+        else:
+            if n_samples < estimator.n_components:
+                raise ValueError(
+                    "The first partial_fit batch initialises the model: expected "
+                    f"n_samples >= n_components but got n_components = "
+                    f"{estimator.n_components}, n_samples = {n_samples}")
+            if weight is not None and np.count_nonzero(weight) < estimator.n_components:
+                raise ValueError("fewer samples of positive weight than n_components")
+            random_state = check_random_state(estimator.random_state)
+            weights, means, _, prec_chol = estimator._initial_parameters(
+                X, weight, random_state, n_threads, *inits)
+        stats = _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+    _check_statistics(stats, X)
+    batch = stats.scaled(1.0 / stats.weight_sum)  # per unit of weight
+    if state is None:
+        t, seen, running = 0, 0.0, batch
+    else:
+        t, seen = state["t"], state["seen"]
+        eta = (t + 1.0) ** -alpha
+        running = state["stats"].rebased(batch.shift).scaled(1.0 - eta) + batch.scaled(eta)
+    seen += stats.weight_sum
+    # The M-step is scale-free up to its 10-epsilon guard; at the scale of the
+    # weight seen so far that guard acts as in a full-batch fit.
+    weights, means, covariances = _stats.m_step(running.scaled(seen), estimator.reg_covar,
+                                                dtype)
+    prec_chol = _stats.precision_cholesky(covariances, cov_type)
+    estimator._set_parameters(tuple(np.asarray(p, dtype=dtype) for p in
+                                    (weights, means, covariances, prec_chol)))
+    estimator.n_features_in_ = n_features
+    if names is not None:
+        estimator.feature_names_in_ = names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    estimator.lower_bound_ = running.mean_loglik
+    estimator.lower_bounds_ = ([] if state is None else list(estimator.lower_bounds_)) + [
+        estimator.lower_bound_]
+    estimator.n_iter_ = t + 1
+    estimator.converged_ = False
+    estimator._stepwise_state = {"stats": running, "t": t + 1, "seen": seen,
+                                 "means": estimator.means_}
+    return estimator

@@ -1,0 +1,273 @@
+"""Gaussian mixtures on Dask arrays: distributed EM, one map-reduce per iteration.
+
+Install with ``pip install 'gmmc[dask]'``. ``import gmmc`` never imports Dask;
+this module does.
+
+Every EM iteration is one map over the row chunks of X (each chunk task runs
+gmmc's fused E-step kernel and returns a small ``gmmc.SufficientStatistics``)
+and one tree reduction of those statistics (fan-in ``split_every``); the
+M-step runs on the client. The validation pass and the initialisations are
+built the same way (``gmmc._streaming`` holds the algorithms, shared with the
+out-of-core memmap path):
+
+* 'k-means++': the in-memory greedy k-means++, round by round: each round is
+  one map over the chunks (candidate potentials) plus the few chunks the
+  draws fall in; no N-sized state is kept between rounds;
+* 'kmeans': k-means++ seeds, then Lloyd iterations as map-reduces;
+* 'random_from_data' and given ``weights_init``/``means_init``/
+  ``precisions_init``: exactly as in memory (the sample weights, when given
+  and needed for the draw, are brought to the client: N numbers);
+* 'random': the uniform responsibilities of each chunk are drawn from a seed
+  of its own (taken from ``random_state``), so they differ from the in-memory
+  draws (which come from one stream over all N rows).
+
+All but 'random' draw the same rows from the same ``random_state`` as the
+in-memory fit and so fit the same model, up to the order of floating-point
+sums. X is never persisted: each pass recomputes its chunks from their graph
+(a file read, a lazy generator), so data larger than the cluster's memory
+fits; call ``X.persist()`` first when it fits in memory, to read it once.
+
+The work runs on whatever Dask scheduler is active: a ``distributed.Client``
+(a LocalCluster, or a cluster from dask-jobqueue or dask-kubernetes), or the
+local threaded scheduler. Each chunk task uses ``n_threads`` kernel threads
+(default 1: Dask runs the chunks in parallel).
+"""
+import copy
+
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("gmmc.dask needs Dask: pip install 'gmmc[dask]' "
+                      "(dask[array] and distributed)") from exc
+
+from . import _streaming
+from ._validation import check_array, check_finite, check_sample_weight, check_scalar
+from .mixture import GaussianMixture as _GaussianMixture
+
+__all__ = ["GaussianMixture", "DaskChunks"]
+
+
+def _apply(func, block, weight, start, args):
+    """Run a chunk task on a worker: validate the chunk, then ``func``."""
+    X = check_array(block, name="X", min_samples=0)
+    if weight is not None:
+        weight = _chunk_weight(weight, X.dtype)
+    return func(X, weight, start, *args)
+
+
+def _chunk_weight(weight, dtype):
+    weight = np.asarray(weight)
+    if weight.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight must be numeric, got dtype {weight.dtype}")
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    check_finite(weight, "sample_weight")
+    if (weight < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    return weight
+
+
+def _weight_total(weight, dtype):
+    return float(_chunk_weight(weight, dtype).sum(dtype=np.float64))
+
+
+def _combine_all(combine, *parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = combine(total, part)
+    return total
+
+
+def _check_dtype(dtype, name="X"):
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; "
+                         "gmmc needs real numbers")
+    if kind in "US":
+        raise ValueError(f"{name} holds strings (dtype {dtype}); gmmc needs numbers: "
+                         f"convert {name} to a numeric dtype first")
+    if kind not in "fiubO":
+        raise TypeError(f"{name} must be numeric, got dtype {dtype}")
+
+
+class DaskChunks:
+    """The chunk executor of ``gmmc._streaming`` over the row chunks of a Dask array.
+
+    X is rechunked to whole rows (one chunk along the features) and unknown
+    chunk sizes are computed; each task gets a validated chunk, its weights
+    (a NumPy slice or a Dask chunk) and the index of its first row.
+    """
+
+    sequential = False
+
+    def __init__(self, X, sample_weight=None, split_every=8, task_threads=1):
+        X = da.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-D array, got {X.ndim}-D with shape {X.shape}")
+        _check_dtype(X.dtype)
+        if X.numblocks[1] > 1:
+            X = X.rechunk({1: -1})
+        if any(np.isnan(size) for size in X.chunks[0]):
+            X = X.compute_chunk_sizes()
+        self.X = X
+        self.n_samples, self.n_features = (int(n) for n in X.shape)
+        self.dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
+        self.split_every = max(2, int(split_every))
+        self.task_threads = int(task_threads)
+        sizes = [int(n) for n in X.chunks[0]]
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        keep = [i for i, n in enumerate(sizes) if n > 0]
+        blocks = X.to_delayed().ravel()
+        self.bounds = [(starts[i], starts[i] + sizes[i]) for i in keep]
+        self._blocks = [blocks[i] for i in keep]
+        self.has_weights = sample_weight is not None
+        self._weight = None
+        self._weights = [None] * len(keep)
+        if sample_weight is None:
+            return
+        if _streaming.is_dask_collection(sample_weight):
+            weight = da.asarray(sample_weight)
+            if weight.ndim == 0:
+                weight = da.full(self.n_samples, weight, chunks=(tuple(sizes),))
+            if weight.shape != (self.n_samples,):
+                raise ValueError(f"sample_weight must have shape ({self.n_samples},), got "
+                                 f"{weight.shape}")
+            weight = weight.rechunk((tuple(sizes),))
+            parts = weight.to_delayed().ravel()
+            self._weights = [parts[i] for i in keep]
+        else:  # in memory: validated once here
+            weight = check_sample_weight(sample_weight, self.n_samples, self.dtype)
+            self._weights = [weight[a:b] for a, b in self.bounds]
+        self._weight = weight
+
+    def _tasks(self, func, args, chunks):
+        indices = range(len(self.bounds)) if chunks is None else chunks
+        return [dask.delayed(_apply)(func, self._blocks[i], self._weights[i],
+                                     self.bounds[i][0], args) for i in indices]
+
+    def map_list(self, func, *args, chunks=None):
+        return list(dask.compute(*self._tasks(func, args, chunks)))
+
+    def map_reduce(self, func, *args, combine=_streaming.add):
+        parts = self._tasks(func, args, None)
+        while len(parts) > 1:  # a tree: split_every parts per node
+            step = self.split_every
+            parts = [dask.delayed(_combine_all)(combine, *parts[i:i + step])
+                     for i in range(0, len(parts), step)]
+        return dask.compute(parts[0])[0]
+
+    def rows(self, indices):
+        indices = np.asarray(indices, dtype=np.intp).reshape(-1)
+        return check_array(self.X[indices].compute(), name="X", min_samples=0)
+
+    def chunk_weight_totals(self):
+        if not self.has_weights:
+            return np.array([b - a for a, b in self.bounds], dtype=np.float64)
+        if isinstance(self._weight, np.ndarray):
+            return np.array([w.sum(dtype=np.float64) for w in self._weights])
+        return np.array(dask.compute(*[dask.delayed(_weight_total)(w, self.dtype)
+                                       for w in self._weights]))
+
+    def all_weights(self):
+        if not self.has_weights:
+            return None
+        if isinstance(self._weight, np.ndarray):
+            return self._weight
+        return _chunk_weight(self._weight.compute(), self.dtype)
+
+
+def _fit(estimator, X, sample_weight):
+    """``GaussianMixture._fit`` for a Dask array (any gmmc GaussianMixture)."""
+    split_every = getattr(estimator, "split_every", 8)
+    check_scalar(split_every, "split_every", int, low=2)
+    if estimator.n_threads is not None:
+        check_scalar(estimator.n_threads, "n_threads", int, low=1)
+    data = DaskChunks(X, sample_weight, split_every=split_every,
+                      task_threads=estimator.n_threads or 1)
+    _streaming.fit_chunked(estimator, data)
+    return data, None, data.task_threads
+
+
+def _call(block, estimator, method):
+    return getattr(_GaussianMixture, method)(estimator, block)
+
+
+class GaussianMixture(_GaussianMixture):
+    """``gmmc.GaussianMixture`` for Dask arrays: distributed EM, lazy predictions.
+
+    ``fit`` on a ``dask.array`` runs each EM iteration as one map over the row
+    chunks (statistics per chunk, by gmmc's kernels on the workers) and one
+    tree reduction; see the module docstring for the initialisations. It fits
+    the same model as the in-memory fit on the same data and start.
+    ``predict``, ``predict_proba``, ``score_samples`` and ``fit_predict`` of a
+    Dask array return lazy Dask arrays (chunked as X's rows); ``score``,
+    ``bic`` and ``aic`` compute their number. NumPy and other inputs behave as
+    in ``gmmc.GaussianMixture``. (``gmmc.GaussianMixture.fit`` also accepts a
+    Dask array; this class adds the lazy predictions and ``split_every``.)
+
+    Parameters
+    ----------
+    All of ``gmmc.GaussianMixture``'s, with ``n_threads`` the kernel threads
+    of one chunk task (None: 1, as Dask runs chunks in parallel), and
+
+    split_every : int, default=8
+        Fan-in of the tree reduction of the per-chunk statistics.
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
+                 weights_init=None, means_init=None, precisions_init=None,
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 n_threads=None, split_every=8):
+        super().__init__(n_components, covariance_type=covariance_type, tol=tol,
+                         reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
+                         init_params=init_params, weights_init=weights_init,
+                         means_init=means_init, precisions_init=precisions_init,
+                         random_state=random_state, warm_start=warm_start,
+                         verbose=verbose, verbose_interval=verbose_interval,
+                         n_threads=n_threads)
+        self.split_every = split_every
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then the most probable component of each sample (lazy for Dask X)."""
+        if not _streaming.is_dask_collection(X):
+            return super().fit_predict(X, sample_weight=sample_weight)
+        self.fit(X, sample_weight=sample_weight)
+        return self.predict(X)
+
+    def _lazy(self, X, method, dtype, columns=None):
+        self._check_fitted()
+        X = da.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.means_.shape[1]:
+            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} is "
+                             f"expecting {self.means_.shape[1]} features as input.")
+        X = X.rechunk({1: -1})
+        model = copy.deepcopy(self)  # a snapshot: later refits do not change the result
+        if columns is None:
+            return X.map_blocks(_call, model, method, dtype=dtype, drop_axis=1,
+                                meta=np.empty((0,), dtype=dtype))
+        return X.map_blocks(_call, model, method, dtype=dtype,
+                            chunks=(X.chunks[0], (columns,)),
+                            meta=np.empty((0, 0), dtype=dtype))
+
+    def predict(self, X):
+        if _streaming.is_dask_collection(X):
+            return self._lazy(X, "predict", np.intp)
+        return super().predict(X)
+
+    def predict_proba(self, X):
+        if _streaming.is_dask_collection(X):
+            return self._lazy(X, "predict_proba", self.means_.dtype, self.n_components)
+        return super().predict_proba(X)
+
+    def score_samples(self, X):
+        if _streaming.is_dask_collection(X):
+            return self._lazy(X, "score_samples", self.means_.dtype)
+        return super().score_samples(X)
+
+    def score(self, X, y=None):
+        if _streaming.is_dask_collection(X):
+            return float(self.score_samples(X).mean().compute())
+        return super().score(X)
