@@ -3,7 +3,13 @@ __version__ = "0.1.0"
 
 from .datasets import load_faithful
 from .exceptions import ConvergenceWarning, NotFittedError
+from .io import load
 from .mixture import GaussianMixture
+from ._patch import patch_sklearn, unpatch_sklearn
+from .selection import select
+from ._stats import SufficientStatistics
+from ._streaming import RowBlocks
 
 __all__ = ["GaussianMixture", "ConvergenceWarning", "NotFittedError", "load_faithful",
-           "__version__"]
+           "load", "select", "patch_sklearn", "unpatch_sklearn", "SufficientStatistics",
+           "RowBlocks", "__version__"]

@@ -38,6 +38,15 @@ def reference_points(weights, means, covariance_type):
 class SufficientStatistics:
     """Mergeable result of an E-step over some rows.
 
+    Public as ``gmmc.SufficientStatistics``. Statistics of disjoint row
+    blocks under the same model share their ``shift`` and add up (``merge``,
+    ``+``) to the statistics of all the rows, and one M-step
+    (``GaussianMixture.m_step``) turns them into parameters: the in-memory
+    fit, the out-of-core (memmap) fit, ``partial_fit`` and the Dask fit all
+    run through this object. Compute it with
+    ``GaussianMixture.sufficient_statistics(X_block)``. It pickles, so it can
+    travel between processes.
+
     Attributes
     ----------
     covariance_type : str
@@ -84,6 +93,72 @@ class SufficientStatistics:
     def mean_loglik(self):
         """Weighted mean log-likelihood per sample: EM's lower bound."""
         return self.loglik_sum / self.weight_sum
+
+    # -- algebra used by chunked, streaming and stepwise EM (gmmc._streaming) --
+
+    def copy(self):
+        """An independent copy."""
+        out = SufficientStatistics(self.covariance_type, self.shift)
+        out.merge(self)
+        return out
+
+    def __add__(self, other):
+        """``a + b``: a new object holding the sums of both (same shift)."""
+        if not isinstance(other, SufficientStatistics):
+            return NotImplemented
+        return self.copy().merge(other)
+
+    def __radd__(self, other):
+        """``0 + a``, so that ``sum(list_of_statistics)`` works."""
+        if isinstance(other, int) and other == 0:
+            return self.copy()
+        return NotImplemented
+
+    def scaled(self, factor):
+        """A copy with every sum (weights and log-likelihood included) times ``factor``.
+
+        The M-step is invariant to the scale of the statistics (up to its
+        10-epsilon guard), so ``scaled`` turns sums into averages and back.
+        """
+        out = self.copy()
+        for name in ("resp_sum", "sum_x", "sum_xx", "total_x"):
+            getattr(out, name)[...] *= factor
+        out.loglik_sum *= factor
+        out.weight_sum *= factor
+        return out
+
+    def rebased(self, shift):
+        """The same statistics taken about another ``shift`` (K, D), exactly.
+
+        With x - b = (x - a) + (a - b), every sum about the old shift a is
+        rewritten about b; only rounding differs from a pass taken about b.
+        For tied, diag and spherical covariances all rows of ``shift`` must be
+        equal, as the E-step requires.
+        """
+        new = np.ascontiguousarray(shift, dtype=np.float64)
+        if new.shape != self.shift.shape:
+            raise ValueError(f"shift must have shape {self.shift.shape}, got {new.shape}")
+        if self.covariance_type != "full" and not (new == new[0]).all():
+            raise ValueError(f"{self.covariance_type} statistics need one centre: "
+                             "all rows of shift must be equal")
+        d = self.shift - new
+        out = self.copy()
+        out.shift = new
+        if self.covariance_type == "full":
+            out.sum_xx += (self.sum_x[:, :, None] * d[:, None, :]
+                           + d[:, :, None] * self.sum_x[:, None, :]
+                           + self.resp_sum[:, None, None] * d[:, :, None] * d[:, None, :])
+        elif self.covariance_type == "tied":  # summed over all samples
+            out.sum_xx += (np.outer(self.total_x, d[0]) + np.outer(d[0], self.total_x)
+                           + self.weight_sum * np.outer(d[0], d[0]))
+        elif self.covariance_type == "diag":
+            out.sum_xx += 2.0 * self.sum_x * d + self.resp_sum[:, None] * d ** 2
+        else:  # spherical: the trace
+            out.sum_xx += (2.0 * (self.sum_x * d).sum(axis=1)
+                           + self.resp_sum * (d ** 2).sum(axis=1))
+        out.sum_x += self.resp_sum[:, None] * d
+        out.total_x += self.weight_sum * d[0]
+        return out
 
 
 def _merged(parts):

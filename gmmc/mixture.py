@@ -5,11 +5,11 @@ import warnings
 
 import numpy as np
 
-from . import _init, _stats
+from . import _init, _stats, _streaming
 from ._parallel import blas_limited, effective_n_threads, threads_for
-from ._validation import (check_array, check_random_state, check_sample_weight,
-                          check_scalar, feature_names)
-from .exceptions import ConvergenceWarning, NotFittedError
+from ._validation import (check_array, check_magnitude, check_random_state,
+                          check_sample_weight, check_scalar, feature_names)
+from .exceptions import ConvergenceWarning, NotFittedError, sklearn_compatible
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -128,19 +128,39 @@ class GaussianMixture:
                    if not _same(value, defaults[name])]
         return f"{type(self).__name__}({', '.join(changed)})"
 
+    # -- scikit-learn estimator protocol (no runtime import of scikit-learn) ---
+
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags: an unsupervised density estimator.
+
+        Only scikit-learn calls this, so scikit-learn is imported here, lazily.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator",
+                    target_tags=TargetTags(required=False),
+                    input_tags=InputTags(two_d_array=True, allow_nan=False,
+                                         sparse=False))
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "precisions_cholesky_")
+
     def _check_parameters(self, n_features):
         """Validate the constructor parameters; return the checked inits."""
         check_scalar(self.n_components, "n_components", int, low=1)
-        if self.covariance_type not in _stats.COVARIANCE_TYPES:
+        if (not isinstance(self.covariance_type, str)
+                or self.covariance_type not in _stats.COVARIANCE_TYPES):
             raise ValueError(f"covariance_type must be one of {_stats.COVARIANCE_TYPES}, "
                              f"got {self.covariance_type!r}")
         check_scalar(self.tol, "tol", float, low=0.0)
         check_scalar(self.reg_covar, "reg_covar", float, low=0.0)
         check_scalar(self.max_iter, "max_iter", int, low=0)
         check_scalar(self.n_init, "n_init", int, low=1)
-        if self.init_params not in INIT_PARAMS:
+        if not isinstance(self.init_params, str) or self.init_params not in INIT_PARAMS:
             raise ValueError(f"init_params must be one of {INIT_PARAMS}, "
                              f"got {self.init_params!r}")
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}")
         check_scalar(self.verbose, "verbose", int, low=0)
         check_scalar(self.verbose_interval, "verbose_interval", int, low=1)
         if self.n_threads is not None:
@@ -169,6 +189,10 @@ class GaussianMixture:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A ``numpy.memmap``, an h5py dataset, a zarr array or a
+            ``gmmc.RowBlocks`` wrapper is streamed in blocks of rows, never
+            loaded whole; a ``dask.array`` is fitted on its chunks by Dask
+            (see ``gmmc.dask``). Both give the same model as the in-memory fit.
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample: weight 2 counts a sample twice.
@@ -179,16 +203,59 @@ class GaussianMixture:
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample of X."""
         X, weight, n_threads = self._fit(X, sample_weight)
+        if not isinstance(X, np.ndarray):  # streamed or Dask data (gmmc._streaming)
+            return _streaming.labels(self, X)
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
+    def partial_fit(self, X, y=None, sample_weight=None, *, step_exponent=None):
+        """One step of stepwise (online) EM on the batch X; returns self.
+
+        The first call initialises the model from its batch (``init_params``
+        or the given inits, as ``fit``). Each batch t = 0, 1, 2, ... gets an
+        E-step under the current model; its statistics, per unit of sample
+        weight, are blended into running statistics with step size
+        ``eta_t = (t + 1) ** -step_exponent`` (eta_0 = 1), and one M-step
+        gives the new parameters. ``step_exponent`` (alpha) must be in
+        (0.5, 1]; None means 0.6. alpha = 1 averages all batches' statistics
+        equally; smaller alpha forgets the early, poorly fitted ones faster.
+        Over repeated passes of shuffled batches the model approaches the
+        full-batch ``fit``. A model fitted by ``fit`` continues from its
+        parameters (its first batch then has eta = 1). ``n_iter_`` counts the
+        batches, ``lower_bound_`` is the running mean log-likelihood, and
+        ``converged_`` stays False.
+        """
+        return _streaming.partial_fit(self, X, sample_weight, step_exponent)
+
+    def sufficient_statistics(self, X, sample_weight=None):
+        """E-step statistics of X under the fitted model (a ``gmmc.SufficientStatistics``).
+
+        X may be any input ``fit`` takes (a memmap or Dask array is read in
+        chunks). Statistics of disjoint blocks add up (``a + b``) to those of
+        all the rows, and ``m_step`` turns them into parameters: one EM
+        iteration over data split anywhere is
+        ``gm.m_step(sum(gm.sufficient_statistics(b) for b in blocks))``.
+        """
+        return _streaming.sufficient_statistics(self, X, sample_weight)
+
+    def m_step(self, stats):
+        """Set weights_, means_, covariances_ and the precisions from
+        ``gmmc.SufficientStatistics`` (merged over any blocks); returns self.
+
+        The parameters keep the fitted model's dtype (float64 if unfitted).
+        """
+        return _streaming.m_step(self, stats)
+
     def _fit(self, X, sample_weight):
+        if _streaming.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
+            return _streaming.fit(self, X, sample_weight)
         names = feature_names(X)
-        X = check_array(X, min_samples=2)
+        X = check_array(X, min_samples=2, estimator=type(self).__name__)
         n_samples, n_features = X.shape
         weights_init, means_init, precisions_init = self._check_parameters(n_features)
         if n_samples < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {n_samples}")
+        check_magnitude(X, "X", n_terms=n_samples)
         weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         if weight is not None and np.count_nonzero(weight) < self.n_components:
             raise ValueError("fewer samples of positive weight than n_components")
@@ -208,9 +275,10 @@ class GaussianMixture:
                         X, weight, random_state, n_threads,
                         weights_init, means_init, precisions_init)
                     lower_bound = -np.inf
-                else:
-                    params = (self.weights_, self.means_, self.covariances_,
-                              self.precisions_cholesky_)
+                else:  # copies: the fitted arrays may be read-only (memory-mapped)
+                    params = tuple(np.array(p) for p in (
+                        self.weights_, self.means_, self.covariances_,
+                        self.precisions_cholesky_))
                     lower_bound = self.lower_bound_
                 params, lower_bound, bounds, n_iter, converged = self._em(
                     X, weight, params, lower_bound, n_threads)
@@ -226,7 +294,7 @@ class GaussianMixture:
         if not self.converged_ and self.max_iter > 0:
             warnings.warn("Best performing initialization did not converge. Try different "
                           "init parameters, or increase max_iter, tol, or check for "
-                          "degenerate data.", ConvergenceWarning)
+                          "degenerate data.", sklearn_compatible(ConvergenceWarning))
         return X, weight, n_threads
 
     def _initial_parameters(self, X, weight, random_state, n_threads,
@@ -237,6 +305,14 @@ class GaussianMixture:
         if weights_init is None or means_init is None or precisions_init is None:
             resp = _init.initial_responsibilities(
                 X, weight, self.n_components, self.init_params, random_state, n_threads)
+            if self.init_params == "kmeans":
+                distinct = int(np.count_nonzero(resp.sum(axis=0)))
+                if distinct < self.n_components:  # scikit-learn's KMeans warns so
+                    warnings.warn(
+                        f"Number of distinct clusters ({distinct}) found smaller than "
+                        f"n_clusters ({self.n_components}). Possibly due to duplicate "
+                        "points in X.", sklearn_compatible(ConvergenceWarning),
+                        stacklevel=4)
             stats = _stats.statistics_from_responsibilities(X, weight, resp, cov_type,
                                                             n_threads)
             _, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
@@ -264,6 +340,7 @@ class GaussianMixture:
             previous = lower_bound
             weights, means, _, prec_chol = params
             stats = _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+            _check_statistics(stats, X)
             weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
             prec_chol = _stats.precision_cholesky(covariances, cov_type)
             params = tuple(np.asarray(p, dtype=dtype) for p in
@@ -291,24 +368,98 @@ class GaussianMixture:
     # -- prediction ----------------------------------------------------------
 
     def _check_fitted(self):
-        if not hasattr(self, "precisions_cholesky_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
-                                 "call 'fit' first.")
+        if not self.__sklearn_is_fitted__():
+            raise sklearn_compatible(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator.")
 
     def _check_X(self, X):
+        """Validate X for a fitted model (as scikit-learn: feature names, then shape)."""
         self._check_fitted()
+        cls = type(self).__name__
         names = feature_names(X)
         fitted = getattr(self, "feature_names_in_", None)
-        if names is not None and fitted is not None and not np.array_equal(names, fitted):
-            raise ValueError("The feature names of X differ from those seen in fit: "
-                             f"{list(names)} vs {list(fitted)}")
-        return check_array(X, n_features=self.means_.shape[1])
+        if fitted is not None and names is None:
+            warnings.warn(f"X does not have valid feature names, but {cls} was fitted "
+                          "with feature names", UserWarning, stacklevel=3)
+        elif names is not None and fitted is None:
+            warnings.warn(f"X has feature names, but {cls} was fitted without feature "
+                          "names", UserWarning, stacklevel=3)
+        elif names is not None and not np.array_equal(names, fitted):
+            raise ValueError(_feature_names_mismatch(names, fitted))
+        X = check_array(X, n_features=self.means_.shape[1], estimator=cls)
+        check_magnitude(X, "X")
+        return X
 
     def _posterior(self, X, n_threads=None, responsibilities=True):
         n_threads = effective_n_threads(self.n_threads) if n_threads is None else n_threads
+        # Copies of read-only fitted arrays (a model unpickled from a memory map):
+        # the kernels take the parameters as writable buffers.
+        means, prec_chol = (p if p.flags.writeable else p.copy()
+                            for p in (self.means_, self.precisions_cholesky_))
         with blas_limited(threads_for(X.shape[0], n_threads)):
-            return _stats.posterior(X, self.weights_, self.means_, self.precisions_cholesky_,
-                                    self.covariance_type, n_threads, responsibilities)
+            log_norm, resp = _stats.posterior(X, self.weights_, means, prec_chol,
+                                              self.covariance_type, n_threads,
+                                              responsibilities)
+        far = ~np.isfinite(log_norm)
+        if far.any():
+            # Densities that under- or overflowed X's dtype (a point very far
+            # from every component): redo those rows in scaled float64.
+            log_norm[far], far_resp = self._far_posterior(X[far])
+            if resp is not None:
+                resp[far] = far_resp
+        return log_norm, resp
+
+    def _far_posterior(self, X):
+        """(log p(x), p(k | x)) of a few rows, robust to overflow (numpy, float64).
+
+        Each row is scaled so that its differences to the means are O(1); the
+        quadratic forms are kept as logarithms. Rows whose density is below the
+        float64 range get log p(x) = -inf and all their responsibility on the
+        component with the smallest Mahalanobis distance.
+        """
+        X = X.astype(np.float64)
+        means = self.means_.astype(np.float64)
+        u = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        cov_type = self.covariance_type
+        n_components, n_features = means.shape
+        scale = np.maximum(np.abs(X).max(axis=1), np.abs(means).max())
+        scale[scale == 0] = 1.0
+        scaled = X / scale[:, None]
+        log_q = np.empty((X.shape[0], n_components))
+        for k in range(n_components):
+            diff = scaled - means[k] / scale[:, None]
+            if cov_type == "full":
+                y = diff @ u[k]
+            elif cov_type == "tied":
+                y = diff @ u
+            else:
+                y = diff * u[k]
+            with np.errstate(divide="ignore"):
+                log_q[:, k] = np.log(np.einsum("ij,ij->i", y, y)) + 2 * np.log(scale)
+        if cov_type == "full":
+            log_det = np.log(np.diagonal(u, axis1=1, axis2=2)).sum(axis=1)
+        elif cov_type == "tied":
+            log_det = np.log(np.diag(u)).sum()
+        elif cov_type == "diag":
+            log_det = np.log(u).sum(axis=1)
+        else:
+            log_det = n_features * np.log(u)
+        with np.errstate(over="ignore", divide="ignore"):
+            log_prob = (np.log(self.weights_.astype(np.float64)) + log_det
+                        - 0.5 * n_features * np.log(2 * np.pi) - 0.5 * np.exp(log_q))
+        top = log_prob.max(axis=1)
+        finite = np.isfinite(top)
+        log_norm = np.full(X.shape[0], -np.inf)
+        resp = np.zeros_like(log_prob)
+        if finite.any():
+            shifted = np.exp(log_prob[finite] - top[finite, None])
+            total = shifted.sum(axis=1)
+            log_norm[finite] = top[finite] + np.log(total)
+            resp[finite] = shifted / total[:, None]
+        rows = np.flatnonzero(~finite)
+        resp[rows, np.argmin(log_q[rows], axis=1)] = 1.0
+        return log_norm, resp
 
     def score_samples(self, X):
         """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
@@ -324,7 +475,7 @@ class GaussianMixture:
 
     def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self.predict_proba(X).argmax(axis=1)
+        return self._posterior(self._check_X(X))[1].argmax(axis=1)
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture; returns (X, component labels).
@@ -393,6 +544,69 @@ class GaussianMixture:
         elif self.verbose >= 2:
             print(f"Initialization {status}. time lapse {time.perf_counter() - start:.5f}s"
                   f"\t lower bound {lower_bound:.5f}.")
+
+    # -- conditioning, regression, saving (see gmmc.conditioning, gmmc.io) -----
+
+    def condition(self, indices, values):
+        """The mixture of the other features given ``x[indices] = values``.
+
+        Returns a fitted GaussianMixture over the remaining features (in
+        increasing index order) with the same covariance type: weights
+        proportional to each component's likelihood of the observed values,
+        conditional means and covariances. See :mod:`gmmc.conditioning`.
+        """
+        from .conditioning import condition
+        return condition(self, indices, values)
+
+    def predict_regression(self, X_in, in_idx, out_idx=None, return_covariance=False):
+        """Gaussian Mixture Regression: E[x[out_idx] | x[in_idx]] for each row of X_in.
+
+        Returns the (n_samples, len(out_idx)) conditional means and, with
+        ``return_covariance``, the (n_samples, len(out_idx), len(out_idx))
+        conditional covariances. ``out_idx=None``: every other feature.
+        """
+        from .conditioning import predict_regression
+        return predict_regression(self, X_in, in_idx, out_idx, return_covariance)
+
+    def save(self, file):
+        """Write the fitted model to ``file`` (.npz arrays + JSON metadata, no pickle).
+
+        Read it back with ``gmmc.load(file)``. See :mod:`gmmc.io`.
+        """
+        from .io import save
+        save(self, file)
+
+
+def _feature_names_mismatch(names, fitted):
+    """scikit-learn's message for feature names that differ from fit's."""
+    def listing(title, items):
+        items = sorted(items)
+        shown = [f"- {name}" for name in items[:5]] + (["- ..."] if len(items) > 5 else [])
+        return f"{title}:\n" + "\n".join(shown) + "\n"
+
+    unseen = set(names) - set(fitted)
+    missing = set(fitted) - set(names)
+    message = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        message += listing("Feature names unseen at fit time", unseen)
+    if missing:
+        message += listing("Feature names seen at fit time, yet now missing", missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    return message
+
+
+def _check_statistics(stats, X):
+    """Raise a clear ValueError when an E-step over- or underflowed X's dtype."""
+    if np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all() \
+            and np.isfinite(stats.sum_xx).all():
+        return
+    biggest = float(np.abs(X).max())
+    raise ValueError(
+        "EM failed: the log-likelihood of some samples is not finite in "
+        f"{X.dtype.name} (the largest magnitude in X is {biggest:.3g}, and some "
+        "samples are too far from a narrow component). Rescale X, for example "
+        "standardize each feature, or increase reg_covar.")
 
 
 def _same(a, b):
