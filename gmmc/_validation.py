@@ -9,62 +9,116 @@ def _is_sparse(X):
 
 
 def feature_names(X):
-    """Column names of a DataFrame-like X when they are all strings, else None."""
+    """Column names of a DataFrame-like X when they are all strings, else None.
+
+    Mixed string and non-string names are ambiguous and raise TypeError, as in
+    scikit-learn.
+    """
     columns = getattr(X, "columns", None)
-    if columns is None:
+    if columns is None or _is_sparse(X):
         return None
     names = np.asarray(list(columns), dtype=object)
-    if len(names) and all(isinstance(name, str) for name in names):
-        return names
-    return None
+    kinds = {type(name).__name__ for name in names}
+    if len(names) == 0 or not any(isinstance(name, str) for name in names):
+        return None
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError(
+            "X's column names must all be strings to be used as feature names, but "
+            f"they have types {sorted(kinds)}; convert them with "
+            "X.columns = X.columns.astype(str)")
+    return names
 
 
-def check_array(X, name="X", dtype=None, min_samples=1, n_features=None):
+def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
+                estimator=None):
     """Return X as a finite, C-contiguous float32/float64 2-D array.
 
-    float32 stays float32, every other real dtype becomes float64 (unless
-    ``dtype`` forces one). The caller's array is never modified: a copy is made
-    whenever a conversion is needed, and kernels only read X.
+    float32 stays float32, every other real dtype (integers, booleans, float16,
+    objects holding numbers) becomes float64 (unless ``dtype`` forces one).
+    The caller's array is never modified: a copy is made whenever a conversion
+    is needed, and kernels only read X. Errors name ``name`` and the problem:
+    TypeError for a kind of input gmmc does not take (sparse, non-numeric
+    objects), ValueError for a bad value or shape. ``estimator`` (a class
+    name) is quoted in the messages, as scikit-learn does.
     """
+    by = f" by {estimator}" if estimator else ""
     if _is_sparse(X):
         raise TypeError(
-            f"{name} is a sparse matrix; gmmc needs dense data: pass {name}.toarray()")
+            f"Sparse data was passed for {name} ({type(X).__name__}), but gmmc needs "
+            f"dense data: convert it with {name}.toarray()")
     try:
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from None
-    if array.dtype.kind == "c":
-        raise TypeError(f"{name} is complex ({array.dtype}); gmmc needs real data")
-    if array.dtype.kind not in "fiub":
-        try:
-            array = array.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name} must be numeric, got dtype {array.dtype}: {exc}") from None
-    if dtype is None:
-        dtype = np.float32 if array.dtype == np.float32 else np.float64
+    kind = array.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}; "
+                         "gmmc needs real numbers")
+    if kind in "US":
+        raise ValueError(f"{name} holds strings (dtype {array.dtype}); gmmc needs numbers: "
+                         f"convert {name} to a numeric dtype first")
+    if kind not in "fiubO":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
     if array.ndim != 2:
-        hint = (" Reshape it with X.reshape(-1, 1) for a single feature or "
-                "X.reshape(1, -1) for a single sample.") if array.ndim == 1 else ""
+        if array.ndim == 1:
+            hint = (" Reshape your data with X.reshape(-1, 1) if it has a single "
+                    "feature or X.reshape(1, -1) if it is a single sample.")
+        elif array.ndim == 0:
+            hint = f" ({name} is {X!r:.60})"
+        else:
+            hint = ""
         raise ValueError(f"{name} must be a 2-D array, got {array.ndim}-D "
                          f"with shape {array.shape}.{hint}")
+    if kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except TypeError as exc:
+            raise TypeError(f"{name} must contain only numbers, but an element could not "
+                            f"be converted: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"{name} must contain only numbers, but an element could "
+                             f"not be converted: {exc}") from None
+    if dtype is None:
+        dtype = np.float32 if array.dtype == np.float32 else np.float64
     if array.shape[0] < min_samples:
-        raise ValueError(f"{name} has {array.shape[0]} sample(s); at least "
-                         f"{min_samples} required")
+        raise ValueError(f"{name}: found array with {array.shape[0]} sample(s) (shape="
+                         f"{array.shape}) while a minimum of {min_samples} is required{by}.")
     if array.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features; at least 1 required")
+        raise ValueError(f"{name}: found array with 0 feature(s) (shape={array.shape}) "
+                         f"while a minimum of 1 is required{by}.")
     if n_features is not None and array.shape[1] != n_features:
-        raise ValueError(f"{name} has {array.shape[1]} features, but the model was "
-                         f"fitted with {n_features} features")
+        raise ValueError(f"{name} has {array.shape[1]} features, but "
+                         f"{estimator or 'the model'} is expecting {n_features} features "
+                         "as input.")
     array = np.ascontiguousarray(array, dtype=dtype)
     check_finite(array, name)
     return array
 
 
 def check_finite(array, name):
-    if not np.isfinite(array).all():
-        kind = "NaN" if np.isnan(array).any() else "infinity"
-        raise ValueError(f"{name} contains {kind}; remove or impute such values first")
+    if array.size and not np.isfinite(array).all():
+        what = "NaN" if np.isnan(array).any() else "infinity"
+        raise ValueError(f"Input {name} contains {what}; remove or impute such values "
+                         "first")
+
+
+def check_magnitude(X, name, n_terms=1):
+    """Raise ValueError if sums of squared differences of X's values can overflow.
+
+    EM and k-means sum squared differences of rows of X (``n_terms`` of them
+    when fitting; one per sample when predicting) in X's dtype, so X's largest
+    magnitude must stay below sqrt(max / (4 * n_features * n_terms)).
+    """
+    if not X.size:
+        return
+    biggest = max(abs(float(X.max())), abs(float(X.min())))
+    limit = np.sqrt(float(np.finfo(X.dtype).max) / (4.0 * X.shape[1] * max(n_terms, 1)))
+    if biggest > limit:
+        raise ValueError(
+            f"{name} has values up to {biggest:.3g} in magnitude: their squared "
+            f"differences overflow {X.dtype.name} (the limit for {X.shape[1]} feature(s)"
+            f"{f' and {n_terms} samples' if n_terms > 1 else ''} is {limit:.3g}). "
+            f"Rescale {name}, for example standardize each feature.")
 
 
 def check_sample_weight(sample_weight, n_samples, dtype):
@@ -72,7 +126,7 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     if sample_weight is None:
         return None
     if _is_sparse(sample_weight):
-        raise TypeError("sample_weight must be a dense 1-D array")
+        raise TypeError("sample_weight is a sparse matrix; it must be a dense 1-D array")
     weight = np.asarray(sample_weight)
     if weight.dtype.kind not in "fiub":
         raise TypeError(f"sample_weight must be numeric, got dtype {weight.dtype}")
@@ -85,7 +139,7 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     if (weight < 0).any():
         raise ValueError("sample_weight must be non-negative")
     if not weight.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
+        raise ValueError("sample_weight must not be all zero: its sum must be positive")
     return weight
 
 

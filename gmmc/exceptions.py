@@ -1,4 +1,18 @@
-"""Warnings and errors raised by gmmc."""
+"""Warnings and errors raised by gmmc.
+
+scikit-learn is not a dependency, so these classes cannot subclass
+``sklearn.exceptions.ConvergenceWarning`` / ``NotFittedError`` statically. When
+scikit-learn *is* loaded, gmmc raises (warns) a subclass of both gmmc's class
+and scikit-learn's class of the same name, built on first use, so code written
+against scikit-learn (``except sklearn.exceptions.NotFittedError``, warning
+filters on ``sklearn.exceptions.ConvergenceWarning``, ``check_estimator``)
+catches gmmc's errors and warnings too, and gmmc's own classes still match.
+
+Any filter or ``except`` clause naming scikit-learn's class has imported
+``sklearn.exceptions`` by then, so looking it up in ``sys.modules`` at raise
+time is enough: gmmc itself never imports scikit-learn.
+"""
+import sys
 
 
 class ConvergenceWarning(UserWarning):
@@ -7,3 +21,39 @@ class ConvergenceWarning(UserWarning):
 
 class NotFittedError(ValueError, AttributeError):
     """A method that needs a fitted model was called before ``fit``."""
+
+
+_TWIN_PREFIX = "_SklearnCompatible"
+_twins = {}
+
+
+def sklearn_compatible(cls):
+    """``cls``, or its twin that also subclasses scikit-learn's same-named class.
+
+    The twin is returned only while ``sklearn.exceptions`` is imported.
+    """
+    module = sys.modules.get("sklearn.exceptions")
+    base = getattr(module, cls.__name__, None)
+    if not isinstance(base, type) or issubclass(cls, base):
+        return cls
+    twin = _twins.get(cls.__name__)
+    if twin is None or not issubclass(twin, base):  # first use, or sklearn reloaded
+        qualname = _TWIN_PREFIX + cls.__name__
+        twin = type(cls.__name__, (cls, base),
+                    {"__module__": __name__, "__qualname__": qualname,
+                     "__doc__": cls.__doc__})
+        _twins[cls.__name__] = twin
+        globals()[qualname] = twin  # so that pickle finds it by name
+    return twin
+
+
+def __getattr__(name):
+    # Unpickling a twin in a fresh process: build it (this needs scikit-learn,
+    # which the pickling process had loaded).
+    if name.startswith(_TWIN_PREFIX):
+        cls = {"ConvergenceWarning": ConvergenceWarning,
+               "NotFittedError": NotFittedError}.get(name[len(_TWIN_PREFIX):])
+        if cls is not None:
+            import sklearn.exceptions  # noqa: F401
+            return sklearn_compatible(cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
