@@ -1,17 +1,30 @@
-"""Build the Cython kernels in src_c/ as extension modules of the gmmc package."""
+"""Build the Cython kernels in src_c/ as extension modules of the gmmc package.
+
+Everything else (metadata, version, packages, package data, the cibuildwheel
+configuration) is declared in pyproject.toml.
+"""
 import sys
+from glob import glob
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# -O3 lets the compiler vectorise the small-D inner loops; MSVC has its own flags.
-compile_args = [] if sys.platform == "win32" else ["-O3"]
+# Wheels must run on every CPU of their platform, so no -march here: the
+# kernels pick ISA-specific code paths at load time where they have them.
+# -O3 lets the compiler vectorise the small inner loops; -g0 keeps DWARF debug
+# information (most of a -g build's size) out of the wheels, symbol names stay.
+# MSVC: setuptools' defaults (/O2, no debug information in the .pyd).
+compile_args = [] if sys.platform == "win32" else ["-O3", "-g0"]
+
+# Rebuild when a header or .pxd the kernels include changes.
+depends = sorted(glob("src_c/*.h") + glob("src_c/*.pxd"))
 
 extensions = [
     Extension(
         f"gmmc.{name}",
         [f"src_c/{name}.pyx"],
         include_dirs=["src_c"],
+        depends=depends,
         extra_compile_args=compile_args,
     )
     for name in ("_em", "_kmeans")

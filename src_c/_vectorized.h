@@ -19,7 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* target_clones needs ifunc: glibc only (musl, so musllinux wheels, has none). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__)
 #define GMMC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define GMMC_CLONES
