@@ -21,6 +21,18 @@ def _sum_xx_shape(covariance_type, n_components, n_features):
     }[covariance_type]
 
 
+def n_parameters(n_components, n_features, covariance_type):
+    """Number of free parameters of a Gaussian mixture.
+
+    (K - 1) weights, K D means, and K D(D+1)/2 (full), D(D+1)/2 (tied), K D
+    (diag) or K (spherical) covariance parameters.
+    """
+    k, d = n_components, n_features
+    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
+           "spherical": k}[covariance_type]
+    return cov + k * d + k - 1
+
+
 def reference_points(weights, means, covariance_type):
     """Per-component point the statistics are taken about (see ``_em``).
 

@@ -507,10 +507,7 @@ class GaussianMixture:
 
     def _n_parameters(self):
         """Number of free parameters of the model."""
-        k, d = self.means_.shape
-        cov_params = {"full": k * d * (d + 1) / 2, "diag": k * d,
-                      "tied": d * (d + 1) / 2, "spherical": k}[self.covariance_type]
-        return int(cov_params + k * d + k - 1)
+        return _stats.n_parameters(*self.means_.shape, self.covariance_type)
 
     def bic(self, X):
         """Bayesian information criterion on X (lower is better)."""

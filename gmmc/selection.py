@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from . import _init, _stats
+from ._stats import n_parameters
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._validation import (check_array, check_random_state, check_sample_weight, check_scalar,
                           feature_names)
@@ -25,18 +26,6 @@ from .mixture import GaussianMixture
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "holdout")
-
-
-def n_parameters(n_components, n_features, covariance_type):
-    """Number of free parameters of a Gaussian mixture.
-
-    (K - 1) weights, K D means, and K D(D+1)/2 (full), D(D+1)/2 (tied), K D
-    (diag) or K (spherical) covariance parameters.
-    """
-    k, d = n_components, n_features
-    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-           "spherical": k}[covariance_type]
-    return cov + k * d + k - 1
 
 
 class Selection:
