@@ -72,6 +72,8 @@ class SufficientStatistics:
     weight_sum : sum of w_n.
     total_x : (D,) sum of w_n (x_n - shift_0) over all samples, whatever their
         responsibilities; used by tied covariances only (all shift rows equal).
+    normalized : bool, True when every sample's responsibilities sum to one,
+        as after an E-step (not so for one-hot initial seeds).
     """
 
     def __init__(self, covariance_type, shift):
@@ -84,6 +86,7 @@ class SufficientStatistics:
         self.loglik_sum = 0.0
         self.weight_sum = 0.0
         self.total_x = np.zeros(n_features)
+        self.normalized = True
 
     def _accumulators(self):
         return (self.shift, self.resp_sum, self.sum_x, self.sum_xx.reshape(-1))
@@ -99,6 +102,7 @@ class SufficientStatistics:
         self.loglik_sum += other.loglik_sum
         self.weight_sum += other.weight_sum
         self.total_x += other.total_x
+        self.normalized = self.normalized and other.normalized
         return self
 
     @property
@@ -220,6 +224,7 @@ def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_
         rows = X[start:stop]
         total = rows.sum(axis=0, dtype=np.float64) if ws is None else ws.astype(np.float64) @ rows
         stats.total_x = total - stats.weight_sum * center
+        stats.normalized = False
         return stats
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
@@ -246,14 +251,17 @@ def m_step(stats, reg_covar, dtype):
         covariances[:, idx, idx] += reg_covar
     elif stats.covariance_type == "tied":
         # scikit-learn's (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), written about
-        # the centre c: with u = total_x - sum_k nk delta_k,
-        # sum_xx - sum_k nk delta_k delta_k^T + c u^T + u c^T + (W - sum(nk)) c c^T.
-        # u and W - sum(nk) vanish when responsibilities sum to one per sample.
-        center = stats.shift[0]
-        unexplained = stats.total_x - nk @ delta
-        covariances = (stats.sum_xx - (nk[:, None] * delta).T @ delta
-                       + np.outer(center, unexplained) + np.outer(unexplained, center)
-                       + (stats.weight_sum - nk.sum()) * np.outer(center, center)) / nk.sum()
+        # the centre c: sum_xx - sum_k nk delta_k delta_k^T, plus, when the
+        # responsibilities of a sample need not sum to one (one-hot seeds),
+        # c u^T + u c^T + (W - sum(nk)) c c^T with u = total_x - sum_k nk delta_k.
+        # After an E-step those terms are rounding noise times c c^T: skip them.
+        covariances = stats.sum_xx - (nk[:, None] * delta).T @ delta
+        if not stats.normalized:
+            center = stats.shift[0]
+            unexplained = stats.total_x - nk @ delta
+            covariances += (np.outer(center, unexplained) + np.outer(unexplained, center)
+                            + (stats.weight_sum - nk.sum()) * np.outer(center, center))
+        covariances /= nk.sum()
         covariances.flat[:: means.shape[1] + 1] += reg_covar
     elif stats.covariance_type == "diag":
         covariances = stats.sum_xx / nk[:, None] - correction[:, None] * delta ** 2

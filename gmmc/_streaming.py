@@ -402,6 +402,7 @@ def _resp_stats_chunk(X, w, start, responsibilities, covariance_type, shift, cen
         X, w, resp, covariance_type, *stats._accumulators())
     total = X.sum(axis=0, dtype=np.float64) if w is None else w.astype(np.float64) @ X
     stats.total_x = total - stats.weight_sum * center
+    stats.normalized = False
     return stats
 
 

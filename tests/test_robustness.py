@@ -80,14 +80,7 @@ def test_degenerate_data_fits_thanks_to_reg_covar(case, covariance_type):
     assert gm.lower_bound_ >= sk.lower_bound_ - 1e-3 * abs(sk.lower_bound_) - 1e-6
 
 
-TIED_OFFSET_BUG = pytest.mark.xfail(
-    strict=True, reason="gmmc/_stats.py m_step (tied) adds (weight_sum - nk.sum()) c c^T, "
-    "i.e. -K*10*eps*c c^T about the mixture mean c: at |c| = 1e8 it swamps a 1e-6 "
-    "covariance. Use weight_sum - resp_sum.sum() there.")
-
-
-@pytest.mark.parametrize("covariance_type", ["full", pytest.param("tied", marks=TIED_OFFSET_BUG),
-                                             "diag", "spherical"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_large_offset_small_spread(covariance_type):
     """Data at 1e8 with a spread of 1e-3: gmmc's statistics, taken about the
     means, do not cancel (scikit-learn's E[x^2] - E[x]^2 does, for tied, diag
