@@ -110,10 +110,13 @@ EOF
     ) || { cat "$2" >&2; echo "asan.sh: build failed" >&2; exit 1; }
 }
 
+# quarantine_size_mb=16 (default 256): freed blocks are still poisoned for a while
+# (use-after-free detection), yet an idle worker process stays near 135 MiB
+# resident instead of 290, so the Dask tests' memory-limited workers can run.
 asan_env() {  # asan_env LOGPREFIX -- runs the rest of the command under ASan
     local prefix=$1; shift
     env LD_PRELOAD="$preload${LD_PRELOAD:+:$LD_PRELOAD}" PYTHONMALLOC=malloc \
-        ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1:detect_stack_use_after_return=0:log_path=$prefix" \
+        ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:quarantine_size_mb=16:log_path=$prefix" \
         "$@"
 }
 
@@ -185,10 +188,16 @@ print('the injected overflow was NOT detected')
 fi
 
 # -- the test suite -------------------------------------------------------------------------
+# Tests that assert on a process's resident memory measure the sanitizer's own
+# overhead (shadow memory, redzones) under ASan, not gmmc: they are left out,
+# by marker (@pytest.mark.no_asan) or by name here. Override with ASAN_DESELECT.
+deselect=${ASAN_DESELECT-tests/test_dask.py::test_data_larger_than_a_worker_memory_limit_fits}
+deselect_args=()
+for id in $deselect; do deselect_args+=(--deselect "$id"); done
 echo "asan.sh: running the test suite under AddressSanitizer"
 set +e
 (cd "$tree" && asan_env "$work/asan-tests" "$python" -m pytest tests -q -p no:cacheprovider \
-    "${pytest_args[@]}")
+    -m "not no_asan" "${deselect_args[@]}" "${pytest_args[@]}")
 status=$?
 set -e
 report_and_fail_if_any "$work/asan-tests" || exit 1
