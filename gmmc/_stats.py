@@ -297,7 +297,8 @@ def precision_cholesky(covariances, covariance_type):
             what = "the tied covariance" if covariance_type == "tied" else f"component {failed}"
             raise ValueError(_ILL_DEFINED.format(what=what))
         return out.reshape(covariances.shape)
-    bad = np.flatnonzero(~(covariances > 0.0).reshape(covariances.shape[0], -1).all(axis=1))
+    bad = np.flatnonzero(~(covariances > 0.0).reshape(covariances.shape[0], -1).all(axis=1)
+                         | ~np.isfinite(covariances).reshape(covariances.shape[0], -1).all(axis=1))
     if bad.size:
         raise ValueError(_ILL_DEFINED.format(what=f"component {bad[0]}"))
     return 1.0 / np.sqrt(covariances)

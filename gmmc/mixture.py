@@ -393,12 +393,9 @@ class GaussianMixture:
 
     def _posterior(self, X, n_threads=None, responsibilities=True):
         n_threads = effective_n_threads(self.n_threads) if n_threads is None else n_threads
-        # Copies of read-only fitted arrays (a model unpickled from a memory map):
-        # the kernels take the parameters as writable buffers.
-        means, prec_chol = (p if p.flags.writeable else p.copy()
-                            for p in (self.means_, self.precisions_cholesky_))
         with blas_limited(threads_for(X.shape[0], n_threads)):
-            log_norm, resp = _stats.posterior(X, self.weights_, means, prec_chol,
+            log_norm, resp = _stats.posterior(X, self.weights_, self.means_,
+                                              self.precisions_cholesky_,
                                               self.covariance_type, n_threads,
                                               responsibilities)
         far = ~np.isfinite(log_norm)

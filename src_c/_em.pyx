@@ -117,6 +117,8 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
     means = np.ascontiguousarray(means, dtype=dtype)
     k = log_weights.shape[0]
+    if k < 1 or d < 1:
+        raise ValueError(f"need at least one component and one feature, got K={k}, D={d}")
     if means.shape != (k, d):
         raise ValueError(f"means must have shape {(k, d)}, got {means.shape}")
     expected = {FULL: (k, d, d), TIED: (d, d), DIAG: (k, d), SPHERICAL: (k,)}[cov]
@@ -171,11 +173,12 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
 
 cdef Model _model_view(tuple prepared, floating dummy):
     cdef Model model
-    cdef floating[:, ::1] means = prepared[1]
-    cdef floating[::1] prec = prepared[2].reshape(-1)
-    cdef floating[::1] aux = prepared[3].reshape(-1)
-    cdef floating[::1] center = prepared[4]
-    cdef double[::1] offset = prepared[5]
+    # const: the caller's parameters may be read-only (e.g. memory-mapped).
+    cdef const floating[:, ::1] means = prepared[1]
+    cdef const floating[::1] prec = prepared[2].reshape(-1)
+    cdef const floating[::1] aux = prepared[3].reshape(-1)
+    cdef const floating[::1] center = prepared[4]
+    cdef const double[::1] offset = prepared[5]
     model.cov = prepared[0]
     model.features = prepared[6]
     model.k = means.shape[0]
@@ -628,6 +631,11 @@ def precision_cholesky(const double[:, :, ::1] covariances, double[:, :, ::1] ou
     cdef int k = covariances.shape[0], d = covariances.shape[1], j, a, b, info = 0
     if covariances.shape[2] != d or out.shape[0] != k or out.shape[1] != d or out.shape[2] != d:
         raise ValueError("covariances and out must both have shape (K, D, D)")
+    if d < 1:
+        raise ValueError("covariances must be at least 1 x 1")
+    if not np.isfinite(np.asarray(covariances)).all():  # LAPACK may not flag NaN
+        bad = np.flatnonzero(~np.isfinite(np.asarray(covariances)).all(axis=(1, 2)))
+        return int(bad[0])
     cdef double* m
     with nogil:
         for j in range(k):
