@@ -611,8 +611,7 @@ def initial_parameters(estimator, data, summary, random_state, inits):
     n_components = estimator.n_components
     if weights_init is not None and means_init is not None and precisions_init is not None:
         # No responsibilities are needed: nothing depends on the data.
-        return estimator._initial_parameters(np.empty((0, data.n_features), dtype), None,
-                                             random_state, 1, *inits)
+        return estimator._start_from(None, dtype, *inits)
     init = estimator.init_params
     if init == "kmeans":
         centers = kmeans_labels_centers(data, summary, n_components, random_state)
@@ -633,57 +632,11 @@ def initial_parameters(estimator, data, summary, random_state, inits):
     if isinstance(responsibilities, _UniformRows) and responsibilities.random_state is not None:
         # Leave random_state where the in-memory fit's N x K draw leaves it.
         random_state.set_state(responsibilities.random_state.get_state())
-    from .mixture import _covariances_from_precision_cholesky, _precision_cholesky_from_precisions
-    _, means, covariances = _stats.m_step(stats, estimator.reg_covar, dtype)
-    # As the in-memory fit (and scikit-learn): divided by the weight sum.
-    weights = (stats.resp_sum + 10 * np.finfo(dtype).eps) / stats.weight_sum
-    if weights_init is not None:
-        weights = weights_init
-    if means_init is not None:
-        means = means_init
-    if precisions_init is None:
-        prec_chol = _stats.precision_cholesky(covariances, cov_type)
-    else:
-        prec_chol = _precision_cholesky_from_precisions(precisions_init, cov_type)
-        covariances = _covariances_from_precision_cholesky(prec_chol, cov_type)
-    return tuple(np.asarray(p, dtype=dtype) for p in (weights, means, covariances, prec_chol))
-
-
-def run_em(estimator, data, params, lower_bound, biggest):
-    """``GaussianMixture._em`` with each E-step one ``map_reduce`` over the chunks."""
-    import time
-
-    from .mixture import _check_statistics
-    cov_type, dtype = estimator.covariance_type, data.dtype
-    probe = np.full((1, 1), biggest, dtype=dtype)  # for the overflow message
-    bounds, converged, n_iter = [], False, 0
-    start = estimator._iteration_time = time.perf_counter()
-    for n_iter in range(1, estimator.max_iter + 1):
-        previous = lower_bound
-        weights, means, _, prec_chol = params
-        stats = data.map_reduce(_estep_chunk, weights, means, prec_chol, cov_type,
-                                data.task_threads)
-        _check_statistics(stats, probe)
-        weights, means, covariances = _stats.m_step(stats, estimator.reg_covar, dtype)
-        prec_chol = _stats.precision_cholesky(covariances, cov_type)
-        params = tuple(np.asarray(p, dtype=dtype) for p in
-                       (weights, means, covariances, prec_chol))
-        lower_bound = stats.mean_loglik
-        bounds.append(lower_bound)
-        change = lower_bound - previous
-        estimator._print_iteration(n_iter, change, start)
-        if abs(change) < estimator.tol:
-            converged = True
-            break
-    estimator._print_init_end(lower_bound, converged, start)
-    return params, lower_bound, bounds, n_iter, converged
+    return estimator._start_from(stats, dtype, *inits)
 
 
 def fit_chunked(estimator, data):
     """``GaussianMixture._fit`` on a chunk executor; sets the fitted attributes."""
-    import warnings
-
-    from .exceptions import ConvergenceWarning, sklearn_compatible
     n_samples, n_features = data.n_samples, data.n_features
     check_shape(estimator, n_samples, n_features)
     inits = estimator._check_parameters(n_features)
@@ -698,36 +651,14 @@ def fit_chunked(estimator, data):
             raise ValueError("sample_weight must not be all zero: its sum must be positive")
         if summary["n_positive"] < estimator.n_components:
             raise ValueError("fewer samples of positive weight than n_components")
-    do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))
-    if not do_init and estimator.means_.shape[1] != n_features:
-        raise ValueError(f"X has {n_features} features, but the warm-started model "
-                         f"has {estimator.means_.shape[1]}")
-    n_init = estimator.n_init if do_init else 1
     random_state = check_random_state(estimator.random_state)
-    best = None
-    for init in range(n_init):
-        estimator._print_init_start(init)
-        if do_init:
-            params = initial_parameters(estimator, data, summary, random_state, inits)
-            lower_bound = -np.inf
-        else:
-            params = tuple(np.array(p, dtype=data.dtype) for p in (
-                estimator.weights_, estimator.means_, estimator.covariances_,
-                estimator.precisions_cholesky_))
-            lower_bound = estimator.lower_bound_
-        result = run_em(estimator, data, params, lower_bound, summary["biggest"])
-        if best is None or result[1] > best[1]:
-            best = result
-    params, estimator.lower_bound_, estimator.lower_bounds_, estimator.n_iter_, \
-        estimator.converged_ = best
-    estimator._set_parameters(params)
-    estimator.n_features_in_ = n_features
-    if hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_
-    if not estimator.converged_ and estimator.max_iter > 0:
-        warnings.warn("Best performing initialization did not converge. Try different "
-                      "init parameters, or increase max_iter, tol, or check for "
-                      "degenerate data.", sklearn_compatible(ConvergenceWarning))
+    cov_type = estimator.covariance_type
+    # One row of X's largest magnitude stands for X in the overflow message.
+    probe = np.full((1, n_features), summary["biggest"], dtype=data.dtype)
+    estimator._fit_loop(
+        lambda: initial_parameters(estimator, data, summary, random_state, inits),
+        lambda w, m, pc: data.map_reduce(_estep_chunk, w, m, pc, cov_type, data.task_threads),
+        probe, None)
 
 
 def _block_chunks(X, sample_weight, n_threads):

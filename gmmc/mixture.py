@@ -259,49 +259,21 @@ class GaussianMixture:
         weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         if weight is not None and np.count_nonzero(weight) < self.n_components:
             raise ValueError("fewer samples of positive weight than n_components")
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        if not do_init and self.means_.shape[1] != n_features:
-            raise ValueError(f"X has {n_features} features, but the warm-started model "
-                             f"has {self.means_.shape[1]}")
-        n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
-        best = None
+        cov_type = self.covariance_type
         with blas_limited(threads_for(n_samples, n_threads)):
-            for init in range(n_init):
-                self._print_init_start(init)
-                if do_init:
-                    params = self._initial_parameters(
-                        X, weight, random_state, n_threads,
-                        weights_init, means_init, precisions_init)
-                    lower_bound = -np.inf
-                else:  # copies: the fitted arrays may be read-only (memory-mapped)
-                    params = tuple(np.array(p) for p in (
-                        self.weights_, self.means_, self.covariances_,
-                        self.precisions_cholesky_))
-                    lower_bound = self.lower_bound_
-                params, lower_bound, bounds, n_iter, converged = self._em(
-                    X, weight, params, lower_bound, n_threads)
-                if best is None or lower_bound > best[1]:
-                    best = (params, lower_bound, bounds, n_iter, converged)
-        params, self.lower_bound_, self.lower_bounds_, self.n_iter_, self.converged_ = best
-        self._set_parameters(params)
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        if not self.converged_ and self.max_iter > 0:
-            warnings.warn("Best performing initialization did not converge. Try different "
-                          "init parameters, or increase max_iter, tol, or check for "
-                          "degenerate data.", sklearn_compatible(ConvergenceWarning))
+            self._fit_loop(
+                lambda: self._initial_parameters(X, weight, random_state, n_threads,
+                                                 weights_init, means_init, precisions_init),
+                lambda w, m, pc: _stats.e_step(X, weight, w, m, pc, cov_type, n_threads),
+                X, names)
         return X, weight, n_threads
 
     def _initial_parameters(self, X, weight, random_state, n_threads,
                             weights_init, means_init, precisions_init):
         """(weights, means, covariances, precisions_cholesky) to start EM from."""
-        cov_type, dtype = self.covariance_type, X.dtype
-        weights = means = covariances = None
+        cov_type, stats = self.covariance_type, None
         if weights_init is None or means_init is None or precisions_init is None:
             resp = _init.initial_responsibilities(
                 X, weight, self.n_components, self.init_params, random_state, n_threads)
@@ -312,9 +284,17 @@ class GaussianMixture:
                         f"Number of distinct clusters ({distinct}) found smaller than "
                         f"n_clusters ({self.n_components}). Possibly due to duplicate "
                         "points in X.", sklearn_compatible(ConvergenceWarning),
-                        stacklevel=4)
+                        stacklevel=6)
             stats = _stats.statistics_from_responsibilities(X, weight, resp, cov_type,
                                                             n_threads)
+        return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
+
+    def _start_from(self, stats, dtype, weights_init, means_init, precisions_init):
+        """Initial parameters from the initial responsibilities' statistics (None
+        when all three inits are given), overridden by the given inits."""
+        cov_type = self.covariance_type
+        weights = means = covariances = None
+        if stats is not None:
             _, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
             # As scikit-learn: the initial weights are divided by the sample
             # count, not by their sum (which carries 10 eps per component).
@@ -331,20 +311,54 @@ class GaussianMixture:
         return tuple(np.asarray(p, dtype=dtype) for p in
                      (weights, means, covariances, prec_chol))
 
-    def _em(self, X, weight, params, lower_bound, n_threads):
+    def _fit_loop(self, initial_parameters, e_step, X, names):
+        """The ``n_init`` starts of EM, keeping the best; sets the fitted attributes.
+
+        Shared by the in-memory fit and the chunked ones (gmmc._streaming):
+        ``initial_parameters()`` gives a start, ``e_step(weights, means,
+        precisions_cholesky)`` the merged statistics of all the data, and X
+        (the data, or one row of its largest magnitude) its dtype and width.
+        """
+        n_features = X.shape[1]
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init and self.means_.shape[1] != n_features:
+            raise ValueError(f"X has {n_features} features, but the warm-started model "
+                             f"has {self.means_.shape[1]}")
+        best = None
+        for init in range(self.n_init if do_init else 1):
+            self._print_init_start(init)
+            if do_init:
+                params, lower_bound = initial_parameters(), -np.inf
+            else:  # copies: the fitted arrays may be read-only (memory-mapped)
+                params = tuple(np.array(p, dtype=X.dtype) for p in (
+                    self.weights_, self.means_, self.covariances_,
+                    self.precisions_cholesky_))
+                lower_bound = self.lower_bound_
+            result = self._em(e_step, params, lower_bound, X)
+            if best is None or result[1] > best[1]:
+                best = result
+        params, self.lower_bound_, self.lower_bounds_, self.n_iter_, self.converged_ = best
+        self._set_parameters(params)
+        self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different "
+                          "init parameters, or increase max_iter, tol, or check for "
+                          "degenerate data.", sklearn_compatible(ConvergenceWarning))
+
+    def _em(self, e_step, params, lower_bound, X):
         """Run EM from ``params``; returns (params, bound, bounds, n_iter, converged)."""
-        cov_type, dtype = self.covariance_type, X.dtype
         bounds, converged, n_iter = [], False, 0
         start = self._iteration_time = time.perf_counter()
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
             weights, means, _, prec_chol = params
-            stats = _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+            stats = e_step(weights, means, prec_chol)
             _check_statistics(stats, X)
-            weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
-            prec_chol = _stats.precision_cholesky(covariances, cov_type)
-            params = tuple(np.asarray(p, dtype=dtype) for p in
-                           (weights, means, covariances, prec_chol))
+            params = self._m_step_parameters(stats, X.dtype)
             lower_bound = stats.mean_loglik
             bounds.append(lower_bound)
             change = lower_bound - previous
@@ -354,6 +368,13 @@ class GaussianMixture:
                 break
         self._print_init_end(lower_bound, converged, start)
         return params, lower_bound, bounds, n_iter, converged
+
+    def _m_step_parameters(self, stats, dtype):
+        """(weights, means, covariances, precisions_cholesky) from statistics."""
+        weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
+        prec_chol = _stats.precision_cholesky(covariances, self.covariance_type)
+        return tuple(np.asarray(p, dtype=dtype) for p in
+                     (weights, means, covariances, prec_chol))
 
     def _set_parameters(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
