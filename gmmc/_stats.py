@@ -216,18 +216,25 @@ def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_
         shift = np.where(totals[:, None] > 0, means, center)
 
     def block(start, stop):
-        stats = SufficientStatistics(covariance_type, shift)
         ws = None if sample_weight is None else sample_weight[start:stop]
-        stats.weight_sum = _em.statistics_from_responsibilities(
-            X[start:stop], ws, resp[start:stop], covariance_type, *stats._accumulators())
-        # Given responsibilities need not sum to one per sample (one-hot seeds).
-        rows = X[start:stop]
-        total = rows.sum(axis=0, dtype=np.float64) if ws is None else ws.astype(np.float64) @ rows
-        stats.total_x = total - stats.weight_sum * center
-        stats.normalized = False
-        return stats
+        return responsibility_statistics(X[start:stop], ws, resp[start:stop],
+                                         covariance_type, shift, center)
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
+
+
+def responsibility_statistics(X, sample_weight, resp, covariance_type, shift, center):
+    """Statistics of one block of rows for given responsibilities, about
+    ``shift``; ``center`` (D,) is shift's common row for tied covariances."""
+    stats = SufficientStatistics(covariance_type, shift)
+    stats.weight_sum = _em.statistics_from_responsibilities(
+        X, sample_weight, resp, covariance_type, *stats._accumulators())
+    # Given responsibilities need not sum to one per sample (one-hot seeds).
+    total = (X.sum(axis=0, dtype=np.float64) if sample_weight is None
+             else sample_weight.astype(np.float64) @ X)
+    stats.total_x = total - stats.weight_sum * center
+    stats.normalized = False
+    return stats
 
 
 def m_step(stats, reg_covar, dtype):

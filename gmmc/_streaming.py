@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import _em, _init, _stats
+from . import _init, _stats
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
@@ -396,14 +396,8 @@ def _resp_moments_chunk(X, w, start, responsibilities):
 
 
 def _resp_stats_chunk(X, w, start, responsibilities, covariance_type, shift, center):
-    resp = responsibilities(X, w, start)
-    stats = _stats.SufficientStatistics(covariance_type, shift)
-    stats.weight_sum = _em.statistics_from_responsibilities(
-        X, w, resp, covariance_type, *stats._accumulators())
-    total = X.sum(axis=0, dtype=np.float64) if w is None else w.astype(np.float64) @ X
-    stats.total_x = total - stats.weight_sum * center
-    stats.normalized = False
-    return stats
+    return _stats.responsibility_statistics(X, w, responsibilities(X, w, start),
+                                            covariance_type, shift, center)
 
 
 def _closest(X, centers, n_threads):
