@@ -311,6 +311,16 @@ def precision_cholesky(covariances, covariance_type):
     return 1.0 / np.sqrt(covariances)
 
 
+def precisions_from_cholesky(precisions_cholesky, covariance_type):
+    """Precision matrices U U^T (full, tied) or squares (diag, spherical)."""
+    u = precisions_cholesky
+    if covariance_type == "full":
+        return u @ np.swapaxes(u, 1, 2)
+    if covariance_type == "tied":
+        return u @ u.T
+    return u ** 2
+
+
 def posterior(X, weights, means, precisions_cholesky, covariance_type, n_threads,
               responsibilities=True):
     """log p(x_n) for each row, and p(k | x_n) when ``responsibilities``."""

@@ -29,6 +29,20 @@ def feature_names(X):
     return names
 
 
+def check_dtype(dtype, name="X"):
+    """Reject complex, string and other non-numeric dtypes (object passes: its
+    elements are checked on conversion)."""
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; "
+                         "gmmc needs real numbers")
+    if kind in "US":
+        raise ValueError(f"{name} holds strings (dtype {dtype}); gmmc needs numbers: "
+                         f"convert {name} to a numeric dtype first")
+    if kind not in "fiubO":
+        raise TypeError(f"{name} must be numeric, got dtype {dtype}")
+
+
 def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
                 estimator=None):
     """Return X as a finite, C-contiguous float32/float64 2-D array.
@@ -50,15 +64,7 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from None
-    kind = array.dtype.kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {array.dtype}; "
-                         "gmmc needs real numbers")
-    if kind in "US":
-        raise ValueError(f"{name} holds strings (dtype {array.dtype}); gmmc needs numbers: "
-                         f"convert {name} to a numeric dtype first")
-    if kind not in "fiubO":
-        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    check_dtype(array.dtype, name)
     if array.ndim != 2:
         if array.ndim == 1:
             hint = (" Reshape your data with X.reshape(-1, 1) if it has a single "
@@ -69,7 +75,7 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
             hint = ""
         raise ValueError(f"{name} must be a 2-D array, got {array.ndim}-D "
                          f"with shape {array.shape}.{hint}")
-    if kind == "O":
+    if array.dtype.kind == "O":
         try:
             array = array.astype(np.float64)
         except TypeError as exc:

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.special import logsumexp
 
+from . import _stats
 from .exceptions import NotFittedError
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -155,27 +156,6 @@ def _conditional(model, in_idx, out_idx, X_in):
     return log_post, cond_means, cond_covs
 
 
-def _precision_cholesky(covariances, covariance_type):
-    """Upper U with U U^T = inverse covariance (scikit-learn's layout)."""
-    if covariance_type in ("diag", "spherical"):
-        if not (covariances > 0).all():
-            raise ValueError("a conditional variance is not positive")
-        return 1.0 / np.sqrt(covariances)
-    stack = covariances.reshape(-1, *covariances.shape[-2:])
-    out = np.empty_like(stack)
-    eye = np.eye(stack.shape[-1])
-    for k, c in enumerate(stack):
-        try:
-            lower = np.linalg.cholesky(c)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                f"the conditional covariance of component {k} is not positive definite "
-                "(the observed features nearly determine the others); refit with a "
-                "larger reg_covar") from None
-        out[k] = solve_triangular(lower, eye, lower=True).T
-    return out.reshape(covariances.shape)
-
-
 def _mixture_like(model, weights, means, covariances, features):
     """A fitted model of ``model``'s class and settings with the given parameters."""
     params = model.get_params()
@@ -185,13 +165,13 @@ def _mixture_like(model, weights, means, covariances, features):
     dtype = model.means_.dtype
     cov_type = model.covariance_type
     covariances = np.asarray(covariances, dtype=np.float64)
-    u = _precision_cholesky(covariances, cov_type)
-    if cov_type == "full":
-        precisions = u @ np.swapaxes(u, 1, 2)
-    elif cov_type == "tied":
-        precisions = u @ u.T
-    else:
-        precisions = u ** 2
+    try:
+        u = _stats.precision_cholesky(covariances, cov_type)
+    except ValueError:
+        raise ValueError(
+            "a conditional covariance is not positive definite (the observed features "
+            "nearly determine the others); refit with a larger reg_covar") from None
+    precisions = _stats.precisions_from_cholesky(u, cov_type)
     new.weights_ = np.asarray(weights, dtype=dtype)
     new.means_ = np.ascontiguousarray(means, dtype=dtype)
     new.covariances_ = covariances.astype(dtype)

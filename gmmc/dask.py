@@ -44,7 +44,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "(dask[array] and distributed)") from exc
 
 from . import _streaming
-from ._validation import check_array, check_finite, check_sample_weight, check_scalar
+from ._validation import (check_array, check_dtype, check_finite, check_sample_weight,
+                          check_scalar)
 from .mixture import GaussianMixture as _GaussianMixture
 
 __all__ = ["GaussianMixture", "DaskChunks"]
@@ -80,18 +81,6 @@ def _combine_all(combine, *parts):
     return total
 
 
-def _check_dtype(dtype, name="X"):
-    kind = np.dtype(dtype).kind
-    if kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; "
-                         "gmmc needs real numbers")
-    if kind in "US":
-        raise ValueError(f"{name} holds strings (dtype {dtype}); gmmc needs numbers: "
-                         f"convert {name} to a numeric dtype first")
-    if kind not in "fiubO":
-        raise TypeError(f"{name} must be numeric, got dtype {dtype}")
-
-
 class DaskChunks:
     """The chunk executor of ``gmmc._streaming`` over the row chunks of a Dask array.
 
@@ -106,7 +95,7 @@ class DaskChunks:
         X = da.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-D array, got {X.ndim}-D with shape {X.shape}")
-        _check_dtype(X.dtype)
+        check_dtype(X.dtype)
         if X.numblocks[1] > 1:
             X = X.rechunk({1: -1})
         if any(np.isnan(size) for size in X.chunks[0]):

@@ -378,13 +378,8 @@ class GaussianMixture:
 
     def _set_parameters(self, params):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
-        u = self.precisions_cholesky_
-        if self.covariance_type == "full":
-            self.precisions_ = u @ np.swapaxes(u, 1, 2)
-        elif self.covariance_type == "tied":
-            self.precisions_ = u @ u.T
-        else:
-            self.precisions_ = u ** 2
+        self.precisions_ = _stats.precisions_from_cholesky(self.precisions_cholesky_,
+                                                           self.covariance_type)
 
     # -- prediction ----------------------------------------------------------
 

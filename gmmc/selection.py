@@ -98,12 +98,7 @@ def _initial_parameters(X, weight, resp, covariance_type, reg_covar, n_threads):
     weights = weights / weights.sum()
     # Raises scikit-learn's "ill-defined empirical covariance" error, as a fit would.
     u = _stats.precision_cholesky(covariances, covariance_type)
-    if covariance_type == "full":
-        precisions = u @ np.swapaxes(u, 1, 2)
-    elif covariance_type == "tied":
-        precisions = u @ u.T
-    else:
-        precisions = u ** 2
+    precisions = _stats.precisions_from_cholesky(u, covariance_type)
     return weights, means, precisions
 
 
