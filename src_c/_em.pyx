@@ -13,9 +13,9 @@ take raw pointers. Parameters follow scikit-learn's layout: ``prec_chol`` is the
 upper-triangular Cholesky factor U of each precision matrix (``P = U U^T``),
 flattened: (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
 
-Sufficient statistics are taken about a per-component reference point
-``shift`` (K, D) so that the covariance never comes from the cancellation-prone
-``E[x x^T] - mu mu^T`` of raw data:
+Sufficient statistics are reported about a per-component reference point
+``shift`` (K, D) (the current means, for full covariances), never as the
+cancellation-prone ``E[x x^T] - mu mu^T`` of raw data:
 
     resp_sum[k]  = sum_n w_n r_nk
     sum_x[k]     = sum_n w_n r_nk (x_n - shift_k)
@@ -25,6 +25,9 @@ Sufficient statistics are taken about a per-component reference point
                    spherical: (K,) its trace, sum_n w_n r_nk ||x_n - shift_k||^2.
 
 For tied, diag and spherical all rows of ``shift`` must be equal (one centre).
+The quadratic-feature path (below) sums about one centre and moves full sums
+to ``shift`` at the end of a call; it is taken only while its rounding stays
+small (``MAX_AMPLIFICATION_*``).
 """
 import numpy as np
 
@@ -41,8 +44,7 @@ cdef enum:
     CHUNK = 256
 # Full covariances with D <= FEATURE_MAX_D take the quadratic-feature path
 # below when it is accurate enough; otherwise trmm/syrk per component. Beyond
-# 32 features the feature matrix, D(D+1)/2 wide, outgrows the cache and gains
-# nothing.
+# D = 32 the feature matrix, D(D+1)/2 wide, outgrows the cache and gains little.
 cdef enum:
     FEATURE_MAX_D = 32
 
@@ -56,12 +58,13 @@ COVARIANCE_TYPES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHER
 cdef double LOG_2PI = 1.8378770664093453
 
 # The quadratic-feature path. With x' = x - center, a Gaussian's quadratic form
-# (x - mu)^T P (x - mu) is linear in the features phi(x') = [q(x'), x'], where
-# q holds all products x'_a x'_b, a <= b (full), the squares x'_a^2 (diag) or
-# their sum ||x'||^2 (spherical). So the log-densities of a chunk under all K components are ONE GEMM
-# of [phi, 1] (n, F) with a (F, K) coefficient matrix, and the M-step sums
-# sum_n r_nk phi(x'_n) are one more GEMM, resp^T phi. All work is level-3 BLAS
-# and the per-row cost of building phi does not grow with K.
+# (x - mu)^T P (x - mu) is linear in the features phi(x') = [q(x'), x', 1],
+# where q holds all products x'_a x'_b, a <= b (full), the squares x'_a^2
+# (diag) or their sum ||x'||^2 (spherical). So the log-densities of a chunk
+# under all K components are ONE GEMM of phi (n, F) with an (F, K) coefficient
+# matrix, and the M-step sums sum_n r_nk phi(x'_n) are one more GEMM,
+# resp^T phi. All work is level-3 BLAS and the per-row cost of building phi
+# does not grow with K.
 
 
 # The quadratic form summed term by term in the feature path loses digits in
@@ -241,10 +244,8 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     cdef const floating* aux = <const floating*>model.aux
     cdef const floating* center = <const floating*>model.center
     cdef const double* offset = model.offset
-    cdef const floating* mu
-    cdef floating* row
     cdef floating* out
-    cdef double s, t, v
+    cdef double t, v
 
     if model.features:
         _quadratic_features(model.cov, x, n, d, center, scratch)
