@@ -190,13 +190,17 @@ def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_typ
     shift = reference_points(weights, means, covariance_type)
     with np.errstate(divide="ignore"):  # a weight of 0 is a log-weight of -inf
         log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    # Prepared once, shared by the threads (their kernels only read it).
+    prepared = _em.prepare_model(X[:1], log_weights, means, precisions_cholesky,
+                                 covariance_type,
+                                 None if covariance_type == "full" else shift[0])
 
     def block(start, stop):
         stats = SufficientStatistics(covariance_type, shift)
         w = None if sample_weight is None else sample_weight[start:stop]
         stats.loglik_sum, stats.weight_sum = _em.accumulate_statistics(
             X[start:stop], w, log_weights, means, precisions_cholesky,
-            covariance_type, *stats._accumulators())
+            covariance_type, *stats._accumulators(), prepared=prepared)
         # E-step responsibilities of a sample sum to one.
         stats.total_x = stats.sum_x.sum(axis=0)
         return stats
@@ -329,11 +333,13 @@ def posterior(X, weights, means, precisions_cholesky, covariance_type, n_threads
     resp = np.empty((n_samples, len(weights)), dtype=X.dtype) if responsibilities else None
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    prepared = _em.prepare_model(X[:1], log_weights, means, precisions_cholesky,
+                                 covariance_type, None)
 
     def block(start, stop):
         _em.posterior(X[start:stop], log_weights, means, precisions_cholesky,
                       covariance_type, log_norm[start:stop],
-                      None if resp is None else resp[start:stop])
+                      None if resp is None else resp[start:stop], prepared)
 
     map_row_blocks(block, n_samples, n_threads)
     return log_norm, resp

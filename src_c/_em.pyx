@@ -106,11 +106,14 @@ cdef struct Model:
     const double* offset   # (K,) constant part of each weighted log-density
 
 
-def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
-                   str covariance_type, center):
+def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
+                  str covariance_type, center):
     """Validate the parameters and build the arrays behind a ``Model``.
 
-    Returns a tuple of arrays the caller keeps alive while the kernel runs.
+    X gives the dtype and D (its rows are not read); ``center`` is the centre
+    of tied, diag and spherical computations (None: the mixture mean). Returns
+    an opaque tuple that ``posterior`` and ``accumulate_statistics`` accept as
+    ``prepared``, so that threads sharing one model prepare it once.
     """
     cdef int d = X.shape[1]
     dtype = np.float32 if floating is float else np.float64
@@ -174,7 +177,8 @@ def _prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
             center.astype(dtype), np.ascontiguousarray(offset), features)
 
 
-cdef Model _model_view(tuple prepared, floating dummy):
+cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
+    """The Model behind ``prepared``, checked against X's dtype and width."""
     cdef Model model
     # const: the caller's parameters may be read-only (e.g. memory-mapped).
     cdef const floating[:, ::1] means = prepared[1]
@@ -186,6 +190,8 @@ cdef Model _model_view(tuple prepared, floating dummy):
     model.features = prepared[6]
     model.k = means.shape[0]
     model.d = means.shape[1]
+    if model.d != X.shape[1]:
+        raise ValueError(f"the model has {model.d} features, X has {X.shape[1]}")
     model.means = &means[0, 0]
     model.prec_chol = &prec[0]
     model.aux = &aux[0]
@@ -417,7 +423,7 @@ cdef int _scratch_columns(int cov, int d) noexcept nogil:
 
 def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
               str covariance_type, floating[::1] log_norm_out,
-              floating[:, ::1] resp_out=None):
+              floating[:, ::1] resp_out=None, prepared=None):
     """Per-sample log-likelihood and, optionally, responsibilities.
 
     Parameters
@@ -429,12 +435,13 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
     covariance_type : {'full', 'tied', 'diag', 'spherical'}.  IN
     log_norm_out : (N,) same dtype as X.  OUT: log p(x_n).
     resp_out : (N, K) same dtype as X, or None.  OUT: p(k | x_n).
+    prepared : ``prepare_model``'s result for these parameters, or None.  IN
     """
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk
-    cdef floating dummy = 0
     _check_rows("log_norm_out", log_norm_out.shape[0], n_samples)
-    prepared = _prepare_model(X, log_weights, means, prec_chol, covariance_type, None)
-    cdef Model model = _model_view(prepared, dummy)
+    if prepared is None:
+        prepared = prepare_model(X, log_weights, means, prec_chol, covariance_type, None)
+    cdef Model model = _model_view(prepared, X)
     cdef int d = model.d, k = model.k, n
     if resp_out is not None and (resp_out.shape[0] != n_samples or resp_out.shape[1] != k):
         raise ValueError(f"resp_out must have shape {(n_samples, k)}")
@@ -550,7 +557,7 @@ def _check_accumulators(int cov, Py_ssize_t n_samples, int k, int d, sample_weig
 def accumulate_statistics(const floating[:, ::1] X, const floating[::1] sample_weight,
                           log_weights, means, prec_chol, str covariance_type,
                           const double[:, ::1] shift, double[::1] resp_sum,
-                          double[:, ::1] sum_x, double[::1] sum_xx):
+                          double[:, ::1] sum_x, double[::1] sum_xx, prepared=None):
     """One fused E-step pass: add X's sufficient statistics to accumulators.
 
     Parameters
@@ -563,16 +570,18 @@ def accumulate_statistics(const floating[:, ::1] X, const floating[::1] sample_w
     sum_x : (K, D).  IN/OUT
     sum_xx : flattened (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
         IN/OUT; the full and tied matrices come out symmetric.
+    prepared : ``prepare_model``'s result for these parameters, with centre
+        shift[0] (None for full), or None.  IN
 
     Returns
     -------
     (loglik_sum, weight_sum) : sum_n w_n log p(x_n) and sum_n w_n.
     """
-    cdef floating dummy = 0
     cdef int cov = COVARIANCE_TYPES.get(covariance_type, -1)
-    prepared = _prepare_model(X, log_weights, means, prec_chol, covariance_type,
-                              None if cov == FULL else shift[0])
-    cdef Model model = _model_view(prepared, dummy)
+    if prepared is None:
+        prepared = prepare_model(X, log_weights, means, prec_chol, covariance_type,
+                                 None if cov == FULL else shift[0])
+    cdef Model model = _model_view(prepared, X)
     weight_sum = _check_accumulators(cov, X.shape[0], model.k, model.d, sample_weight,
                                      shift, resp_sum, sum_x, sum_xx)
     if X.shape[0] == 0:
