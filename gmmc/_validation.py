@@ -102,7 +102,8 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
 
 
 def check_finite(array, name):
-    if array.size and not np.isfinite(array).all():
+    # min and max propagate NaN and expose inf without an array-sized temporary.
+    if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         what = "NaN" if np.isnan(array).any() else "infinity"
         raise ValueError(f"Input {name} contains {what}; remove or impute such values "
                          "first")
