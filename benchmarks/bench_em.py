@@ -135,6 +135,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grid, under a minute")
     parser.add_argument("--iterations", type=int, default=None)
+    parser.add_argument("--only", default=None, metavar="TEXT",
+                        help="run the grid rows whose 'cov-dtype-D' label contains TEXT "
+                             "(e.g. full-float64-D64), and no prediction timing")
     args = parser.parse_args(argv)
     import sklearn
     from sklearn.mixture import GaussianMixture as SklearnGMM
@@ -155,6 +158,8 @@ def main(argv=None):
     print("-" * len(header))
     all_ok = True
     gmmc64 = {}
+    if args.only is not None:
+        grid = [row for row in grid if args.only in f"{row[0]}-{row[1]}-D{row[3]}"]
     for cov, dtype, n, d, k, target in grid:
         X = make_data(n, d, k, dtype)
         init = initial_parameters(X, k, cov)
@@ -177,6 +182,9 @@ def main(argv=None):
             print(f"{'':<10}float32 vs gmmc float64: {ratio:.2f}x (target 1.7x)"
                   f"  {'yes' if ok else 'NO'}")
 
+    if args.only is not None:
+        print(f"\nall targets met in these rows: {'yes' if all_ok else 'NO'}")
+        return 0
     n, d, k, target = predict
     X = make_data(n, d, k, "float64")
     init = initial_parameters(X, k, "full")

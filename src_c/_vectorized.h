@@ -26,6 +26,13 @@
 #define GMMC_CLONES
 #endif
 
+/* restrict (C99) is __restrict to MSVC. */
+#if defined(_MSC_VER)
+#define GMMC_RESTRICT __restrict
+#else
+#define GMMC_RESTRICT restrict
+#endif
+
 static inline double gmmc_exp_nonpositive(double t)
 {
     const double log2e = 1.4426950408889634;
@@ -168,37 +175,62 @@ GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
     return total;                                                              \
 }
 
+/* Full covariances take the feature path up to this many features: beyond
+ * it the (rows, F) feature matrix, F ~ D^2 / 2, no longer fits in cache. */
+#define GMMC_FEATURE_MAX_D 32
+
 /* phi (n, F) := [q(x'), x', 1] with x' = x - center, where q holds, by its
- * size n_quad: the products x'_a x'_b, a <= b (d(d+1)/2), the squares x'_a^2
- * (d) or their sum ||x'||^2 (1). */
+ * size n_quad: the products x'_a x'_b, a <= b (d(d+1)/2, needs d <=
+ * GMMC_FEATURE_MAX_D), the squares x'_a^2 (d) or their sum ||x'||^2 (1).
+ * Every store goes through restrict pointers that cannot alias the values
+ * read, so each run of products is one vectorised loop. */
 #define GMMC_DEFINE_FEATURES(NAME, T)                                           \
-GMMC_CLONES static void NAME(const T *x, int n, int d, const T *center,        \
-                             int n_quad, T *phi)                               \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,                \
+                             const T *GMMC_RESTRICT center, int n_quad,             \
+                             T *GMMC_RESTRICT phi)                                  \
 {                                                                              \
     int n_feat = n_quad + d + 1;                                               \
+    T centered[GMMC_FEATURE_MAX_D];                                            \
     for (int i = 0; i < n; i++) {                                              \
-        T *row = phi + (int64_t)i * n_feat, *lin = row + n_quad;               \
+        const T *GMMC_RESTRICT xi = x + (int64_t)i * d;                             \
+        T *GMMC_RESTRICT row = phi + (int64_t)i * n_feat;                           \
+        T *GMMC_RESTRICT lin = row + n_quad;                                        \
         for (int a = 0; a < d; a++)                                            \
-            lin[a] = x[(int64_t)i * d + a] - center[a];                        \
+            lin[a] = xi[a] - center[a];                                        \
         lin[d] = 1;                                                            \
         if (n_quad == d) {                                                     \
-            for (int a = 0; a < d; a++)                                        \
-                row[a] = lin[a] * lin[a];                                      \
+            for (int a = 0; a < d; a++) {                                      \
+                T t = xi[a] - center[a];                                       \
+                row[a] = t * t;                                                \
+            }                                                                  \
         } else if (n_quad == 1) {                                              \
             double s = 0.0;                                                    \
-            for (int a = 0; a < d; a++)                                        \
-                s += (double)lin[a] * lin[a];                                  \
+            for (int a = 0; a < d; a++) {                                      \
+                double t = xi[a] - center[a];                                  \
+                s += t * t;                                                    \
+            }                                                                  \
             row[0] = (T)s;                                                     \
         } else {                                                               \
-            T *q = row;                                                        \
+            for (int a = 0; a < d; a++)                                        \
+                centered[a] = xi[a] - center[a];                               \
+            T *GMMC_RESTRICT q = row;                                               \
             for (int a = 0; a < d; a++) {                                      \
-                T xa = lin[a];                                                 \
+                T xa = centered[a];                                            \
                 for (int b = a; b < d; b++)                                    \
-                    q[b - a] = xa * lin[b];                                    \
+                    q[b - a] = xa * centered[b];                               \
                 q += d - a;                                                    \
             }                                                                  \
         }                                                                      \
     }                                                                          \
+}
+
+/* acc (count,) += src (count,), the float64 accumulators of a BLAS result. */
+#define GMMC_DEFINE_ADD(NAME, T)                                                \
+GMMC_CLONES static void NAME(double *GMMC_RESTRICT acc, const T *GMMC_RESTRICT src,      \
+                             int64_t count)                                    \
+{                                                                              \
+    for (int64_t idx = 0; idx < count; idx++)                                  \
+        acc[idx] += src[idx];                                                  \
 }
 
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
@@ -209,5 +241,7 @@ GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_d, double)
 GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_f, float)
 GMMC_DEFINE_FEATURES(gmmc_quadratic_features_d, double)
 GMMC_DEFINE_FEATURES(gmmc_quadratic_features_f, float)
+GMMC_DEFINE_ADD(gmmc_add_d, double)
+GMMC_DEFINE_ADD(gmmc_add_f, float)
 
 #endif
