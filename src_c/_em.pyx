@@ -35,7 +35,7 @@ from cython cimport floating
 from libc.math cimport sqrt
 from libc.stdlib cimport malloc, calloc, free
 
-from _blas cimport gemm_rm, syrk_upper_ata, trmm_right_upper
+from _blas cimport gemm_rm, gram_upper, times_upper
 from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 
 
@@ -132,6 +132,8 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     if prec_chol.shape != expected:
         raise ValueError(
             f"{covariance_type} prec_chol must have shape {expected}, got {prec_chol.shape}")
+    if cov == FULL or cov == TIED:  # times_upper may read the whole square
+        prec_chol = np.triu(prec_chol)
     pc64 = prec_chol.astype(np.float64)
     if cov == FULL:
         log_det = np.log(np.diagonal(pc64, axis1=1, axis2=2)).sum(axis=1)
@@ -256,6 +258,7 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     cdef const floating* center = <const floating*>model.center
     cdef const double* offset = model.offset
     cdef floating* out
+    cdef floating* y
     cdef double t, v
 
     if model.features:
@@ -268,16 +271,16 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                 gmmc_center_rows_d(x, n, d, means + j * d, scratch)
             else:
                 gmmc_center_rows_f(x, n, d, means + j * d, scratch)
-            trmm_right_upper(n, d, prec + j * d * d, scratch, d)
+            y = times_upper(n, d, prec + j * d * d, scratch, scratch + n * d)
             if floating is double:
-                gmmc_half_sq_norms_d(scratch, n, d, offset[j], lp + j, k)
+                gmmc_half_sq_norms_d(y, n, d, offset[j], lp + j, k)
             else:
-                gmmc_half_sq_norms_f(scratch, n, d, offset[j], lp + j, k)
+                gmmc_half_sq_norms_f(y, n, d, offset[j], lp + j, k)
     else:  # TIED: one trmm with the shared factor, then K distances
         for i in range(n):
             for a in range(d):
                 scratch[i * d + a] = x[i * d + a] - center[a]
-        trmm_right_upper(n, d, prec, scratch, d)
+        y = times_upper(n, d, prec, scratch, scratch + n * d)
         # Features outside, components inside: the inner loop vectorises
         # without reassociating a reduction.
         for i in range(n):
@@ -285,7 +288,7 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
             for j in range(k):
                 out[j] = 0.0
             for a in range(d):
-                v = scratch[i * d + a]
+                v = y[i * d + a]
                 for j in range(k):
                     t = v - aux[a * k + j]
                     out[j] = out[j] + t * t
@@ -354,7 +357,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                                               sum_x + j * d)
             if rsum == 0.0:
                 continue
-            syrk_upper_ata(d, n, <floating>1.0, scratch, d, <floating>0.0, small, d)
+            gram_upper(d, n, scratch, small)
             for a in range(d):
                 for b in range(a, d):
                     acc[a * d + b] += small[a * d + b]
@@ -371,7 +374,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                 sr = sqrt(weight[i])
                 for a in range(d):
                     scratch[i * d + a] = scratch[i * d + a] * sr
-        syrk_upper_ata(d, n, <floating>1.0, scratch, d, <floating>0.0, small, d)
+        gram_upper(d, n, scratch, small)
         for a in range(d):
             for b in range(a, d):
                 sum_xx[a * d + b] += small[a * d + b]
