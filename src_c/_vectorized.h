@@ -29,8 +29,10 @@
 /* restrict (C99) is __restrict to MSVC. */
 #if defined(_MSC_VER)
 #define GMMC_RESTRICT __restrict
+#define GMMC_ALWAYS_INLINE __forceinline
 #else
 #define GMMC_RESTRICT restrict
+#define GMMC_ALWAYS_INLINE inline __attribute__((always_inline))
 #endif
 
 static inline double gmmc_exp_nonpositive(double t)
@@ -65,6 +67,41 @@ static inline double gmmc_exp_nonpositive(double t)
     double scale;
     memcpy(&scale, &exponent, sizeof scale);
     return p * scale * keep;
+}
+
+/* log(s) for s >= 1 (finite), branch-free so that a loop of them vectorises:
+ * s = 2^e m with m in [sqrt(1/2), sqrt(2)), and log(m) = 2 atanh(u) with
+ * u = (m - 1) / (m + 1), |u| <= 0.172, summed to u^21 (remainder < 1e-18). */
+static inline double gmmc_log_at_least_one(double s)
+{
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double two52 = 4503599627370496.0;
+    int64_t bits, e_bits;
+    double m, e;
+    memcpy(&bits, &s, sizeof bits);
+    /* e as a double without an int64 -> double conversion (AVX-512DQ):
+     * the exponent field in the low mantissa bits of 2^52, minus 2^52. */
+    e_bits = ((bits >> 52) & 0x7FF) | 0x4330000000000000LL;
+    memcpy(&e, &e_bits, sizeof e);
+    e = e - (two52 + 1023.0);
+    bits = (bits & 0x000FFFFFFFFFFFFFLL) | 0x3FF0000000000000LL; /* m in [1, 2) */
+    memcpy(&m, &bits, sizeof m);
+    e += m > 1.4142135623730951 ? 1.0 : 0.0;
+    m = m > 1.4142135623730951 ? 0.5 * m : m;
+    double u = (m - 1.0) / (m + 1.0), u2 = u * u;
+    double p = 1.0 / 21;
+    p = p * u2 + 1.0 / 19;
+    p = p * u2 + 1.0 / 17;
+    p = p * u2 + 1.0 / 15;
+    p = p * u2 + 1.0 / 13;
+    p = p * u2 + 1.0 / 11;
+    p = p * u2 + 1.0 / 9;
+    p = p * u2 + 1.0 / 7;
+    p = p * u2 + 1.0 / 5;
+    p = p * u2 + 1.0 / 3;
+    p = p * u2 + 1.0;
+    return e * ln2_hi + (e * ln2_lo + 2.0 * u * p);
 }
 
 /* Maximum and sum of a row of k values, in 8 independent lanes so that both
@@ -116,7 +153,7 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                                T *log_norm)                                    \
 {                                                                              \
     double total = 0.0;                                                        \
-    double maxes[GMMC_BLOCK];                                                  \
+    double maxes[GMMC_BLOCK], sums[GMMC_BLOCK], logs[GMMC_BLOCK];              \
     for (int first = 0; first < n; first += GMMC_BLOCK) {                      \
         int rows = n - first < GMMC_BLOCK ? n - first : GMMC_BLOCK;            \
         T *block = lp + (int64_t)first * k;                                    \
@@ -131,15 +168,21 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
         }                                                                      \
         for (int64_t idx = 0; idx < (int64_t)rows * k; idx++)                  \
             block[idx] = (T)gmmc_exp_nonpositive((double)block[idx]);          \
+        /* The row maximum contributes exp(0) = 1, so a sum is >= 1 unless   \
+         * the row holds NaN or infinities: those take libm's log below. */   \
+        for (int i = 0; i < rows; i++)                                         \
+            sums[i] = gmmc_row_sum_##SUFFIX(block + (int64_t)i * k, k);        \
+        for (int i = 0; i < rows; i++)                                         \
+            logs[i] = gmmc_log_at_least_one(sums[i] >= 1.0 ? sums[i] : 1.0);   \
         for (int i = 0; i < rows; i++) {                                       \
             T *row = block + (int64_t)i * k;                                   \
             const T *w = weight ? weight + first + i : NULL;                   \
-            double s = gmmc_row_sum_##SUFFIX(row, k), ln;                      \
+            double s = sums[i], ln;                                            \
             if (maxes[i] == -INFINITY) {                                       \
                 ln = -INFINITY;                                                \
             } else {                                                           \
                 double scale = (w ? (double)*w : 1.0) / s;                     \
-                ln = maxes[i] + log(s);                                        \
+                ln = maxes[i] + (s >= 1.0 && s < INFINITY ? logs[i] : log(s)); \
                 for (int j = 0; j < k; j++)                                    \
                     row[j] = (T)(row[j] * scale);                              \
             }                                                                  \
@@ -218,16 +261,17 @@ GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
  * Every store goes through restrict pointers that cannot alias the values
  * read, so each run of products is one vectorised loop. */
 #define GMMC_DEFINE_FEATURES(NAME, T)                                           \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,                \
-                             const T *GMMC_RESTRICT center, int n_quad,             \
-                             T *GMMC_RESTRICT phi)                                  \
+static GMMC_ALWAYS_INLINE void NAME##_rows(const T *GMMC_RESTRICT x, int n,    \
+                                           int d,                              \
+                                           const T *GMMC_RESTRICT center,      \
+                                           int n_quad, T *GMMC_RESTRICT phi)   \
 {                                                                              \
     int n_feat = n_quad + d + 1;                                               \
     T centered[GMMC_FEATURE_MAX_D];                                            \
     for (int i = 0; i < n; i++) {                                              \
-        const T *GMMC_RESTRICT xi = x + (int64_t)i * d;                             \
-        T *GMMC_RESTRICT row = phi + (int64_t)i * n_feat;                           \
-        T *GMMC_RESTRICT lin = row + n_quad;                                        \
+        const T *GMMC_RESTRICT xi = x + (int64_t)i * d;                        \
+        T *GMMC_RESTRICT row = phi + (int64_t)i * n_feat;                      \
+        T *GMMC_RESTRICT lin = row + n_quad;                                   \
         for (int a = 0; a < d; a++)                                            \
             lin[a] = xi[a] - center[a];                                        \
         lin[d] = 1;                                                            \
@@ -246,7 +290,7 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,            
         } else {                                                               \
             for (int a = 0; a < d; a++)                                        \
                 centered[a] = xi[a] - center[a];                               \
-            T *GMMC_RESTRICT q = row;                                               \
+            T *GMMC_RESTRICT q = row;                                          \
             for (int a = 0; a < d; a++) {                                      \
                 T xa = centered[a];                                            \
                 for (int b = a; b < d; b++)                                    \
@@ -254,6 +298,23 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,            
                 q += d - a;                                                    \
             }                                                                  \
         }                                                                      \
+    }                                                                          \
+}                                                                              \
+/* Tiny widths get their own copy with d a constant, fully unrolled: their    \
+ * loops are too short for the loop overhead. */                              \
+GMMC_CLONES static void NAME(const T *x, int n, int d, const T *center,        \
+                             int n_quad, T *phi)                               \
+{                                                                              \
+    switch (d) {                                                               \
+    case 1: NAME##_rows(x, n, 1, center, n_quad, phi); break;                  \
+    case 2: NAME##_rows(x, n, 2, center, n_quad, phi); break;                  \
+    case 3: NAME##_rows(x, n, 3, center, n_quad, phi); break;                  \
+    case 4: NAME##_rows(x, n, 4, center, n_quad, phi); break;                  \
+    case 5: NAME##_rows(x, n, 5, center, n_quad, phi); break;                  \
+    case 6: NAME##_rows(x, n, 6, center, n_quad, phi); break;                  \
+    case 7: NAME##_rows(x, n, 7, center, n_quad, phi); break;                  \
+    case 8: NAME##_rows(x, n, 8, center, n_quad, phi); break;                  \
+    default: NAME##_rows(x, n, d, center, n_quad, phi);                        \
     }                                                                          \
 }
 
