@@ -107,13 +107,15 @@ cdef struct Model:
 
 
 def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
-                  str covariance_type, center):
+                  str covariance_type, center, bint allow_features=True):
     """Validate the parameters and build the arrays behind a ``Model``.
 
     X gives the dtype and D (its rows are not read); ``center`` is the centre
-    of tied, diag and spherical computations (None: the mixture mean). Returns
-    an opaque tuple that ``posterior`` and ``accumulate_statistics`` accept as
-    ``prepared``, so that threads sharing one model prepare it once.
+    of tied, diag and spherical computations (None: the mixture mean).
+    ``allow_features=False`` keeps full covariances on the per-component path
+    (to test one path against the other). Returns an opaque tuple that
+    ``posterior`` and ``accumulate_statistics`` accept as ``prepared``, so that
+    threads sharing one model prepare it once.
     """
     cdef int d = X.shape[1]
     dtype = np.float32 if floating is float else np.float64
@@ -150,7 +152,7 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     center = np.ascontiguousarray(center, dtype=np.float64)
     centered_means = means.astype(np.float64) - center
     aux = np.zeros((1, 1))
-    features = _features_possible(cov, d)
+    features = _features_possible(cov, d) and (allow_features or cov != FULL)
     if cov == FULL and features:
         precision = pc64 @ np.swapaxes(pc64, 1, 2)
         spread = np.sqrt(np.abs(np.diagonal(np.linalg.inv(precision), axis1=1, axis2=2)))

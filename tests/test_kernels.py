@@ -20,8 +20,10 @@ from gmmc import _em, _kmeans, _stats
 from conftest import COVARIANCE_TYPES, full_covariances
 
 DTYPES = (np.float64, np.float32)
-# The full-covariance kernels switch from hand-written loops to BLAS at D > 8.
-N_FEATURES = (1, 3, 8, 9, 20)
+# Widths on both sides of the kernels' switches: the feature builder's unrolled
+# copies (D <= 8), the feature path for full covariances (D <= 32; its chunk
+# height falls with D), and GEMM versus trmm/syrk per component (D < 49).
+N_FEATURES = (1, 2, 3, 8, 9, 20, 32, 33, 48, 49)
 
 
 # -- references ------------------------------------------------------------------
@@ -236,7 +238,7 @@ def empty_accumulators(covariance_type, k, d, rng=None):
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_features", (2, 8, 12))
+@pytest.mark.parametrize("n_features", (2, 8, 12, 32, 33, 49))
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_accumulate_statistics_matches_numpy(covariance_type, n_features, dtype, weighted):
     rng = np.random.RandomState(n_features)
@@ -274,6 +276,42 @@ def test_accumulate_statistics_matches_numpy(covariance_type, n_features, dtype,
     assert_allclose(loglik, wt @ ref_norm, rtol=rtol)
     if covariance_type in ("full", "tied"):
         assert_array_equal(sum_xx, np.swapaxes(sum_xx, -1, -2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features", (2, 7, 32))
+def test_full_feature_and_exact_paths_agree(n_features, dtype):
+    """Full covariances: the quadratic-feature GEMMs and the per-component
+    products give the same posterior and statistics."""
+    n_samples, k = 1000, 5
+    weights, means, covariances, prec_chol = random_model(k, n_features, "full", seed=11)
+    X = sample_points(means, n_samples, seed=12).astype(dtype)
+    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
+    prepared = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None)
+    if dtype == np.float64:  # this well-conditioned model is on the feature path
+        assert prepared[6]
+    ref_norm, ref_resp = reference_posterior(
+        X, weights, means_d.astype(np.float64), covariances_from_factor(prec_d, "full"),
+        "full")
+    shift = means.copy()
+    expected = reference_statistics(X, None, ref_resp, shift, "full")
+    rtol = 1e-9 if dtype == np.float64 else 2e-4
+    exact = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
+                              allow_features=False)
+    assert not exact[6]
+    for path in (prepared, exact):
+        log_norm = np.empty(n_samples, dtype=dtype)
+        resp = np.empty((n_samples, k), dtype=dtype)
+        _em.posterior(X, np.log(weights), means_d, prec_d, "full", log_norm, resp,
+                      prepared=path)
+        assert_allclose(log_norm, ref_norm, rtol=rtol)
+        assert_allclose(resp, ref_resp, atol=rtol)
+        sums = (np.zeros(k), np.zeros((k, n_features)), np.zeros(k * n_features ** 2))
+        _em.accumulate_statistics(X, None, np.log(weights), means_d, prec_d, "full",
+                                  shift, *sums, prepared=path)
+        for got, want in zip(sums, expected):
+            assert_allclose(got.reshape(want.shape), want, rtol=rtol,
+                            atol=rtol * (np.abs(want).max() + 1.0))
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
