@@ -96,7 +96,8 @@ cdef inline int _n_features(int cov, int d) noexcept nogil:
 cdef struct Model:
     # Everything a chunk needs, prepared once per kernel call.
     int cov
-    bint features          # take the quadratic-feature path
+    bint features          # run the quadratic-feature GEMMs
+    const unsigned char* exact  # (K,) full: 1 = this component per component
     int d
     int k
     const void* means      # (K, D)
@@ -112,6 +113,8 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
 
     X gives the dtype and D (its rows are not read); ``center`` is the centre
     of tied, diag and spherical computations (None: the mixture mean).
+    Full covariances take the feature GEMMs when at least half the components
+    are accurate on them; the others are then done per component alone.
     ``allow_features=False`` keeps full covariances on the per-component path
     (to test one path against the other). Returns an opaque tuple that
     ``posterior`` and ``accumulate_statistics`` accept as ``prepared``, so that
@@ -153,13 +156,18 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     centered_means = means.astype(np.float64) - center
     aux = np.zeros((1, 1))
     features = _features_possible(cov, d) and (allow_features or cov != FULL)
+    exact = np.full(k, cov == FULL, dtype=np.uint8)
     if cov == FULL and features:
         precision = pc64 @ np.swapaxes(pc64, 1, 2)
         spread = np.sqrt(np.abs(np.diagonal(np.linalg.inv(precision), axis1=1, axis2=2)))
         reach = np.abs(centered_means) + spread
-        amplification = np.einsum("ka,kab,kb->k", reach, np.abs(precision), reach).max()
-        features = amplification <= (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
-                                     else MAX_AMPLIFICATION_DOUBLE)
+        amplification = np.einsum("ka,kab,kb->k", reach, np.abs(precision), reach)
+        exact = (amplification > (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
+                                  else MAX_AMPLIFICATION_DOUBLE)).astype(np.uint8)
+        # The feature GEMMs cost about half the per-component work of all K.
+        features = 2 * np.count_nonzero(exact) <= k
+        if not features:
+            exact[:] = 1
     if cov == TIED:
         aux = (centered_means @ pc64).T
     elif features:
@@ -174,11 +182,11 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
             quadratic = precision if cov == DIAG else precision[:, None]
             linear = centered_means * (precision if cov == DIAG else precision[:, None])
             constant = (centered_means * linear).sum(axis=1)
-        offset = offset - 0.5 * constant
         # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
-        aux = np.concatenate([quadratic.T, -2.0 * linear.T, -2.0 * offset[None, :]])
+        aux = np.concatenate([quadratic.T, -2.0 * linear.T,
+                              -2.0 * (offset - 0.5 * constant)[None, :]])
     return (cov, means, prec_chol, np.ascontiguousarray(aux, dtype=dtype),
-            center.astype(dtype), np.ascontiguousarray(offset), features)
+            center.astype(dtype), np.ascontiguousarray(offset), features, exact)
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -190,8 +198,10 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
     cdef const floating[::1] aux = prepared[3].reshape(-1)
     cdef const floating[::1] center = prepared[4]
     cdef const double[::1] offset = prepared[5]
+    cdef const unsigned char[::1] exact = prepared[7]
     model.cov = prepared[0]
     model.features = prepared[6]
+    model.exact = &exact[0]
     model.k = means.shape[0]
     model.d = means.shape[1]
     if model.d != X.shape[1]:
@@ -249,7 +259,7 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                           floating* scratch, floating* lp) noexcept nogil:
     """lp (n, K) := weighted log-density of each row of x (n, D).
 
-    scratch: (n, max(2D, F)) work space; on the feature path it is left
+    scratch: (n, _scratch_columns) work space; on the feature path it is left
     holding the chunk's features.
     """
     cdef int d = model.d, k = model.k, i, j, a
@@ -261,24 +271,27 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     cdef const double* offset = model.offset
     cdef floating* out
     cdef floating* y
+    cdef floating* work = scratch + n * n_feat if model.features else scratch
     cdef double t, v
 
     if model.features:
         _quadratic_features(model.cov, x, n, d, center, scratch)
         gemm_rm(False, False, n, k, n_feat, <floating>-0.5, scratch, n_feat,
                 aux, k, <floating>0.0, lp, k)
-    elif model.cov == FULL:
+    if model.cov == FULL:  # the components left to the exact path
         for j in range(k):
+            if not model.exact[j]:
+                continue
             if floating is double:
-                gmmc_center_rows_d(x, n, d, means + j * d, scratch)
+                gmmc_center_rows_d(x, n, d, means + j * d, work)
             else:
-                gmmc_center_rows_f(x, n, d, means + j * d, scratch)
-            y = times_upper(n, d, prec + j * d * d, scratch, scratch + n * d)
+                gmmc_center_rows_f(x, n, d, means + j * d, work)
+            y = times_upper(n, d, prec + j * d * d, work, work + n * d)
             if floating is double:
                 gmmc_half_sq_norms_d(y, n, d, offset[j], lp + j, k)
             else:
                 gmmc_half_sq_norms_f(y, n, d, offset[j], lp + j, k)
-    else:  # TIED: one trmm with the shared factor, then K distances
+    elif model.cov == TIED:  # one product with the shared factor, K distances
         for i in range(n):
             for a in range(d):
                 scratch[i * d + a] = x[i * d + a] - center[a]
@@ -315,7 +328,8 @@ cdef inline double _chunk_normalize(floating* lp, int n, int k, const floating* 
 cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                             const floating* weight, const floating* resp,
                             const double* shift, const floating* center,
-                            bint features, bint features_ready, floating* scratch,
+                            bint features, const unsigned char* exact,
+                            bint features_ready, floating* scratch,
                             floating* small, double* feature_sums, double* sum_x,
                             double* sum_xx) noexcept nogil:
     """Add the chunk's sums about ``shift`` (or ``center``) to accumulators.
@@ -324,10 +338,11 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     sum_n r_nk phi(x'_n) to ``feature_sums`` (K, F), which _statistics_pass
     unpacks into resp_sum, sum_x and sum_xx, about ``shift``, once per call; the
     other paths add to sum_x and sum_xx (resp_sum is the caller's).
-    ``features``: take the quadratic-feature path; ``features_ready``: scratch
-    already holds the chunk's features, as the E-step (_chunk_log_prob) leaves
-    them.
-    scratch is (n, max(2D, F)) and small (max(D*D, F*K),) work space. BLAS
+    ``features``: run the quadratic-feature GEMM; ``exact`` (K,): the full
+    components done per component (all of them without features);
+    ``features_ready``: scratch already holds the chunk's features, as the
+    E-step (_chunk_log_prob) leaves them.
+    scratch is (n, _scratch_columns) and small (max(D*D, F*K),) work space. BLAS
     results land in ``small`` in the input precision and are added to the
     float64 accumulators once per chunk, so float32 input keeps float32 speed
     without float32 round-off piling up over millions of rows.
@@ -337,6 +352,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     cdef const double* ref
     cdef double rsum, ri, t, sr
     cdef double* acc
+    cdef floating* work = scratch + n * n_feat if features else scratch
 
     if features:
         if not features_ready:
@@ -347,23 +363,25 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
             gmmc_add_d(feature_sums, small, k * n_feat)
         else:
             gmmc_add_f(feature_sums, small, k * n_feat)
-    elif cov == FULL:
+    if cov == FULL:
         for j in range(k):
+            if features and not exact[j]:
+                continue
             ref = shift + j * d
             acc = sum_xx + j * d * d
             if floating is double:
-                rsum = gmmc_weighted_center_d(x, n, d, ref, resp + j, k, scratch,
+                rsum = gmmc_weighted_center_d(x, n, d, ref, resp + j, k, work,
                                               sum_x + j * d)
             else:
-                rsum = gmmc_weighted_center_f(x, n, d, ref, resp + j, k, scratch,
+                rsum = gmmc_weighted_center_f(x, n, d, ref, resp + j, k, work,
                                               sum_x + j * d)
             if rsum == 0.0:
                 continue
-            gram_upper(d, n, scratch, small)
+            gram_upper(d, n, work, small)
             for a in range(d):
                 for b in range(a, d):
                     acc[a * d + b] += small[a * d + b]
-    else:  # TIED: sum_x by one GEMM, the shared scatter by one syrk
+    elif cov == TIED:  # sum_x by one GEMM, the shared scatter by one Gram matrix
         for i in range(n):
             for a in range(d):
                 scratch[i * d + a] = x[i * d + a] - shift[a]
@@ -383,16 +401,19 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
 
 
 cdef void _unpack_feature_sums(int cov, int d, int k, const double* feature_sums,
-                               double* resp_sum, double* sum_x,
-                               double* sum_xx) noexcept nogil:
+                               const unsigned char* exact, double* resp_sum,
+                               double* sum_x, double* sum_xx) noexcept nogil:
     """Add feature sums (K, F), columns [q(x'), x', 1], to resp_sum (the
-    constant column), sum_x and sum_xx (full: upper triangles)."""
+    constant column, every component), sum_x and sum_xx (full: upper
+    triangles; not the ``exact`` components, which have their own)."""
     cdef int n_quad = _n_quadratic(cov, d), n_feat = _n_features(cov, d)
     cdef int j, a, b, f
     cdef const double* row
     for j in range(k):
         row = feature_sums + j * n_feat
         resp_sum[j] += row[n_feat - 1]
+        if exact[j]:
+            continue
         for a in range(d):
             sum_x[j * d + a] += row[n_quad + a]
         if cov == FULL:
@@ -415,10 +436,10 @@ cdef void _symmetrize_upper(double* a, int d, int count) noexcept nogil:
 
 
 cdef void _move_full_sums(int d, int k, const double* center, const double* shift,
-                          const double* resp_sum, double* sum_x,
-                          double* sum_xx) noexcept nogil:
+                          const unsigned char* exact, const double* resp_sum,
+                          double* sum_x, double* sum_xx) noexcept nogil:
     """Re-express full sums taken about ``center`` about each row of ``shift``
-    (upper triangles of sum_xx only).
+    (upper triangles of sum_xx only), except the ``exact`` components'.
 
     With delta = shift_k - center and s = sum r (x - center):
     sum r (x - shift)(x - shift)^T = S - s delta^T - delta s^T + R delta delta^T.
@@ -428,6 +449,8 @@ cdef void _move_full_sums(int d, int k, const double* center, const double* shif
     cdef double* s
     cdef double* m
     for j in range(k):
+        if exact[j]:
+            continue
         s = sum_x + j * d
         m = sum_xx + j * d * d
         for a in range(d):
@@ -440,8 +463,18 @@ cdef void _move_full_sums(int d, int k, const double* center, const double* shif
             s[a] -= resp_sum[j] * delta[a]
 
 
+cdef int _scratch_columns(int cov, int d) noexcept nogil:
+    """Columns of the per-chunk work space: the features, then (full, for the
+    components left to the exact path) 2D more; 2D without features."""
+    if not _features_possible(cov, d):
+        return 2 * d
+    if cov == FULL:
+        return _n_features(cov, d) + 2 * d
+    return max(2 * d, _n_features(cov, d))
+
+
 cdef int _chunk_rows(int cov, int d, bint features) noexcept nogil:
-    cdef int columns = _n_features(cov, d) if features else 2 * d
+    cdef int columns = _scratch_columns(cov, d) if features else 2 * d
     cdef int rows = CHUNK_ELEMENTS // columns
     rows = rows - rows % MIN_CHUNK
     return max(MIN_CHUNK, min(MAX_CHUNK, rows))
@@ -450,10 +483,6 @@ cdef int _chunk_rows(int cov, int d, bint features) noexcept nogil:
 def _check_rows(name, Py_ssize_t got, Py_ssize_t want):
     if got != want:
         raise ValueError(f"{name} must have {want} rows, got {got}")
-
-
-cdef int _scratch_columns(int cov, int d) noexcept nogil:
-    return max(2 * d, _n_features(cov, d)) if _features_possible(cov, d) else 2 * d
 
 
 def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
@@ -519,6 +548,10 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     cdef int n, j
     cdef double loglik = 0.0
     cdef bint features = model.features if model != NULL else (cov == DIAG or cov == SPHERICAL)
+    # Without a model (given responsibilities) full covariances go per
+    # component (no features) and the others have none on the exact path.
+    cdef unsigned char* none_exact = <unsigned char*>calloc(k, 1)
+    cdef const unsigned char* exact = model.exact if model != NULL else none_exact
     cdef int n_feat = _n_features(cov, d)
     cdef int rows = _chunk_rows(cov, d, features)
     cdef floating* scratch = <floating*>malloc(
@@ -535,9 +568,9 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     cdef double* feature_sums = <double*>calloc(k * n_feat if features else 1, sizeof(double))
     if (scratch == NULL or lp == NULL or small == NULL or rs_part == NULL
             or sx_part == NULL or xx_part == NULL or center64 == NULL
-            or feature_sums == NULL):
+            or feature_sums == NULL or none_exact == NULL):
         free(scratch); free(lp); free(small); free(rs_part); free(sx_part)
-        free(xx_part); free(center64); free(feature_sums)
+        free(xx_part); free(center64); free(feature_sums); free(none_exact)
         raise MemoryError()
     with nogil:
         for chunk in range((n_samples + rows - 1) // rows):
@@ -558,14 +591,15 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                         rs_part[j] += lp[i * k + j]
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
-                              shift, center, features, model != NULL, scratch, small,
-                              feature_sums, sx_part, xx_part)
+                              shift, center, features, exact, model != NULL, scratch,
+                              small, feature_sums, sx_part, xx_part)
         if features:
-            _unpack_feature_sums(cov, d, k, feature_sums, rs_part, sx_part, xx_part)
+            _unpack_feature_sums(cov, d, k, feature_sums, exact, rs_part, sx_part,
+                                 xx_part)
         if cov == FULL and features:
             for j in range(d):
                 center64[j] = center[j]
-            _move_full_sums(d, k, center64, shift, rs_part, sx_part, xx_part)
+            _move_full_sums(d, k, center64, shift, exact, rs_part, sx_part, xx_part)
         if cov == FULL or cov == TIED:
             _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
         for j in range(k):
@@ -575,7 +609,7 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
         for i in range(n_xx):
             sum_xx[i] += xx_part[i]
     free(scratch); free(lp); free(small); free(rs_part); free(sx_part)
-    free(xx_part); free(center64); free(feature_sums)
+    free(xx_part); free(center64); free(feature_sums); free(none_exact)
     return loglik
 
 

@@ -314,6 +314,39 @@ def test_full_feature_and_exact_paths_agree(n_features, dtype):
                             atol=rtol * (np.abs(want).max() + 1.0))
 
 
+def test_full_mixed_paths_match_references():
+    """A tight component far from the others cannot use the feature GEMMs (its
+    rounding bound is too large): it alone goes per component while the rest
+    keep the GEMMs, and everything still matches the references."""
+    k, d, n_samples = 6, 8, 1200
+    weights, means, covariances, _ = random_model(k, d, "full", seed=21)
+    means[0] += 200.0
+    covariances[0] *= 1e-4
+    prec_chol = np.array([upper_precision_factor(c) for c in covariances])
+    rng = np.random.RandomState(22)
+    labels = rng.randint(k, size=n_samples)
+    X = np.array([rng.multivariate_normal(means[j], covariances[j]) for j in labels])
+    prepared = _em.prepare_model(X, np.log(weights), means, prec_chol, "full", None)
+    assert prepared[6] and list(prepared[7]) == [1, 0, 0, 0, 0, 0]
+
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "full")
+    log_norm = np.empty(n_samples)
+    resp = np.empty((n_samples, k))
+    _em.posterior(X, np.log(weights), means, prec_chol, "full", log_norm, resp,
+                  prepared=prepared)
+    assert_allclose(log_norm, ref_norm, rtol=1e-9)
+    assert_allclose(resp, ref_resp, atol=1e-9)
+
+    shift = means + 0.1  # sums about points other than the means, too
+    sums = (np.zeros(k), np.zeros((k, d)), np.zeros(k * d * d))
+    loglik, _ = _em.accumulate_statistics(X, None, np.log(weights), means, prec_chol,
+                                          "full", shift, *sums, prepared=prepared)
+    assert_allclose(loglik, ref_norm.sum(), rtol=1e-9)
+    for got, want in zip(sums, reference_statistics(X, None, ref_resp, shift, "full")):
+        assert_allclose(got.reshape(want.shape), want, rtol=1e-9,
+                        atol=1e-9 * (np.abs(want).max() + 1.0))
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_accumulate_statistics_integer_weights_equal_repeated_rows(covariance_type):
     """Weight 2 counts a sample twice, weight 0 drops it."""
