@@ -98,6 +98,9 @@ cdef struct Model:
     int cov
     bint features          # run the quadratic-feature GEMMs
     const unsigned char* exact  # (K,) full: 1 = this component per component
+    bint micro             # per-component products by the micro-kernels
+    int dp                 # micro: padded row length
+    const void* prec_padded  # micro: (K, dp, dp) factors, zero-padded
     int d
     int k
     const void* means      # (K, D)
@@ -108,7 +111,8 @@ cdef struct Model:
 
 
 def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
-                  str covariance_type, center, bint allow_features=True):
+                  str covariance_type, center, bint allow_features=True,
+                  bint allow_microkernels=True):
     """Validate the parameters and build the arrays behind a ``Model``.
 
     X gives the dtype and D (its rows are not read); ``center`` is the centre
@@ -116,7 +120,8 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     Full covariances take the feature GEMMs when at least half the components
     are accurate on them; the others are then done per component alone.
     ``allow_features=False`` keeps full covariances on the per-component path
-    (to test one path against the other). Returns an opaque tuple that
+    and ``allow_microkernels=False`` that path on BLAS (to test one path
+    against the other). Returns an opaque tuple that
     ``posterior`` and ``accumulate_statistics`` accept as ``prepared``, so that
     threads sharing one model prepare it once.
     """
@@ -185,8 +190,14 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
         # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
         aux = np.concatenate([quadratic.T, -2.0 * linear.T,
                               -2.0 * (offset - 0.5 * constant)[None, :]])
+    micro = cov == FULL and HAVE_AVX512 and allow_microkernels and exact.any()
+    dp = _padded(d, 4 if dtype == np.float32 else 8)
+    prec_padded = np.zeros((k, dp, dp) if micro else (1, 1, 1), dtype=dtype)
+    if micro:
+        prec_padded[:, :d, :d] = prec_chol
     return (cov, means, prec_chol, np.ascontiguousarray(aux, dtype=dtype),
-            center.astype(dtype), np.ascontiguousarray(offset), features, exact)
+            center.astype(dtype), np.ascontiguousarray(offset), features, exact,
+            micro, prec_padded)
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -199,11 +210,15 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
     cdef const floating[::1] center = prepared[4]
     cdef const double[::1] offset = prepared[5]
     cdef const unsigned char[::1] exact = prepared[7]
+    cdef const floating[::1] prec_padded = prepared[9].reshape(-1)
     model.cov = prepared[0]
     model.features = prepared[6]
     model.exact = &exact[0]
+    model.micro = prepared[8]
+    model.prec_padded = &prec_padded[0]
     model.k = means.shape[0]
     model.d = means.shape[1]
+    model.dp = _padded(model.d, sizeof(floating))
     if model.d != X.shape[1]:
         raise ValueError(f"the model has {model.d} features, X has {X.shape[1]}")
     model.means = &means[0, 0]
@@ -232,10 +247,10 @@ cdef extern from "_vectorized.h":
                               float* out, int stride) noexcept nogil
     double gmmc_weighted_center_d(const double* x, int n, int d, const double* ref,
                                   const double* resp, int stride, double* out,
-                                  double* sum_x) noexcept nogil
+                                  int out_stride, double* sum_x) noexcept nogil
     double gmmc_weighted_center_f(const float* x, int n, int d, const double* ref,
                                   const float* resp, int stride, float* out,
-                                  double* sum_x) noexcept nogil
+                                  int out_stride, double* sum_x) noexcept nogil
     void gmmc_quadratic_features_d(const double* x, int n, int d,
                                    const double* center, int n_quad,
                                    double* phi) noexcept nogil
@@ -244,6 +259,34 @@ cdef extern from "_vectorized.h":
                                    float* phi) noexcept nogil
     void gmmc_add_d(double* acc, const double* src, Py_ssize_t count) noexcept nogil
     void gmmc_add_f(double* acc, const float* src, Py_ssize_t count) noexcept nogil
+
+
+cdef extern from "_microkernels.h":
+    int gmmc_have_avx512() noexcept nogil
+    void gmmc_upper_quadratic_forms_d(const double* x, int n, int d, const double* mu,
+                                      int dp, const double* u, double offset,
+                                      double* out, int stride) noexcept nogil
+    void gmmc_upper_quadratic_forms_f(const float* x, int n, int d, const float* mu,
+                                      int dp, const float* u, double offset,
+                                      float* out, int stride) noexcept nogil
+    void gmmc_gram_upper_d(const double* z, int n, int dp, double* g) noexcept nogil
+    void gmmc_gram_upper_f(const float* z, int n, int dp, float* g) noexcept nogil
+
+# The per-component products of full covariances use the AVX-512 micro-kernels
+# of _microkernels.h where the CPU has them (1.2-1.9x trmm/syrk or the GEMMs
+# at D = 32-64, one thread), BLAS elsewhere.
+cdef bint HAVE_AVX512 = gmmc_have_avx512()
+
+
+def microkernels_available():
+    """Whether this CPU runs the AVX-512 micro-kernels (else BLAS does)."""
+    return bool(HAVE_AVX512)
+
+
+cdef inline int _padded(int d, int itemsize) noexcept nogil:
+    """Row length for the micro-kernels: a multiple of their vectors (64 bytes)."""
+    cdef int width = 64 // itemsize
+    return (d + width - 1) // width * width
 
 
 cdef inline void _quadratic_features(int cov, const floating* x, int n, int d,
@@ -281,6 +324,18 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     if model.cov == FULL:  # the components left to the exact path
         for j in range(k):
             if not model.exact[j]:
+                continue
+            if model.micro:
+                if floating is double:
+                    gmmc_upper_quadratic_forms_d(
+                        x, n, d, means + j * d, model.dp,
+                        <const double*>model.prec_padded + j * model.dp * model.dp,
+                        offset[j], lp + j, k)
+                else:
+                    gmmc_upper_quadratic_forms_f(
+                        x, n, d, means + j * d, model.dp,
+                        <const float*>model.prec_padded + j * model.dp * model.dp,
+                        offset[j], lp + j, k)
                 continue
             if floating is double:
                 gmmc_center_rows_d(x, n, d, means + j * d, work)
@@ -328,7 +383,7 @@ cdef inline double _chunk_normalize(floating* lp, int n, int k, const floating* 
 cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                             const floating* weight, const floating* resp,
                             const double* shift, const floating* center,
-                            bint features, const unsigned char* exact,
+                            bint features, const unsigned char* exact, bint micro,
                             bint features_ready, floating* scratch,
                             floating* small, double* feature_sums, double* sum_x,
                             double* sum_xx) noexcept nogil:
@@ -339,7 +394,8 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     unpacks into resp_sum, sum_x and sum_xx, about ``shift``, once per call; the
     other paths add to sum_x and sum_xx (resp_sum is the caller's).
     ``features``: run the quadratic-feature GEMM; ``exact`` (K,): the full
-    components done per component (all of them without features);
+    components done per component (all of them without features), by the
+    micro-kernels if ``micro``;
     ``features_ready``: scratch already holds the chunk's features, as the
     E-step (_chunk_log_prob) leaves them.
     scratch is (n, _scratch_columns) and small (max(D*D, F*K),) work space. BLAS
@@ -353,6 +409,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     cdef double rsum, ri, t, sr
     cdef double* acc
     cdef floating* work = scratch + n * n_feat if features else scratch
+    cdef int row_stride = _padded(d, sizeof(floating)) if micro else d
 
     if features:
         if not features_ready:
@@ -371,16 +428,21 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
             acc = sum_xx + j * d * d
             if floating is double:
                 rsum = gmmc_weighted_center_d(x, n, d, ref, resp + j, k, work,
-                                              sum_x + j * d)
+                                              row_stride, sum_x + j * d)
             else:
                 rsum = gmmc_weighted_center_f(x, n, d, ref, resp + j, k, work,
-                                              sum_x + j * d)
+                                              row_stride, sum_x + j * d)
             if rsum == 0.0:
                 continue
-            gram_upper(d, n, work, small)
+            if not micro:
+                gram_upper(d, n, work, small)
+            elif floating is double:
+                gmmc_gram_upper_d(work, n, row_stride, small)
+            else:
+                gmmc_gram_upper_f(work, n, row_stride, small)
             for a in range(d):
                 for b in range(a, d):
-                    acc[a * d + b] += small[a * d + b]
+                    acc[a * d + b] += small[a * row_stride + b]
     elif cov == TIED:  # sum_x by one GEMM, the shared scatter by one Gram matrix
         for i in range(n):
             for a in range(d):
@@ -465,12 +527,14 @@ cdef void _move_full_sums(int d, int k, const double* center, const double* shif
 
 cdef int _scratch_columns(int cov, int d) noexcept nogil:
     """Columns of the per-chunk work space: the features, then (full, for the
-    components left to the exact path) 2D more; 2D without features."""
+    components left to the exact path) room for two D-wide blocks, or one
+    padded block (micro-kernels); 2D without features."""
+    cdef int per_component = max(2 * d, _padded(d, 4)) if cov == FULL else 2 * d
     if not _features_possible(cov, d):
-        return 2 * d
+        return per_component
     if cov == FULL:
-        return _n_features(cov, d) + 2 * d
-    return max(2 * d, _n_features(cov, d))
+        return _n_features(cov, d) + per_component
+    return max(per_component, _n_features(cov, d))
 
 
 cdef int _chunk_rows(int cov, int d, bint features) noexcept nogil:
@@ -552,12 +616,14 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     # component (no features) and the others have none on the exact path.
     cdef unsigned char* none_exact = <unsigned char*>calloc(k, 1)
     cdef const unsigned char* exact = model.exact if model != NULL else none_exact
+    cdef bint micro = model.micro if model != NULL else False
     cdef int n_feat = _n_features(cov, d)
     cdef int rows = _chunk_rows(cov, d, features)
     cdef floating* scratch = <floating*>malloc(
         rows * _scratch_columns(cov, d) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(rows * k * sizeof(floating))
-    cdef floating* small = <floating*>malloc(max(d * d, n_feat * k) * sizeof(floating))
+    cdef floating* small = <floating*>malloc(
+        max(_padded(d, sizeof(floating)) ** 2, n_feat * k) * sizeof(floating))
     # This call's sums are gathered in zeroed blocks, then added: the upper
     # triangles the chunks fill are mirrored, and sums about the centre moved to
     # the shift, once, on this call's part only.
@@ -591,8 +657,8 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                         rs_part[j] += lp[i * k + j]
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
-                              shift, center, features, exact, model != NULL, scratch,
-                              small, feature_sums, sx_part, xx_part)
+                              shift, center, features, exact, micro, model != NULL,
+                              scratch, small, feature_sums, sx_part, xx_part)
         if features:
             _unpack_feature_sums(cov, d, k, feature_sums, exact, rs_part, sx_part,
                                  xx_part)

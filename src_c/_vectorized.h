@@ -228,25 +228,27 @@ GMMC_CLONES static void NAME(const T *y, int n, int d, double offset, T *out,  \
     }                                                                          \
 }
 
-/* For component j: out (n, d) := sqrt(r_i) (x_i - ref) and
- * sum_x (d,) += sum_i r_i (x_i - ref), with r_i = resp[i * stride].
- * Returns sum_i r_i. */
+/* For component j: out (n, d) := sqrt(r_i) (x_i - ref), rows out_stride >= d
+ * apart with zeros past d, and sum_x (d,) += sum_i r_i (x_i - ref), with
+ * r_i = resp[i * stride]. Returns sum_i r_i. */
 #define GMMC_DEFINE_WEIGHTED_CENTER(NAME, T)                                    \
 GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
                                const T *resp, int stride, T *out,              \
-                               double *sum_x)                                  \
+                               int out_stride, double *sum_x)                  \
 {                                                                              \
     double total = 0.0;                                                        \
     for (int i = 0; i < n; i++) {                                              \
         double r = resp[(int64_t)i * stride], root = sqrt(r);                  \
         const T *row = x + (int64_t)i * d;                                     \
-        T *dst = out + (int64_t)i * d;                                         \
+        T *dst = out + (int64_t)i * out_stride;                                \
         total += r;                                                            \
         for (int a = 0; a < d; a++) {                                          \
             double t = row[a] - ref[a];                                        \
             sum_x[a] += r * t;                                                 \
             dst[a] = (T)(root * t);                                            \
         }                                                                      \
+        for (int a = d; a < out_stride; a++)                                   \
+            dst[a] = 0;                                                        \
     }                                                                          \
     return total;                                                              \
 }

@@ -279,16 +279,17 @@ def test_accumulate_statistics_matches_numpy(covariance_type, n_features, dtype,
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_features", (2, 7, 32))
+@pytest.mark.parametrize("n_features", (2, 7, 32, 33, 49, 64, 70))
 def test_full_feature_and_exact_paths_agree(n_features, dtype):
-    """Full covariances: the quadratic-feature GEMMs and the per-component
-    products give the same posterior and statistics."""
-    n_samples, k = 1000, 5
+    """Full covariances: the quadratic-feature GEMMs (D <= 32) and the
+    per-component products, by the micro-kernels where the CPU has AVX-512 and
+    by BLAS, give the same posterior and statistics."""
+    n_samples, k = 1001, 5  # 1001: a row block of the micro-kernels left over
     weights, means, covariances, prec_chol = random_model(k, n_features, "full", seed=11)
     X = sample_points(means, n_samples, seed=12).astype(dtype)
     means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
     prepared = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None)
-    if dtype == np.float64:  # this well-conditioned model is on the feature path
+    if dtype == np.float64 and n_features <= 32:  # well-conditioned: feature path
         assert prepared[6]
     ref_norm, ref_resp = reference_posterior(
         X, weights, means_d.astype(np.float64), covariances_from_factor(prec_d, "full"),
@@ -298,8 +299,11 @@ def test_full_feature_and_exact_paths_agree(n_features, dtype):
     rtol = 1e-9 if dtype == np.float64 else 2e-4
     exact = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
                               allow_features=False)
-    assert not exact[6]
-    for path in (prepared, exact):
+    assert not exact[6] and exact[8] == _em.microkernels_available()
+    blas = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
+                             allow_features=False, allow_microkernels=False)
+    assert not blas[6] and not blas[8]
+    for path in (prepared, exact, blas):
         log_norm = np.empty(n_samples, dtype=dtype)
         resp = np.empty((n_samples, k), dtype=dtype)
         _em.posterior(X, np.log(weights), means_d, prec_d, "full", log_norm, resp,
