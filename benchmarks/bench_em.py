@@ -21,7 +21,9 @@ import warnings
 
 import numpy as np
 
-# (covariance type, dtype, N, D, K); the targets are issue #7's.
+# (covariance type, dtype, N, D, K, speed-up target); the targets are issue
+# #7's. Full covariances at D >= PEAK_TARGET_MIN_D must also reach
+# PEAK_TARGET of the GEMM peak.
 GRID = [
     ("full", "float64", 100_000, 2, 5, 15),
     ("full", "float64", 100_000, 8, 8, 15),
@@ -32,6 +34,7 @@ GRID = [
     ("tied", "float64", 100_000, 32, 16, 8),
     ("full", "float32", 100_000, 32, 16, 10),
 ]
+PEAK_TARGET, PEAK_TARGET_MIN_D = 0.70, 64
 QUICK_GRID = [
     ("full", "float64", 20_000, 2, 5, 15),
     ("full", "float64", 20_000, 32, 16, 10),
@@ -164,7 +167,9 @@ def main(argv=None):
     print(f"gmmc {gmmc.__version__}, scikit-learn {sklearn.__version__}, numpy "
           f"{np.__version__}; threads: {effective_n_threads()}; cores: {os.cpu_count()}")
     print(f"measured peak: DGEMM {peaks['float64']:.1f} GFLOP/s, "
-          f"SGEMM {peaks['float32']:.1f} GFLOP/s; {n_iter} EM iterations per fit, tol=0\n")
+          f"SGEMM {peaks['float32']:.1f} GFLOP/s; {n_iter} EM iterations per fit, tol=0")
+    print(f"ok: speed-up >= target, and for full covariances at D >= {PEAK_TARGET_MIN_D} "
+          f"also >= {PEAK_TARGET:.0%} of the peak\n")
     header = (f"{'cov':<10}{'dtype':<8}{'N':>9}{'D':>4}{'K':>4}{'sklearn s/it':>14}"
               f"{'gmmc s/it':>11}{'speed-up':>10}{'target':>8}{'GFLOP/s':>9}{'% peak':>8}"
               f"{'mem/X':>7}  ok")
@@ -186,10 +191,12 @@ def main(argv=None):
         gflops = flops_per_iteration(cov, n, d, k) / t_g / 1e9
         memory = extra_memory_ratio(cov, dtype, n, d, k)
         speedup = t_sk / t_g
-        ok = speedup >= target
+        share = gflops / peaks[dtype]
+        ok = speedup >= target and (cov != "full" or d < PEAK_TARGET_MIN_D
+                                    or share >= PEAK_TARGET)
         all_ok &= ok
         print(f"{cov:<10}{dtype:<8}{n:>9}{d:>4}{k:>4}{t_sk:>14.4f}{t_g:>11.4f}"
-              f"{speedup:>9.1f}x{target:>7}x{gflops:>9.1f}{100 * gflops / peaks[dtype]:>7.0f}%"
+              f"{speedup:>9.1f}x{target:>7}x{gflops:>9.1f}{100 * share:>7.0f}%"
               f"{memory:>7.2f}  {'yes' if ok else 'NO'}")
         if dtype == "float32" and (cov, n, d, k) in gmmc64:
             ratio = gmmc64[(cov, n, d, k)] / t_g
