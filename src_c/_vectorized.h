@@ -230,26 +230,50 @@ GMMC_CLONES static void NAME(const T *y, int n, int d, double offset, T *out,  \
 
 /* For component j: out (n, d) := sqrt(r_i) (x_i - ref), rows out_stride >= d
  * apart with zeros past d, and sum_x (d,) += sum_i r_i (x_i - ref), with
- * r_i = resp[i * stride]. Returns sum_i r_i. */
+ * r_i = resp[i * stride]. Returns sum_i r_i.
+ * Four rows at a time: sum_x is a chain through memory from one update to the
+ * next, so each update adds four rows' terms. */
 #define GMMC_DEFINE_WEIGHTED_CENTER(NAME, T)                                    \
-GMMC_CLONES static double NAME(const T *x, int n, int d, const double *ref,    \
-                               const T *resp, int stride, T *out,              \
-                               int out_stride, double *sum_x)                  \
+GMMC_CLONES static double NAME(const T *GMMC_RESTRICT x, int n, int d,         \
+                               const double *GMMC_RESTRICT ref,                \
+                               const T *GMMC_RESTRICT resp, int stride,        \
+                               T *GMMC_RESTRICT out, int out_stride,           \
+                               double *GMMC_RESTRICT sum_x)                    \
 {                                                                              \
     double total = 0.0;                                                        \
-    for (int i = 0; i < n; i++) {                                              \
-        double r = resp[(int64_t)i * stride], root = sqrt(r);                  \
+    int i = 0;                                                                 \
+    for (; i + 4 <= n; i += 4) {                                               \
+        double r0 = resp[(int64_t)i * stride], r1 = resp[(int64_t)(i + 1) * stride]; \
+        double r2 = resp[(int64_t)(i + 2) * stride], r3 = resp[(int64_t)(i + 3) * stride]; \
+        double q0 = sqrt(r0), q1 = sqrt(r1), q2 = sqrt(r2), q3 = sqrt(r3);     \
+        const T *x0 = x + (int64_t)i * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d; \
+        T *o0 = out + (int64_t)i * out_stride, *o1 = o0 + out_stride;          \
+        T *o2 = o1 + out_stride, *o3 = o2 + out_stride;                        \
+        total += (r0 + r1) + (r2 + r3);                                        \
+        for (int a = 0; a < d; a++) {                                          \
+            double t0 = x0[a] - ref[a], t1 = x1[a] - ref[a];                   \
+            double t2 = x2[a] - ref[a], t3 = x3[a] - ref[a];                   \
+            sum_x[a] += (r0 * t0 + r1 * t1) + (r2 * t2 + r3 * t3);             \
+            o0[a] = (T)(q0 * t0);                                              \
+            o1[a] = (T)(q1 * t1);                                              \
+            o2[a] = (T)(q2 * t2);                                              \
+            o3[a] = (T)(q3 * t3);                                              \
+        }                                                                      \
+    }                                                                          \
+    for (; i < n; i++) {                                                       \
+        double r = resp[(int64_t)i * stride], q = sqrt(r);                     \
         const T *row = x + (int64_t)i * d;                                     \
         T *dst = out + (int64_t)i * out_stride;                                \
         total += r;                                                            \
         for (int a = 0; a < d; a++) {                                          \
             double t = row[a] - ref[a];                                        \
             sum_x[a] += r * t;                                                 \
-            dst[a] = (T)(root * t);                                            \
+            dst[a] = (T)(q * t);                                               \
         }                                                                      \
-        for (int a = d; a < out_stride; a++)                                   \
-            dst[a] = 0;                                                        \
     }                                                                          \
+    for (i = 0; i < n && out_stride > d; i++)                                  \
+        for (int a = d; a < out_stride; a++)                                   \
+            out[(int64_t)i * out_stride + a] = 0;                              \
     return total;                                                              \
 }
 
