@@ -72,9 +72,9 @@ cdef double LOG_2PI = 1.8378770664093453
 # about a_k = (|mu_k - c| + s_k)^T |P_k| (|mu_k - c| + s_k), with s_k the
 # component's standard deviations and |.| taken element-wise; the exact form is
 # about D. The same factor governs sums about c in the M-step. Full covariances,
-# which scikit-learn computes exactly, take the feature path only while
-# eps * max a_k stays below 1e-8 (float64) or 1e-4 (float32), where that error
-# is far below the test tolerances; otherwise they use the exact trmm/syrk path.
+# which scikit-learn computes exactly, use the feature path only for the
+# components with eps * a_k below 1e-8 (float64) or 1e-4 (float32), where that
+# error is far below the test tolerances; the others go per component (exact).
 cdef double MAX_AMPLIFICATION_DOUBLE = 4e7
 cdef double MAX_AMPLIFICATION_FLOAT = 8e2
 
@@ -231,7 +231,7 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
 
 cdef extern from "_vectorized.h":
     # Full covariances with D <= GMMC_FEATURE_MAX_D take the quadratic-feature
-    # path when it is accurate enough; otherwise trmm/syrk per component.
+    # path when it is accurate enough (prepare_model); otherwise per component.
     enum: GMMC_FEATURE_MAX_D
     double gmmc_normalize_rows_d(double* lp, int n, int k, const double* weight,
                                  double* log_norm) noexcept nogil
@@ -398,7 +398,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     micro-kernels if ``micro``;
     ``features_ready``: scratch already holds the chunk's features, as the
     E-step (_chunk_log_prob) leaves them.
-    scratch is (n, _scratch_columns) and small (max(D*D, F*K),) work space. BLAS
+    scratch is (n, _scratch_columns) and small (max(dp^2, F*K),) work space. BLAS
     results land in ``small`` in the input precision and are added to the
     float64 accumulators once per chunk, so float32 input keeps float32 speed
     without float32 round-off piling up over millions of rows.
