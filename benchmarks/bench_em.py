@@ -7,7 +7,8 @@ the level-3 work of its algorithm), that rate as a share of the machine's
 DGEMM/SGEMM peak measured in the same run (the largest of the measurements at
 the start and beside each row), and the peak extra memory of a gmmc fit
 relative to the size of X (tracemalloc, in a child process). The two
-estimators' fits alternate, three rounds, and each keeps its best time.
+estimators' fits alternate, three rounds (two with --quick), and each keeps its
+best time.
 
     python benchmarks/bench_em.py            # full grid
     python benchmarks/bench_em.py --quick    # smoke run, under a minute
@@ -182,7 +183,8 @@ def main(argv=None):
     for cov, dtype, n, d, k, target in grid:
         X = make_data(n, d, k, dtype)
         init = initial_parameters(X, k, cov)
-        t_sk, t_g = time_pair((SklearnGMM, gmmc.GaussianMixture), X, k, cov, init, n_iter)
+        t_sk, t_g = time_pair((SklearnGMM, gmmc.GaussianMixture), X, k, cov, init, n_iter,
+                              rounds=2 if args.quick else 3)
         if dtype == "float64":
             gmmc64[(cov, n, d, k)] = t_g
         # The largest peak seen so far, re-measured beside each row: a slow
