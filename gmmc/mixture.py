@@ -652,18 +652,22 @@ def _precision_cholesky_from_precisions(precisions, covariance_type):
             raise ValueError(f"precisions_init ({covariance_type}) must be positive")
         return np.sqrt(precisions)
     stack = precisions.reshape(-1, *precisions.shape[-2:])
-    factors = np.empty_like(stack)
-    for k, precision in enumerate(stack):
-        if not np.allclose(precision, precision.T):
-            raise ValueError(f"precisions_init[{k}] must be symmetric")
-        # Reversing rows and columns turns the lower Cholesky factor of the
-        # reversed matrix into the upper factor U with P = U U^T.
-        try:
-            lower = np.linalg.cholesky(precision[::-1, ::-1])
-        except np.linalg.LinAlgError:
-            raise ValueError(f"precisions_init[{k}] must be positive definite") from None
-        factors[k] = lower[::-1, ::-1]
-    return factors.reshape(precisions.shape)
+    symmetric = np.isclose(stack, np.swapaxes(stack, 1, 2)).all(axis=(1, 2))
+    if not symmetric.all():
+        raise ValueError(f"precisions_init[{np.flatnonzero(~symmetric)[0]}] must be symmetric")
+    # Reversing rows and columns turns the lower Cholesky factor of the
+    # reversed matrix into the upper factor U with P = U U^T.
+    try:
+        lower = np.linalg.cholesky(stack[:, ::-1, ::-1])
+    except np.linalg.LinAlgError:
+        for k, precision in enumerate(stack):  # name the first that fails
+            try:
+                np.linalg.cholesky(precision)
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"precisions_init[{k}] must be positive definite") from None
+        raise
+    return np.ascontiguousarray(lower[:, ::-1, ::-1]).reshape(precisions.shape)
 
 
 def _covariances_from_precision_cholesky(prec_chol, covariance_type):
