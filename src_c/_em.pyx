@@ -273,7 +273,7 @@ cdef extern from "_microkernels.h":
     void gmmc_gram_upper_f(const float* z, int n, int dp, float* g) noexcept nogil
 
 # The per-component products of full covariances use the AVX-512 micro-kernels
-# of _microkernels.h where the CPU has them (1.2-1.9x trmm/syrk or the GEMMs
+# of _microkernels.h where the CPU has them (1.1-1.9x trmm/syrk or the GEMMs
 # at D = 32-64, one thread), BLAS elsewhere.
 cdef bint HAVE_AVX512 = gmmc_have_avx512()
 

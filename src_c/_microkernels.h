@@ -5,9 +5,9 @@
  * sum_i z_i z_i^T of the weighted, centred rows z_i = sqrt(r_i) (x_i - ref).
  * BLAS does these as trmm + a pass over the product, and syrk; at D <= 64
  * OpenBLAS runs them at 50-60 % of its GEMM speed. Here each is one
- * register-blocked loop with 16 accumulators that skips the zero triangle
- * vector by vector, and the E-step squares its products in registers instead
- * of storing them.
+ * register-blocked loop with 16 accumulators that skips, vector by vector,
+ * U's zero triangle (E-step) or the Gram matrix's lower one (M-step), and the
+ * E-step squares its products in registers instead of storing them.
  *
  * U is stored (dp, dp) and the Gram's rows `dp` values apart, dp a multiple
  * of the vector width (8 doubles, 16 floats), with zeros past D, so no loop
