@@ -403,10 +403,10 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     float64 accumulators once per chunk, so float32 input keeps float32 speed
     without float32 round-off piling up over millions of rows.
     """
-    cdef int i, j, a, b, f
-    cdef int n_quad = _n_quadratic(cov, d), n_feat = _n_features(cov, d)
+    cdef int i, j, a, b
+    cdef int n_feat = _n_features(cov, d)
     cdef const double* ref
-    cdef double rsum, ri, t, sr
+    cdef double rsum, sr
     cdef double* acc
     cdef floating* work = scratch + n * n_feat if features else scratch
     cdef int row_stride = _padded(d, sizeof(floating)) if micro else d
