@@ -44,6 +44,16 @@ cdef enum:
     COV_SPHERICAL = 3
 
 
+cdef inline double _row_max(const floating* row, Py_ssize_t k) noexcept nogil:
+    """Largest of row[0:k]; -inf when k == 0 or every entry is -inf."""
+    cdef Py_ssize_t j
+    cdef double m = -INFINITY
+    for j in range(k):
+        if row[j] > m:
+            m = row[j]
+    return m
+
+
 cdef inline double logsumexp_rows(const floating* a, Py_ssize_t n, Py_ssize_t k,
                                   floating* out) noexcept nogil:
     """out[i] := log(sum_j exp(a[i, j])) for a (n, k); returns sum_i out[i].
@@ -58,10 +68,7 @@ cdef inline double logsumexp_rows(const floating* a, Py_ssize_t n, Py_ssize_t k,
     cdef const floating* row
     for i in range(n):
         row = a + i * k
-        m = -INFINITY
-        for j in range(k):
-            if row[j] > m:
-                m = row[j]
+        m = _row_max(row, k)
         if m == -INFINITY:
             ln = -INFINITY
         else:
@@ -91,10 +98,7 @@ cdef inline double normalize_log_rows(floating* a, Py_ssize_t n, Py_ssize_t k,
     cdef floating* row
     for i in range(n):
         row = a + i * k
-        m = -INFINITY
-        for j in range(k):
-            if row[j] > m:
-                m = row[j]
+        m = _row_max(row, k)
         if m == -INFINITY:
             for j in range(k):
                 row[j] = 0
