@@ -653,6 +653,7 @@ def fit_chunked(estimator, data):
         lambda: initial_parameters(estimator, data, summary, random_state, inits),
         lambda w, m, pc: data.map_reduce(_estep_chunk, w, m, pc, cov_type, data.task_threads),
         probe, None)
+    estimator.n_samples_seen_ = summary["weight_sum"]
 
 
 def _block_chunks(X, sample_weight, n_threads):
@@ -745,12 +746,58 @@ def m_step(estimator, stats):
     estimator._set_parameters(tuple(np.asarray(p, dtype=dtype) for p in
                                     (weights, means, covariances, prec_chol)))
     estimator.n_features_in_ = n_features
+    # partial_fit continues from these statistics, with their weight.
+    estimator.n_samples_seen_ = stats.weight_sum
+    estimator._stepwise_state = {"stats": stats.scaled(1.0 / stats.weight_sum),
+                                 "n_batches": 0, "means": estimator.means_}
     return estimator
+
+
+def _model_statistics(estimator):
+    """Statistics, per unit of weight, whose M-step gives back the fitted model:
+    those of the E-step that made it (its lower bound as their log-likelihood)."""
+    cov_type, reg = estimator.covariance_type, estimator.reg_covar
+    weights, means, covariances = (np.asarray(p, dtype=np.float64) for p in (
+        estimator.weights_, estimator.means_, estimator.covariances_))
+    stats = _stats.SufficientStatistics(cov_type, _stats.reference_points(weights, means,
+                                                                          cov_type))
+    d = means - stats.shift
+    # The M-step adds reg_covar back to the scatter about the means.
+    if cov_type == "full":
+        scatter = covariances - reg * np.eye(means.shape[1])
+        stats.sum_xx = weights[:, None, None] * (scatter + d[:, :, None] * d[:, None, :])
+    elif cov_type == "tied":
+        scatter = covariances - reg * np.eye(means.shape[1])
+        stats.sum_xx = weights.sum() * scatter + (weights[:, None] * d).T @ d
+    elif cov_type == "diag":
+        stats.sum_xx = weights[:, None] * (covariances - reg + d ** 2)
+    else:  # spherical: the trace
+        stats.sum_xx = weights * (means.shape[1] * (covariances - reg) + (d ** 2).sum(axis=1))
+    stats.resp_sum = weights.copy()
+    stats.sum_x = weights[:, None] * d
+    stats.total_x = stats.sum_x.sum(axis=0)
+    stats.weight_sum = 1.0
+    stats.loglik_sum = getattr(estimator, "lower_bound_", np.nan)
+    return stats
+
+
+def _stepwise_state(estimator):
+    """The running statistics partial_fit continues from (None: start from the
+    fitted parameters)."""
+    state = getattr(estimator, "_stepwise_state", None)
+    if state is not None and state["means"] is not estimator.means_:
+        state = None  # the model was refitted, or set otherwise, since
+    if not hasattr(estimator, "n_samples_seen_"):
+        raise ValueError("partial_fit weights a fitted model by the sample weight it was "
+                         "fitted on, n_samples_seen_, which this model lacks (parameters "
+                         "set by hand, or loaded from an older file): set it, or call fit")
+    return state
 
 
 def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
     """Stepwise (online) EM: one E-step on the batch, blended into running
-    statistics with step size eta_t = (t + 1) ** -alpha, then one M-step."""
+    statistics with step size eta = (1 + seen / batch weight) ** -alpha, then
+    one M-step (see ``GaussianMixture.partial_fit``)."""
     alpha = DEFAULT_STEP_EXPONENT if step_exponent is None else step_exponent
     check_scalar(alpha, "step_exponent", float, low=0.5, high=1.0, low_inclusive=False)
     fitted = estimator.__sklearn_is_fitted__()
@@ -762,11 +809,9 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
         X = check_array(X, min_samples=1, estimator=type(estimator).__name__)
     n_samples, n_features = X.shape
     inits = estimator._check_parameters(n_features)
+    state = _stepwise_state(estimator) if fitted else None
     weight = check_sample_weight(sample_weight, n_samples, X.dtype)
     n_threads = effective_n_threads(estimator.n_threads)
-    state = getattr(estimator, "_stepwise_state", None)
-    if state is not None and (not fitted or state["means"] is not estimator.means_):
-        state = None  # the model was refitted, or set otherwise, since
     cov_type, dtype = estimator.covariance_type, X.dtype
     from .mixture import _check_statistics
     with blas_limited(threads_for(n_samples, n_threads)):
@@ -787,12 +832,15 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
         stats = _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
     _check_statistics(stats, X)
     batch = stats.scaled(1.0 / stats.weight_sum)  # per unit of weight
-    if state is None:
-        t, seen, running = 0, 0.0, batch
+    if fitted:
+        # The running statistics stand for the weight seen so far: this batch
+        # counts as batch number seen / b of its own weight b.
+        seen = float(estimator.n_samples_seen_)
+        running = _model_statistics(estimator) if state is None else state["stats"]
+        eta = (1.0 + seen / stats.weight_sum) ** -alpha
+        running = running.rebased(batch.shift).scaled(1.0 - eta) + batch.scaled(eta)
     else:
-        t, seen = state["t"], state["seen"]
-        eta = (t + 1.0) ** -alpha
-        running = state["stats"].rebased(batch.shift).scaled(1.0 - eta) + batch.scaled(eta)
+        seen, running = 0.0, batch
     seen += stats.weight_sum
     # The M-step is scale-free up to its 10-epsilon guard; at the scale of the
     # weight seen so far that guard acts as in a full-batch fit.
@@ -806,11 +854,32 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
         estimator.feature_names_in_ = names
     elif hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
+    n_batches = 1 if state is None else state["n_batches"] + 1
     estimator.lower_bound_ = running.mean_loglik
-    estimator.lower_bounds_ = ([] if state is None else list(estimator.lower_bounds_)) + [
+    estimator.lower_bounds_ = ([] if n_batches == 1 else list(estimator.lower_bounds_)) + [
         estimator.lower_bound_]
-    estimator.n_iter_ = t + 1
+    estimator.n_iter_ = n_batches
     estimator.converged_ = False
-    estimator._stepwise_state = {"stats": running, "t": t + 1, "seen": seen,
+    estimator.n_samples_seen_ = seen
+    estimator._stepwise_state = {"stats": running, "n_batches": n_batches,
                                  "means": estimator.means_}
     return estimator
+
+
+# -- the partial_fit state in model files (gmmc.io) -------------------------------
+
+def saved_state(estimator):
+    """Arrays for a model file: n_samples_seen_, where the model has it."""
+    arrays = {}
+    if hasattr(estimator, "n_samples_seen_"):
+        arrays["n_samples_seen"] = np.asarray(estimator.n_samples_seen_, dtype=np.float64)
+    return arrays
+
+
+def restore_state(estimator, arrays):
+    """Set what ``saved_state`` wrote on a loaded model; ValueError when invalid."""
+    if "n_samples_seen" in arrays:
+        seen = arrays["n_samples_seen"]
+        if seen.shape != () or seen.dtype != np.float64 or not seen > 0 or not np.isfinite(seen):
+            raise ValueError("n_samples_seen must be a positive float64 scalar")
+        estimator.n_samples_seen_ = float(seen)

@@ -9,7 +9,9 @@ A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding
 - the fitted arrays ``weights``, ``means``, ``covariances``, ``precisions``,
   ``precisions_cholesky``, ``lower_bound`` and ``lower_bounds``, and, when set,
   ``weights_init``, ``means_init``, ``precisions_init`` and the state of a
-  ``random_state`` RandomState (``random_state_keys`` and friends).
+  ``random_state`` RandomState (``random_state_keys`` and friends);
+- when set, ``n_samples_seen`` (the sample weight the model was fitted on,
+  which ``partial_fit`` weights the model by).
 
 Loading uses ``np.load(..., allow_pickle=False)``: no code is executed, and
 every array is checked against the metadata before a model is built. The
@@ -22,6 +24,7 @@ import os
 
 import numpy as np
 
+from . import _streaming
 from .exceptions import NotFittedError
 
 FORMAT = "gmmc.GaussianMixture"
@@ -95,6 +98,7 @@ def save(model, file):
         "n_iter": int(model.n_iter_),
         "feature_names": None if names is None else [str(n) for n in names],
     }
+    arrays.update(_streaming.saved_state(model))
     arrays["metadata"] = np.asarray(json.dumps(metadata, indent=1))
     if isinstance(file, (str, os.PathLike)):
         with open(file, "wb") as f:  # np.savez(path) would append ".npz"
@@ -236,6 +240,10 @@ def load(file):
     model.lower_bound_ = float(arrays["lower_bound"])
     model.lower_bounds_ = arrays["lower_bounds"].tolist()
     model.n_features_in_ = d
+    try:
+        _streaming.restore_state(model, arrays)
+    except ValueError as exc:
+        _fail(source, str(exc))
     if names is not None:
         model.feature_names_in_ = np.asarray(names, dtype=object)
     return model

@@ -210,19 +210,34 @@ class GaussianMixture:
     def partial_fit(self, X, y=None, sample_weight=None, *, step_exponent=None):
         """One step of stepwise (online) EM on the batch X; returns self.
 
-        The first call initialises the model from its batch (``init_params``
-        or the given inits, as ``fit``). Each batch t = 0, 1, 2, ... gets an
-        E-step under the current model; its statistics, per unit of sample
-        weight, are blended into running statistics with step size
-        ``eta_t = (t + 1) ** -step_exponent`` (eta_0 = 1), and one M-step
-        gives the new parameters. ``step_exponent`` (alpha) must be in
-        (0.5, 1]; None means 0.6. alpha = 1 averages all batches' statistics
-        equally; smaller alpha forgets the early, poorly fitted ones faster.
-        Over repeated passes of shuffled batches the model approaches the
-        full-batch ``fit``. A model fitted by ``fit`` continues from its
-        parameters (its first batch then has eta = 1). ``n_iter_`` counts the
-        batches, ``lower_bound_`` is the running mean log-likelihood, and
-        ``converged_`` stays False.
+        An unfitted model is initialised from its first batch (``init_params``
+        or the given inits, as ``fit``). Each batch gets an E-step under the
+        current model; its statistics, per unit of sample weight, are blended
+        into the running statistics with step size
+
+            eta = (1 + S / b) ** -step_exponent,
+
+        where b is the batch's sample weight and S the weight seen before it
+        (``n_samples_seen_``; 0 for an unfitted model, whose first batch thus
+        has eta = 1), and one M-step gives the new parameters. A batch counts
+        as batch number S / b in batches of its own weight: for batches of
+        equal weight this is the usual schedule eta_t = (t + 1) ** -alpha,
+        t = 0, 1, 2, ... ``step_exponent`` (alpha) must be in (0.5, 1]; None
+        means 0.6. alpha = 1 gives every sample the same weight (the running
+        statistics are the weighted average of all); smaller alpha forgets
+        early, poorly fitted batches faster. Over repeated passes of shuffled
+        batches the model approaches the full-batch ``fit``.
+
+        A model fitted by ``fit``, loaded, or set by ``m_step`` continues as
+        it stands: its running statistics are the ones whose M-step gives back
+        its parameters (those of its last E-step), and they carry the sample
+        weight it was fitted on, ``n_samples_seen_``. So a batch moves it in
+        proportion to its weight: with alpha = 1, continuing a converged fit
+        on X1 with a batch X2 is one EM iteration on X1 and X2 together, and
+        one new sample barely changes the model. ``n_samples_seen_`` grows by
+        each batch's weight, ``n_iter_`` counts the batches since the model
+        was fitted or initialised, ``lower_bound_`` is the running mean
+        log-likelihood, and ``converged_`` stays False.
         """
         return _streaming.partial_fit(self, X, sample_weight, step_exponent)
 
@@ -268,6 +283,8 @@ class GaussianMixture:
                                                  weights_init, means_init, precisions_init),
                 lambda w, m, pc: _stats.e_step(X, weight, w, m, pc, cov_type, n_threads),
                 X, names)
+        self.n_samples_seen_ = float(n_samples if weight is None
+                                     else weight.sum(dtype=np.float64))
         return X, weight, n_threads
 
     def _initial_parameters(self, X, weight, random_state, n_threads,

@@ -483,12 +483,127 @@ def test_partial_fit_state_and_errors():
     assert gm.n_iter_ == 2
     with pytest.raises(ValueError, match="3 features"):
         gm.partial_fit(X[:, :2])
-    # fit starts afresh; a following partial_fit starts its schedule again
+    # fit starts afresh; a following partial_fit counts its batches again
     fit_quietly(gm, X)
     gm.partial_fit(X[:300])
+    assert gm.n_iter_ == 1 and len(gm.lower_bounds_) == 1
+
+
+def _raw_moments(weights, means, covariances, covariance_type, reg_covar, total):
+    """Zeroth, first and second raw moments (K,), (K, D), (K, D, D) of the data a
+    fitted model stands for: ``total`` weight, split by ``weights``, with the
+    fitted covariances less ``reg_covar``."""
+    k, d = means.shape
+    scatter = full_covariances(covariances, covariance_type, k, d) - reg_covar * np.eye(d)
+    s0 = total * weights
+    return s0, s0[:, None] * means, s0[:, None, None] * (
+        scatter + np.einsum("ka,kb->kab", means, means))
+
+
+def _batch_moments(X, w, weights, means, covariances, covariance_type):
+    k, d = means.shape
+    covs = full_covariances(covariances, covariance_type, k, d)
+    log_p = np.column_stack([np.log(weights[j]) + multivariate_normal(means[j], covs[j])
+                             .logpdf(X) for j in range(k)])
+    r = np.exp(log_p - logsumexp(log_p, axis=1)[:, None]) * w[:, None]
+    return r.sum(axis=0), r.T @ X, np.einsum("nk,na,nb->kab", r, X, X)
+
+
+def _numpy_m_step(moments, covariance_type, reg_covar):
+    """Weights, means and covariances (in covariance_type's layout) from raw moments."""
+    s0, s1, s2 = moments
+    means = s1 / s0[:, None]
+    scatter = s2 - s0[:, None, None] * np.einsum("ka,kb->kab", means, means)
+    d = means.shape[1]
+    covariances = {"full": scatter / s0[:, None, None],
+                   "tied": scatter.sum(axis=0) / s0.sum(),
+                   "diag": np.einsum("kaa->ka", scatter) / s0[:, None],
+                   "spherical": np.einsum("kaa->k", scatter) / s0 / d}[covariance_type]
+    if covariance_type in ("full", "tied"):
+        return s0 / s0.sum(), means, covariances + reg_covar * np.eye(d)
+    return s0 / s0.sum(), means, covariances + reg_covar
+
+
+@pytest.mark.parametrize("alpha", [0.6, 1.0])
+def test_partial_fit_after_fit_weights_the_model_by_the_sample_weight_it_saw(
+        covariance_type, alpha):
+    """NumPy oracle: the fitted model's moments carry the weight W fit saw; a batch
+    of weight b is blended in with eta = (1 + W / b) ** -alpha."""
+    X = _data(1500)
+    X1, X2 = X[:1200], X[1200:]
+    w1, w2 = _weights(len(X1)), _weights(len(X2), seed=2)
+    reg = 1e-4
+    gm = fit_quietly(GaussianMixture(3, covariance_type=covariance_type, reg_covar=reg,
+                                     random_state=0, n_threads=1), X1, sample_weight=w1)
+    assert_allclose(gm.n_samples_seen_, w1.sum(), rtol=1e-12)
+    params = (gm.weights_, gm.means_, gm.covariances_)
+    model = _raw_moments(*params, covariance_type, reg, w1.sum())
+    batch = _batch_moments(X2, w2, *params, covariance_type)
+    eta = (1.0 + w1.sum() / w2.sum()) ** -alpha
+    blended = [(1 - eta) * m / w1.sum() + eta * b / w2.sum() for m, b in zip(model, batch)]
+    gm.partial_fit(X2, sample_weight=w2, step_exponent=alpha)
+    for got, want, name in zip((gm.weights_, gm.means_, gm.covariances_),
+                               _numpy_m_step(blended, covariance_type, reg), FITTED):
+        assert_allclose(got, want, rtol=1e-8, atol=1e-10, err_msg=name)
+    assert_allclose(gm.n_samples_seen_, w1.sum() + w2.sum(), rtol=1e-12)
     assert gm.n_iter_ == 1
-    # a fitted model's next batch is one EM step from its parameters
-    a = fit_quietly(GaussianMixture(3, random_state=0, n_threads=1, max_iter=3, tol=0.0), X)
-    b = fit_quietly(GaussianMixture(3, random_state=0, n_threads=1, max_iter=2, tol=0.0), X)
-    b.partial_fit(X)
-    assert_allclose(b.means_, a.means_, rtol=1e-10)
+
+
+def test_partial_fit_after_a_converged_fit_is_one_em_iteration_on_all_the_data(
+        covariance_type):
+    """scikit-learn oracle: with alpha = 1 the model's statistics and the batch's
+    are pooled by weight, so continuing a converged fit on X1 with the batch X2
+    is one EM iteration on X1 and X2 together."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    X = _data(1500)
+    gm = fit_quietly(GaussianMixture(3, covariance_type=covariance_type, tol=1e-14,
+                                     max_iter=5000, random_state=0, n_threads=1), X[:1000])
+    assert gm.converged_
+    sk = SkGaussianMixture(3, covariance_type=covariance_type, max_iter=1,
+                           weights_init=gm.weights_, means_init=gm.means_,
+                           precisions_init=gm.precisions_)
+    fit_quietly(sk, X)
+    gm.partial_fit(X[1000:], step_exponent=1.0)
+    for name in FITTED:
+        assert_allclose(getattr(gm, name), getattr(sk, name), rtol=1e-6, atol=1e-9,
+                        err_msg=name)
+
+
+def test_one_new_row_barely_changes_a_fitted_or_loaded_model(tmp_path):
+    X = _data(1501)
+    gm = fit_quietly(GaussianMixture(3, random_state=0, n_threads=1), X[:1500])
+    gm.save(tmp_path / "m.npz")
+    loaded = gmmc.load(tmp_path / "m.npz")
+    assert loaded.n_samples_seen_ == gm.n_samples_seen_ == 1500
+    score = gm.score(X[:1500])
+    for model in (gm, loaded):
+        model.partial_fit(X[1500:])
+        # Weight 1 against 1500: eta = 1501 ** -0.6 ~ 0.012.
+        assert abs(model.score(X[:1500]) - score) < 1e-3 * abs(score)
+        assert model.n_samples_seen_ == 1501
+    for name in FITTED:
+        assert_array_equal(getattr(loaded, name), getattr(gm, name), err_msg=name)
+
+
+def test_streamed_fit_and_m_step_record_the_sample_weight_they_saw(tmp_path):
+    X = _data(1000)
+    w = _weights(len(X))
+    gm = fit_quietly(GaussianMixture(3, random_state=0, n_threads=1),
+                     RowBlocks(_memmap(X, tmp_path), block_rows=300), sample_weight=w)
+    assert_allclose(gm.n_samples_seen_, w.sum(), rtol=1e-12)
+    stats = gm.sufficient_statistics(X[:400], sample_weight=w[:400])
+    fresh = GaussianMixture(3).m_step(stats)
+    assert_allclose(fresh.n_samples_seen_, w[:400].sum(), rtol=1e-12)
+    # Continuing from m_step's statistics: one row barely moves the model.
+    before = fresh.score(X)
+    fresh.partial_fit(X[400:401])
+    assert abs(fresh.score(X) - before) < 1e-2 * abs(before)
+    # A model whose parameters were set by hand has no sample weight to go by.
+    manual = GaussianMixture(3, n_threads=1)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "precisions_", "n_features_in_"):
+        setattr(manual, name, getattr(gm, name))
+    with pytest.raises(ValueError, match="n_samples_seen_"):
+        manual.partial_fit(X[:10])
+    manual.n_samples_seen_ = 1000.0
+    manual.partial_fit(X[:10])
