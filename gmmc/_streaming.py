@@ -762,17 +762,17 @@ def _model_statistics(estimator):
     stats = _stats.SufficientStatistics(cov_type, _stats.reference_points(weights, means,
                                                                           cov_type))
     d = means - stats.shift
-    # The M-step adds reg_covar back to the scatter about the means.
+    # The scatter about the means, without the reg_covar the M-step adds back.
+    n_features = means.shape[1]
+    scatter = covariances - reg * (np.eye(n_features) if cov_type in ("full", "tied") else 1)
     if cov_type == "full":
-        scatter = covariances - reg * np.eye(means.shape[1])
         stats.sum_xx = weights[:, None, None] * (scatter + d[:, :, None] * d[:, None, :])
     elif cov_type == "tied":
-        scatter = covariances - reg * np.eye(means.shape[1])
         stats.sum_xx = weights.sum() * scatter + (weights[:, None] * d).T @ d
     elif cov_type == "diag":
-        stats.sum_xx = weights[:, None] * (covariances - reg + d ** 2)
+        stats.sum_xx = weights[:, None] * (scatter + d ** 2)
     else:  # spherical: the trace
-        stats.sum_xx = weights * (means.shape[1] * (covariances - reg) + (d ** 2).sum(axis=1))
+        stats.sum_xx = weights * (n_features * scatter + (d ** 2).sum(axis=1))
     stats.resp_sum = weights.copy()
     stats.sum_x = weights[:, None] * d
     stats.total_x = stats.sum_x.sum(axis=0)
@@ -781,12 +781,31 @@ def _model_statistics(estimator):
     return stats
 
 
+def _current_state(estimator):
+    """partial_fit's running statistics, unless the model was refitted, or set
+    otherwise, since they were made (None)."""
+    state = getattr(estimator, "_stepwise_state", None)
+    return state if state is not None and state["means"] is estimator.means_ else None
+
+
 def _stepwise_state(estimator):
     """The running statistics partial_fit continues from (None: start from the
-    fitted parameters)."""
-    state = getattr(estimator, "_stepwise_state", None)
-    if state is not None and state["means"] is not estimator.means_:
-        state = None  # the model was refitted, or set otherwise, since
+    fitted parameters), after checking that the model's shape has not changed."""
+    state = _current_state(estimator)
+    k, d = estimator.means_.shape
+    if estimator.n_components != k:
+        raise ValueError(f"n_components={estimator.n_components}, but the fitted model "
+                         f"has {k} components: partial_fit cannot change them; call fit "
+                         "to start afresh")
+    cov_type = estimator.covariance_type
+    fitted_type = None if state is None else state["stats"].covariance_type
+    if fitted_type not in (None, cov_type) or np.shape(
+            estimator.covariances_) != _stats._sum_xx_shape(cov_type, k, d):
+        fitted_as = (repr(fitted_type) if fitted_type else
+                     f"covariances_ of shape {np.shape(estimator.covariances_)}")
+        raise ValueError(f"covariance_type={cov_type!r}, but the model was fitted with "
+                         f"{fitted_as}: partial_fit cannot change it; call fit to start "
+                         "afresh")
     if not hasattr(estimator, "n_samples_seen_"):
         raise ValueError("partial_fit weights a fitted model by the sample weight it was "
                          "fitted on, n_samples_seen_, which this model lacks (parameters "
@@ -868,11 +887,23 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
 
 # -- the partial_fit state in model files (gmmc.io) -------------------------------
 
+_STATE_ARRAYS = ("shift", "resp_sum", "sum_x", "sum_xx", "total_x", "loglik_sum",
+                 "weight_sum")
+
+
 def saved_state(estimator):
-    """Arrays for a model file: n_samples_seen_, where the model has it."""
+    """Arrays for a model file: n_samples_seen_ and partial_fit's running
+    statistics (``stepwise_*``), where the model has them."""
     arrays = {}
     if hasattr(estimator, "n_samples_seen_"):
         arrays["n_samples_seen"] = np.asarray(estimator.n_samples_seen_, dtype=np.float64)
+    state = _current_state(estimator)
+    if state is not None:
+        stats = state["stats"]
+        for name in _STATE_ARRAYS:
+            arrays[f"stepwise_{name}"] = np.asarray(getattr(stats, name), dtype=np.float64)
+        arrays["stepwise_normalized"] = np.asarray(stats.normalized)
+        arrays["stepwise_n_batches"] = np.asarray(state["n_batches"], dtype=np.int64)
     return arrays
 
 
@@ -883,3 +914,28 @@ def restore_state(estimator, arrays):
         if seen.shape != () or seen.dtype != np.float64 or not seen > 0 or not np.isfinite(seen):
             raise ValueError("n_samples_seen must be a positive float64 scalar")
         estimator.n_samples_seen_ = float(seen)
+    names = [f"stepwise_{name}" for name in _STATE_ARRAYS + ("normalized", "n_batches")]
+    present = [name for name in names if name in arrays]
+    if not present:
+        return
+    if len(present) < len(names) or "n_samples_seen" not in arrays:
+        raise ValueError("incomplete partial_fit state: needs n_samples_seen and "
+                         + ", ".join(names))
+    k, d = estimator.means_.shape
+    stats = _stats.SufficientStatistics(estimator.covariance_type, np.zeros((k, d)))
+    for name in _STATE_ARRAYS:
+        array, want = arrays[f"stepwise_{name}"], np.shape(getattr(stats, name))
+        if array.shape != want or array.dtype != np.float64:
+            raise ValueError(f"array 'stepwise_{name}' must be float64 of shape {want}, got "
+                             f"{array.dtype} {array.shape}")
+        if name != "loglik_sum" and not np.isfinite(array).all():
+            raise ValueError(f"array 'stepwise_{name}' has non-finite values")
+        setattr(stats, name, array.copy() if array.ndim else float(array))
+    normalized, n_batches = arrays["stepwise_normalized"], arrays["stepwise_n_batches"]
+    if normalized.shape != () or normalized.dtype != np.bool_ or n_batches.shape != () \
+            or n_batches.dtype.kind not in "iu" or n_batches < 0 or not stats.weight_sum > 0:
+        raise ValueError("invalid partial_fit state (stepwise_normalized, "
+                         "stepwise_n_batches or stepwise_weight_sum)")
+    stats.normalized = bool(normalized)
+    estimator._stepwise_state = {"stats": stats, "n_batches": int(n_batches),
+                                 "means": estimator.means_}

@@ -11,7 +11,11 @@ A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding
   ``weights_init``, ``means_init``, ``precisions_init`` and the state of a
   ``random_state`` RandomState (``random_state_keys`` and friends);
 - when set, ``n_samples_seen`` (the sample weight the model was fitted on,
-  which ``partial_fit`` weights the model by).
+  which ``partial_fit`` weights the model by) and ``partial_fit``'s running
+  statistics: ``stepwise_shift``, ``stepwise_resp_sum``, ``stepwise_sum_x``,
+  ``stepwise_sum_xx``, ``stepwise_total_x``, ``stepwise_loglik_sum``,
+  ``stepwise_weight_sum``, ``stepwise_normalized`` and the batch count
+  ``stepwise_n_batches``, so that a loaded model continues as a pickled one.
 
 Loading uses ``np.load(..., allow_pickle=False)``: no code is executed, and
 every array is checked against the metadata before a model is built. The

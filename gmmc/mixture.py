@@ -237,7 +237,11 @@ class GaussianMixture:
         one new sample barely changes the model. ``n_samples_seen_`` grows by
         each batch's weight, ``n_iter_`` counts the batches since the model
         was fitted or initialised, ``lower_bound_`` is the running mean
-        log-likelihood, and ``converged_`` stays False.
+        log-likelihood, and ``converged_`` stays False. ``save`` keeps the
+        running statistics and the batch count, so a loaded model continues
+        exactly as the saved one would. ``n_components`` and
+        ``covariance_type`` cannot change between calls (ValueError; ``fit``
+        starts afresh).
         """
         return _streaming.partial_fit(self, X, sample_weight, step_exponent)
 

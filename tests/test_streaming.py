@@ -607,3 +607,87 @@ def test_streamed_fit_and_m_step_record_the_sample_weight_they_saw(tmp_path):
         manual.partial_fit(X[:10])
     manual.n_samples_seen_ = 1000.0
     manual.partial_fit(X[:10])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_partial_fit_state_survives_save_and_load(covariance_type, dtype, tmp_path):
+    """Oracle: a pickled copy, which keeps every attribute."""
+    import pickle
+    X = _data(1800).astype(dtype)
+    batches = np.array_split(X, 9)
+    for start in ("partial_fit", "fit"):
+        gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0, n_threads=1)
+        if start == "fit":
+            fit_quietly(gm, X[:400])
+        for batch in batches[:3]:
+            gm.partial_fit(batch)
+        pickled = pickle.loads(pickle.dumps(gm))
+        gm.save(tmp_path / "m.npz")
+        loaded = gmmc.load(tmp_path / "m.npz")
+        for batch in batches[3:8]:
+            pickled.partial_fit(batch)
+            loaded.partial_fit(batch)
+        for name in FITTED:
+            assert_array_equal(getattr(loaded, name), getattr(pickled, name), err_msg=name)
+        assert loaded.n_iter_ == pickled.n_iter_ == 8
+        assert loaded.lower_bounds_ == pickled.lower_bounds_
+        assert loaded.n_samples_seen_ == pickled.n_samples_seen_
+    # A state that fit made stale is not saved: the refitted model continues
+    # from its own parameters.
+    fit_quietly(gm, X)
+    gm.save(tmp_path / "refit.npz")
+    with np.load(tmp_path / "refit.npz") as archive:
+        assert not [key for key in archive.files if key.startswith("stepwise")]
+
+
+def test_invalid_partial_fit_state_in_a_model_file_is_refused(tmp_path):
+    X = _data(600)
+    gm = GaussianMixture(3, random_state=0, n_threads=1).partial_fit(X[:300])
+    gm.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as archive:
+        arrays = dict(archive)
+    assert {"stepwise_sum_xx", "stepwise_n_batches", "n_samples_seen"} <= arrays.keys()
+    for key, value, message in (
+            ("stepwise_sum_x", np.zeros((2, 3)), "stepwise_sum_x"),
+            ("stepwise_sum_xx", np.full((3, 3, 3), np.nan), "non-finite"),
+            ("stepwise_weight_sum", np.float64(0.0), "stepwise_weight_sum"),
+            ("stepwise_n_batches", np.int64(-1), "stepwise_n_batches"),
+            ("n_samples_seen", np.float64(-2.0), "n_samples_seen"),
+            ("stepwise_shift", None, "incomplete")):
+        bad = dict(arrays)
+        if value is None:
+            del bad[key]
+        else:
+            bad[key] = value
+        with open(tmp_path / "bad.npz", "wb") as f:
+            np.savez(f, **bad)
+        with pytest.raises(gmmc.io.ModelFileError, match=message):
+            gmmc.load(tmp_path / "bad.npz")
+
+
+def test_changing_the_model_between_partial_fit_calls_raises():
+    X = _data(900)
+    for start in ("partial_fit", "fit"):
+        gm = GaussianMixture(3, random_state=0, n_threads=1)
+        if start == "fit":
+            fit_quietly(gm, X[:300])
+        else:
+            gm.partial_fit(X[:300])
+        before = {name: getattr(gm, name).copy() for name in FITTED}
+        gm.set_params(n_components=4)
+        with pytest.raises(ValueError, match="n_components=4.*3 components"):
+            gm.partial_fit(X[300:600])
+        for covariance_type in ("tied", "diag", "spherical"):
+            gm.set_params(n_components=3, covariance_type=covariance_type)
+            with pytest.raises(ValueError, match=f"covariance_type='{covariance_type}'"):
+                gm.partial_fit(X[300:600])
+        for name in FITTED:
+            assert_array_equal(getattr(gm, name), before[name], err_msg=name)
+        gm.set_params(covariance_type="full")
+        gm.partial_fit(X[300:600])
+    # Three diagonal components in three dimensions look like one tied
+    # covariance: the running statistics still know their type.
+    gm = GaussianMixture(3, covariance_type="diag", random_state=0, n_threads=1)
+    gm.partial_fit(X[:300]).set_params(covariance_type="tied")
+    with pytest.raises(ValueError, match="covariance_type='tied'.*'diag'"):
+        gm.partial_fit(X[300:600])
