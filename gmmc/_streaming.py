@@ -889,6 +889,10 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
 
 _STATE_ARRAYS = ("shift", "resp_sum", "sum_x", "sum_xx", "total_x", "loglik_sum",
                  "weight_sum")
+_STEPWISE_KEYS = tuple(f"stepwise_{name}" for name in _STATE_ARRAYS
+                       + ("normalized", "n_batches"))
+#: The members of a model file that ``saved_state`` may write.
+STATE_KEYS = ("n_samples_seen",) + _STEPWISE_KEYS
 
 
 def saved_state(estimator):
@@ -914,13 +918,11 @@ def restore_state(estimator, arrays):
         if seen.shape != () or seen.dtype != np.float64 or not seen > 0 or not np.isfinite(seen):
             raise ValueError("n_samples_seen must be a positive float64 scalar")
         estimator.n_samples_seen_ = float(seen)
-    names = [f"stepwise_{name}" for name in _STATE_ARRAYS + ("normalized", "n_batches")]
-    present = [name for name in names if name in arrays]
+    present = [name for name in _STEPWISE_KEYS if name in arrays]
     if not present:
         return
-    if len(present) < len(names) or "n_samples_seen" not in arrays:
-        raise ValueError("incomplete partial_fit state: needs n_samples_seen and "
-                         + ", ".join(names))
+    if len(present) < len(_STEPWISE_KEYS) or "n_samples_seen" not in arrays:
+        raise ValueError("incomplete partial_fit state: needs " + ", ".join(STATE_KEYS))
     k, d = estimator.means_.shape
     stats = _stats.SufficientStatistics(estimator.covariance_type, np.zeros((k, d)))
     for name in _STATE_ARRAYS:

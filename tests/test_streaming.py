@@ -647,6 +647,9 @@ def test_invalid_partial_fit_state_in_a_model_file_is_refused(tmp_path):
     with np.load(tmp_path / "m.npz") as archive:
         arrays = dict(archive)
     assert {"stepwise_sum_xx", "stepwise_n_batches", "n_samples_seen"} <= arrays.keys()
+    # gmmc.io reads the members the state may have, listed in STATE_KEYS
+    assert {key for key in arrays if key.startswith("stepwise_")
+            or key == "n_samples_seen"} == set(_streaming.STATE_KEYS)
     for key, value, message in (
             ("stepwise_sum_x", np.zeros((2, 3)), "stepwise_sum_x"),
             ("stepwise_sum_xx", np.full((3, 3, 3), np.nan), "non-finite"),
