@@ -1,20 +1,31 @@
 """Run a nogil kernel over row blocks in threads, without oversubscribing cores.
 
-The kernels release the GIL, so plain Python threads run them in parallel. Each
-thread gets one contiguous block of rows and its own accumulators; the caller
-reduces the per-block results once. BLAS is held to one thread meanwhile, so
-gmmc threads x BLAS threads never exceeds the thread budget.
+The kernels release the GIL, so plain Python threads run them in parallel. The
+rows are cut into sub-blocks of bounded work, handed out in order to the
+calling thread and ``n_threads - 1`` helper threads; each sub-block has its
+own accumulators and the caller reduces the results once. Between sub-blocks
+the calling thread handles signals, so Ctrl-C stops a long call within one
+sub-block. BLAS is held to one thread meanwhile, so gmmc threads x BLAS
+threads never exceeds the thread budget.
 """
 import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import ThreadpoolController
 
 # Below this many rows per thread, starting threads costs more than it saves.
 MIN_ROWS_PER_THREAD = 4096
+# At most this many rows per sub-block: tens of ms for the costliest kernels,
+# long enough that handing a sub-block out costs well under 1 % of it.
+SUB_BLOCK_ROWS = 32768
+# How often a waiting calling thread looks for signals. On Linux a signal can
+# land on a busy helper thread instead, leaving an untimed wait asleep.
+_WAIT_S = 0.05
 
 _controller = None
+_lock = threading.Lock()  # guards the helper pool
 _executor = None
 _executor_size = 0
 
@@ -24,6 +35,18 @@ def _threadpool_controller():
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller
+
+
+def _after_fork_in_child():
+    # The child has only the forking thread: the helper threads and any
+    # holder of the lock were left in the parent.
+    global _lock, _executor, _executor_size
+    _lock = threading.Lock()
+    _executor, _executor_size = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _available_cores():
@@ -73,20 +96,110 @@ def blas_limited(n_threads):
         yield
 
 
-def map_row_blocks(func, n_rows, n_threads):
-    """Call ``func(start, stop)`` on ``n_threads`` contiguous row blocks.
+def _start_helpers(job, n):
+    """Queue ``n`` helpers for ``job`` on the pool, grown to ``n`` threads."""
+    global _executor, _executor_size
+    with _lock:  # a pool being replaced takes no new work
+        if _executor_size < n:
+            if _executor is not None:
+                _executor.shutdown(wait=False)  # its threads end once idle
+            _executor = ThreadPoolExecutor(max_workers=n, thread_name_prefix="gmmc")
+            _executor_size = n
+        try:
+            for _ in range(n):
+                _executor.submit(job.help)
+        except RuntimeError:  # interpreter shutdown: the calling thread does it all
+            pass
 
-    Returns the list of results in block order. Run inside ``blas_limited``.
+
+class _Job:
+    """One map_row_blocks call: its sub-blocks, handed out in order."""
+
+    def __init__(self, func, bounds):
+        self.func, self.bounds = func, bounds
+        self.results = [None] * (len(bounds) - 1)
+        self.next = 0  # the next sub-block to hand out
+        self.left = len(self.results)  # sub-blocks not done
+        self.helping = 0  # helper threads inside run()
+        self.stopped = False
+        self.error = None
+        self.cond = threading.Condition(threading.Lock())
+
+    def _take(self):
+        with self.cond:
+            if self.stopped or self.next == len(self.results):
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def run(self):
+        """Do sub-blocks until none is left (or the job is stopped)."""
+        while (i := self._take()) is not None:
+            result = self.func(self.bounds[i], self.bounds[i + 1])
+            with self.cond:
+                self.results[i] = result
+                self.left -= 1
+                if not self.left:
+                    self.cond.notify_all()
+
+    def help(self):
+        """A helper thread's share; a helper that starts late finds nothing to do."""
+        with self.cond:
+            if self.stopped:
+                return
+            self.helping += 1
+        try:
+            self.run()
+        except BaseException as exc:  # raised again in the calling thread
+            with self.cond:
+                self.error = self.error or exc
+                self.stopped = True
+        finally:
+            with self.cond:
+                self.helping -= 1
+                self.cond.notify_all()
+
+    def wait(self):
+        """Until every sub-block is done; raises a helper's error."""
+        with self.cond:
+            while self.left and self.error is None:
+                self.cond.wait(_WAIT_S)
+        if self.error is not None:
+            raise self.error
+
+    def stop(self):
+        """Hand out no more sub-blocks; wait for the helpers' current ones."""
+        with self.cond:
+            self.stopped = True
+            while self.helping:
+                self.cond.wait(_WAIT_S)
+
+
+def _sub_block_bounds(n_rows, n_threads):
+    # A multiple of n_threads sub-blocks of equal size: the threads finish
+    # together, and the bounds (hence the rounding) depend only on the two.
+    per_thread = max(1, -(-n_rows // (n_threads * SUB_BLOCK_ROWS)))
+    n_blocks = n_threads * per_thread
+    return [n_rows * i // n_blocks for i in range(n_blocks + 1)]
+
+
+def map_row_blocks(func, n_rows, n_threads):
+    """Call ``func(start, stop)`` on contiguous row blocks covering ``n_rows``.
+
+    Returns the list of results in row order: ``func`` must be additive over
+    row ranges. Uses up to ``n_threads`` threads, the calling one included.
+    Run inside ``blas_limited``. On an exception in any thread (Ctrl-C
+    included), the other threads stop after their current sub-block and the
+    exception is raised.
     """
     n_threads = threads_for(n_rows, n_threads)
-    if n_threads == 1:
-        return [func(0, n_rows)]
-    global _executor, _executor_size
-    if _executor_size < n_threads:
-        _executor = ThreadPoolExecutor(max_workers=n_threads,
-                                       thread_name_prefix="gmmc")
-        _executor_size = n_threads
-    bounds = [n_rows * i // n_threads for i in range(n_threads + 1)]
-    futures = [_executor.submit(func, bounds[i], bounds[i + 1])
-               for i in range(n_threads)]
-    return [f.result() for f in futures]
+    job = _Job(func, _sub_block_bounds(n_rows, n_threads))
+    if n_threads > 1:
+        _start_helpers(job, n_threads - 1)
+    try:
+        job.run()
+        job.wait()
+    except BaseException:
+        job.stop()
+        raise
+    return job.results

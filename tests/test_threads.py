@@ -1,0 +1,151 @@
+"""gmmc's threads: forked children and Ctrl-C.
+
+The fork and Ctrl-C checks run in a fresh interpreter with a timeout, so that a
+regression fails the test instead of hanging the suite.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="needs fork and SIGINT")
+
+
+def _run_script(source, timeout):
+    """Run ``source`` in a fresh interpreter; its last stdout line, parsed as JSON."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- 1. a forked child ----------------------------------------------------------
+
+FORK_SCRIPT = """
+import hashlib, json, multiprocessing
+import numpy as np
+from threadpoolctl import threadpool_info
+from gmmc import GaussianMixture
+from gmmc._parallel import effective_n_threads
+
+def blas():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+X = np.random.default_rng(0).standard_normal((20000, 4))
+gm = GaussianMixture(3, n_threads=2, random_state=0).fit(X)
+
+def calls():
+    refit = GaussianMixture(3, n_threads=2, random_state=0).fit(X)
+    proba = hashlib.sha1(gm.predict_proba(X).tobytes()).hexdigest()
+    return gm.score(X), proba, refit.lower_bound_, blas(), effective_n_threads()
+
+def in_children(n):
+    out = []
+    for _ in range(n):
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            out.append(pool.apply(calls))
+    return out
+
+report = {"parent": calls(), "idle": in_children(1)}
+report["parent_after"] = [blas(), effective_n_threads()]
+print(json.dumps(report))
+"""
+
+
+@posix_only
+def test_calls_work_in_a_forked_child():
+    report = _run_script(FORK_SCRIPT, timeout=120)
+    score, proba, bound, blas, n_threads = report["parent"]
+    for child in report["idle"]:
+        # Same data, model and thread count: the same result, bit for bit.
+        assert child[0] == score
+        assert child[1] == proba
+        assert child[2] == bound
+        assert child[3] == blas
+        assert child[4] == n_threads
+    assert report["parent_after"] == [blas, n_threads]
+
+
+# -- 2. Ctrl-C --------------------------------------------------------------------
+
+INTERRUPT_SCRIPT = """
+import json, signal, sys, time
+import numpy as np
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the parent ignores it
+from gmmc import GaussianMixture
+
+method, n_threads = sys.argv[1], int(sys.argv[2])
+X = np.random.default_rng(0).standard_normal((1_000_000, 48), dtype=np.float32)
+K = 64
+gm = GaussianMixture(K, max_iter=2, tol=0.0, warm_start=True, n_threads=n_threads,
+                     weights_init=np.full(K, 1 / K), means_init=X[:K],
+                     precisions_init=np.tile(np.eye(48), (K, 1, 1)))
+gm.fit(X[:20000])
+gm.max_iter = 100
+call = {"score_samples": gm.score_samples, "predict_proba": gm.predict_proba,
+        "fit": gm.fit}[method]
+# A pass over all rows, estimated from a tenth of them (fit: one E-step).
+timed = gm.sufficient_statistics if method == "fit" else call
+start = time.perf_counter()
+timed(X[:len(X) // 10])
+full_pass = 10 * (time.perf_counter() - start)
+
+names = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_",
+         "lower_bound_", "n_iter_", "converged_")
+before = {name: np.copy(getattr(gm, name)) for name in names}
+print("calling", flush=True)
+try:
+    call(X)
+    report = {"interrupted": False}
+except KeyboardInterrupt:
+    caught = time.time()
+    # Stopped worker threads burn no CPU while the main thread sleeps.
+    cpu = time.process_time()
+    time.sleep(0.5)
+    cpu = time.process_time() - cpu
+    unchanged = all(np.array_equal(getattr(gm, name), value)
+                    for name, value in before.items())
+    report = {"interrupted": True, "caught": caught, "cpu_after": cpu,
+              "unchanged": unchanged, "full_pass": full_pass}
+report["end"] = time.time()
+print(json.dumps(report), flush=True)
+"""
+
+
+@posix_only
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "fit"])
+def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(INTERRUPT_SCRIPT), method, str(n_threads)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, child.kill)  # a hang fails, it does not block
+    watchdog.start()
+    try:
+        assert child.stdout.readline().strip() == "calling", child.stderr.read()
+        time.sleep(0.3)  # well inside the call's pass over the data
+        signalled = time.time()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate()
+        exited = time.time()
+    finally:
+        watchdog.cancel()
+        child.kill()
+    assert child.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["interrupted"], "the call ended before the signal"
+    assert report["full_pass"] > 0.6, "too little work to tell a prompt stop"
+    latency = report["caught"] - signalled
+    assert latency < min(1.0, report["full_pass"] / 3), report
+    assert report["cpu_after"] < 0.1, report  # no thread still computing
+    assert report["unchanged"]
+    assert exited - report["end"] < 1.0  # nothing left to wait for at exit
