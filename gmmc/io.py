@@ -17,18 +17,25 @@ A model file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding
   ``stepwise_weight_sum``, ``stepwise_normalized`` and the batch count
   ``stepwise_n_batches``, so that a loaded model continues as a pickled one.
 
-Loading uses ``np.load(..., allow_pickle=False)``: no code is executed, and
-every array is checked against the metadata before a model is built. The
+Loading never unpickles, so no code is executed. It reads only the members
+the metadata calls for, each only after the size the zip declares for it
+matches the shape and dtype the metadata implies (other members are ignored,
+unread), so a small file cannot make it inflate gigabytes. The arrays must
+describe Gaussians and the parameters must be ones ``fit`` accepts. The
 round trip is exact: the loaded model has bit-identical arrays, the same
 dtype and the same parameters.
 """
+import contextlib
 import json
+import math
 import numbers
 import os
+import zipfile
 
 import numpy as np
 
 from . import _streaming
+from ._stats import SufficientStatistics
 from .exceptions import NotFittedError
 
 FORMAT = "gmmc.GaussianMixture"
@@ -115,40 +122,187 @@ def _fail(source, message):
     raise ModelFileError(f"{source}: {message}")
 
 
-def _read(file):
-    source = os.fspath(file) if isinstance(file, (str, os.PathLike)) else "model file"
+_MAX_HEADER = 2 ** 16     # bytes of a .npy header (NumPy writes ~128 for these arrays)
+_MAX_METADATA = 2 ** 26   # bytes of the metadata string (4 a character): 16 M characters
+_NPY_HEADER = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+
+
+@contextlib.contextmanager
+def _archive(file, source):
+    """The model file as an open ZipFile; anything else is a ModelFileError."""
+    is_path = isinstance(file, (str, os.PathLike))
     try:
-        archive = np.load(file, allow_pickle=False)
+        f = open(file, "rb") if is_path else file
     except FileNotFoundError:
         raise FileNotFoundError(f"{source}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
+    except OSError as exc:
         _fail(source, f"not a gmmc model file ({exc})")
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        _fail(source, "not a gmmc model file (a single .npy array, not an .npz archive)")
     try:
+        start = f.tell()
+        head = f.read(len(np.lib.format.MAGIC_PREFIX))
+        f.seek(start)
+        try:
+            archive = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            if head.startswith(b"PK"):
+                _fail(source, f"truncated or corrupt model file ({exc})")
+            if head == np.lib.format.MAGIC_PREFIX:
+                _fail(source, "not a gmmc model file (a single .npy array, not an .npz "
+                              "archive)")
+            _fail(source, "not a gmmc model file (not an .npz archive)")
         with archive:
-            return source, {key: archive[key] for key in archive.files}
-    except ValueError as exc:  # e.g. an object array, which would need pickle
-        _fail(source, f"unreadable array ({exc})")
-    except Exception as exc:  # a corrupt zip member
-        _fail(source, f"corrupt model file ({type(exc).__name__}: {exc})")
+            yield archive
+    finally:
+        if is_path:
+            f.close()
+
+
+def _member(archive, source, name, dtype, shape):
+    """Array ``name`` of the archive, of exactly ``dtype`` and ``shape``.
+
+    ``dtype`` None means the metadata: a unicode string of at most
+    _MAX_METADATA bytes; an int ``shape`` n means 1-D with at most n entries.
+    The size the zip declares for the member is checked against these before
+    it is opened, and against its .npy header before its data is inflated:
+    a forged or oversized member costs no more than its header to refuse.
+    """
+    try:
+        info = archive.getinfo(f"{name}.npy")
+    except KeyError:
+        _fail(source, f"missing array {name!r}")
+    dtype = None if dtype is None else np.dtype(dtype)
+    at_most = isinstance(shape, int)
+    limit = _MAX_METADATA if dtype is None else dtype.itemsize * (
+        shape if at_most else math.prod(shape))
+    if info.file_size > _MAX_HEADER + limit:
+        _fail(source, f"array {name!r} has a declared size of {info.file_size} bytes, more "
+                      f"than {'the metadata' if dtype is None else 'its expected shape'} "
+                      f"needs ({limit} bytes and a header)")
+    try:
+        with archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in _NPY_HEADER:
+                raise ValueError(f".npy format version {version} is not supported")
+            found_shape, fortran, found_dtype = _NPY_HEADER[version](f, _MAX_HEADER)
+            header_size = f.tell()
+            dtype_ok = found_dtype.kind == "U" if dtype is None else found_dtype == dtype
+            if not dtype_ok:
+                _fail(source, f"array {name!r} has dtype {found_dtype}, expected "
+                              f"{'a unicode string' if dtype is None else dtype}")
+            shape_ok = (len(found_shape) == 1 and found_shape[0] <= shape) if at_most else (
+                found_shape == shape)
+            if not shape_ok:
+                _fail(source, f"array {name!r} has shape {found_shape}, expected "
+                              + (f"at most {shape} entries" if at_most else f"{shape}"))
+            n_bytes = found_dtype.itemsize * math.prod(found_shape)
+            if info.file_size != header_size + n_bytes:
+                _fail(source, f"array {name!r} has a declared size of {info.file_size} "
+                              f"bytes, but its header describes {header_size + n_bytes}")
+            data = f.read(n_bytes)  # to the end, where zipfile checks the CRC
+            if len(data) != n_bytes:
+                raise EOFError(f"{len(data)} of {n_bytes} bytes of data")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # any failure of the zip or .npy reader: a damaged member
+        _fail(source, f"array {name!r} is truncated or corrupt "
+                      f"({type(exc).__name__}: {exc})")
+    array = np.frombuffer(data, found_dtype).reshape(found_shape, order="F" if fortran
+                                                      else "C")
+    return array.copy()  # writable, as np.load's
+
+
+def _gaussian_problem(cov_type, covariances, precisions, precisions_cholesky):
+    """What keeps these arrays from describing Gaussians, as a message, or None.
+
+    Each U = precisions_cholesky[k] must be upper triangular with a positive
+    diagonal, each covariance C positive definite, P = precisions[k] = U U^T
+    and C P = I. The model's dtype rounds all three and C may be badly
+    conditioned, so the products are compared with the sums of their terms'
+    absolute values (|U| |U|^T, |C| |P|): rounding (or computing C as an
+    inverse of P) leaves residuals of a few epsilons of those.
+    """
+    # Every layout as a stack of matrices: diag and spherical give 1 x 1 ones.
+    shape = {"full": covariances.shape, "tied": (1, *covariances.shape),
+             "diag": (*covariances.shape, 1, 1), "spherical": (*covariances.shape, 1, 1)}
+    c, p, u = (np.asarray(a, dtype=np.float64).reshape(shape[cov_type])
+               for a in (covariances, precisions, precisions_cholesky))
+    n = c.shape[-1]
+    tol = 32 * (n + 2) * np.finfo(covariances.dtype).eps
+    u_t = np.swapaxes(u, -1, -2)
+    checks = (
+        (np.tril(u, -1) != 0, "{u} is not upper triangular"),
+        (~(np.diagonal(u, axis1=-2, axis2=-1) > 0),
+         "{u} has a diagonal entry that is not positive"),
+        (_not_positive_definite(c, tol), "{c} is not positive definite"),
+        (np.abs(p - u @ u_t) > tol * (np.abs(u) @ np.abs(u_t)),
+         "{p} is not U U^T for U = {u}"),
+        (np.abs(c @ p - np.eye(n)) > tol * (np.abs(c) @ np.abs(p)),
+         "{c} is not the inverse of {p}"),
+    )
+    for bad, message in checks:
+        bad = bad.reshape(len(c), -1).any(axis=1)
+        if bad.any():
+            k = "" if cov_type == "tied" else f"[{np.argmax(bad)}]"
+            return message.format(u=f"precisions_cholesky{k}", c=f"covariances{k}",
+                                  p=f"precisions{k}")
+    return None
+
+
+def _not_positive_definite(c, tol):
+    """Per matrix of the stack c: not positive definite, even after adding tol times
+    its diagonal (more than rounding a positive definite matrix can take away)."""
+    variances = np.diagonal(c, axis1=-2, axis2=-1)
+    bad = ~(variances > 0).all(axis=-1)
+    if c.shape[-1] == 1:
+        return bad
+    scale = np.sqrt(np.where(bad[..., None], 1.0, variances))
+    unit = c / (scale[..., :, None] * scale[..., None, :]) + tol * np.eye(c.shape[-1])
+    for index in zip(*np.nonzero(~bad)):
+        try:
+            np.linalg.cholesky(unit[index])
+        except np.linalg.LinAlgError:
+            bad[index] = True
+    return bad
+
+
+def _state_members(archive, source, present, cov_type, k, d):
+    """The saved partial_fit state (see _streaming.saved_state), each member read at
+    the shape that k components in d dimensions give it."""
+    layout = {"n_samples_seen": (np.float64, ()), "stepwise_normalized": (np.bool_, ()),
+              "stepwise_n_batches": (np.int64, ())}
+    empty = SufficientStatistics(cov_type, np.zeros((k, d)))
+    for name in _streaming._STATE_ARRAYS:
+        layout[f"stepwise_{name}"] = (np.float64, np.shape(getattr(empty, name)))
+    return {name: _member(archive, source, name, dtype, shape)
+            for name, (dtype, shape) in layout.items() if name in present}
 
 
 def load(file):
     """Read a model written by :func:`save` (or ``GaussianMixture.save``).
 
     Raises ``ModelFileError`` (a ValueError) for a file that is not a gmmc
-    model, was written by a newer format version, or whose arrays do not match
-    its metadata.
+    model, is truncated or corrupt, was written by a newer format version, has
+    arrays that do not match its metadata or do not describe Gaussians, or
+    parameters that ``fit`` would refuse. Only the members the metadata calls
+    for are read, each after checking its declared size; other members of
+    the archive are ignored, unread.
     """
+    source = os.fspath(file) if isinstance(file, (str, os.PathLike)) else "model file"
+    with _archive(file, source) as archive:
+        return _load(archive, source)
+
+
+def _load(archive, source):
     from .mixture import GaussianMixture
 
-    source, arrays = _read(file)
-    if "metadata" not in arrays:
+    present = {name.removesuffix(".npy") for name in archive.namelist()}
+    if "metadata" not in present:
         _fail(source, "not a gmmc model file (no metadata)")
+    text = str(_member(archive, source, "metadata", None, ()))
     try:
-        metadata = json.loads(str(arrays["metadata"]))
-    except (ValueError, TypeError) as exc:
+        metadata = json.loads(text)
+    except ValueError as exc:
         _fail(source, f"metadata is not valid JSON ({exc})")
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         _fail(source, f"not a gmmc model file (format is not {FORMAT!r})")
@@ -188,43 +342,34 @@ def load(file):
         expected[key] = _covariance_shape(cov_type, k, d)
     fitted = {}
     for key, shape in expected.items():
-        if key not in arrays:
-            _fail(source, f"missing array {key!r}")
-        array = arrays[key]
-        if array.shape != shape:
-            _fail(source, f"array {key!r} has shape {array.shape}, expected {shape} for "
-                          f"{k} {cov_type} components in {d} dimensions")
-        if array.dtype != dtype:
-            _fail(source, f"array {key!r} has dtype {array.dtype}, expected {dtype}")
+        array = _member(archive, source, key, dtype, shape)
         if not np.isfinite(array).all():
             _fail(source, f"array {key!r} has non-finite values")
         fitted[_FITTED[key]] = array
     weights = fitted["weights_"]
     if (weights < 0).any() or abs(float(weights.sum(dtype=np.float64)) - 1) > 1e-4:
         _fail(source, "weights must be non-negative and sum to 1")
-    for key in ("lower_bound", "lower_bounds"):
-        if key not in arrays or arrays[key].dtype != np.float64:
-            _fail(source, f"missing or non-float64 array {key!r}")
-    if arrays["lower_bound"].shape != () or arrays["lower_bounds"].ndim != 1:
-        _fail(source, "lower_bound must be a scalar and lower_bounds 1-D")
+    problem = _gaussian_problem(cov_type, fitted["covariances_"], fitted["precisions_"],
+                                fitted["precisions_cholesky_"])
+    if problem:
+        _fail(source, problem)
+    lower_bound = _member(archive, source, "lower_bound", np.float64, ())
+    # one bound per EM iteration (per batch for partial_fit)
+    lower_bounds = _member(archive, source, "lower_bounds", np.float64, n_iter)
 
     init_shapes = {"weights_init": (k,), "means_init": (k, d),
                    "precisions_init": _covariance_shape(cov_type, k, d)}
     for name, shape in init_shapes.items():
-        if name in arrays:
-            if arrays[name].shape != shape or arrays[name].dtype.kind != "f":
-                _fail(source, f"array {name!r} has shape {arrays[name].shape}, "
-                              f"expected {shape}")
-            params[name] = arrays[name]
-        else:
-            params[name] = None
+        params[name] = _member(archive, source, name, np.float64, shape) if (
+            name in present) else None
     if random_state == "RandomState":
+        keys = _member(archive, source, "random_state_keys", np.uint32, (624,))
+        extra = _member(archive, source, "random_state_extra", np.int64, (2,))
+        gauss = _member(archive, source, "random_state_gauss", np.float64, ())
         try:
-            keys, extra, gauss = (arrays["random_state_keys"], arrays["random_state_extra"],
-                                  arrays["random_state_gauss"])
             rng = np.random.RandomState()
             rng.set_state(("MT19937", keys, int(extra[0]), int(extra[1]), float(gauss)))
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError) as exc:
             _fail(source, f"invalid saved random state ({exc})")
         params["random_state"] = rng
     elif random_state is None or (isinstance(random_state, int)
@@ -237,15 +382,20 @@ def load(file):
         model = GaussianMixture(**params)
     except TypeError as exc:
         _fail(source, f"unknown parameters ({exc})")
+    try:  # what fit would refuse
+        model._check_parameters(d)
+    except (ValueError, TypeError) as exc:
+        _fail(source, f"invalid parameters: {exc}")
     for attr, array in fitted.items():
         setattr(model, attr, array)
     model.converged_ = bool(converged)
     model.n_iter_ = n_iter
-    model.lower_bound_ = float(arrays["lower_bound"])
-    model.lower_bounds_ = arrays["lower_bounds"].tolist()
+    model.lower_bound_ = float(lower_bound)
+    model.lower_bounds_ = lower_bounds.tolist()
     model.n_features_in_ = d
     try:
-        _streaming.restore_state(model, arrays)
+        _streaming.restore_state(model, _state_members(archive, source, present, cov_type,
+                                                       k, d))
     except ValueError as exc:
         _fail(source, str(exc))
     if names is not None:
