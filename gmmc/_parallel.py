@@ -25,9 +25,12 @@ SUB_BLOCK_ROWS = 32768
 _WAIT_S = 0.05
 
 _controller = None
-_lock = threading.Lock()  # guards the helper pool
+_lock = threading.Lock()  # guards the helper pool and the BLAS state below
 _executor = None
 _executor_size = 0
+_blas_users = 0  # calls inside blas_limited(n > 1)
+_blas_saved = []  # (library, thread limit) as the first of those found them
+_fork_generation = 0  # bumped in a forked child
 
 
 def _threadpool_controller():
@@ -38,11 +41,15 @@ def _threadpool_controller():
 
 
 def _after_fork_in_child():
-    # The child has only the forking thread: the helper threads and any
-    # holder of the lock were left in the parent.
-    global _lock, _executor, _executor_size
+    # The child has only the forking thread: the helper threads, any holder of
+    # the lock and the calls that limited BLAS were left in the parent.
+    global _lock, _executor, _executor_size, _blas_users, _fork_generation
     _lock = threading.Lock()
     _executor, _executor_size = None, 0
+    _fork_generation += 1
+    if _blas_users:
+        _blas_users = 0
+        _set_blas(_blas_saved)
 
 
 if hasattr(os, "register_at_fork"):
@@ -62,7 +69,8 @@ def effective_n_threads(n_threads=None):
     An explicit ``n_threads`` wins, then the ``GMMC_NUM_THREADS`` environment
     variable; otherwise the BLAS thread limit in force (so threadpoolctl's
     ``threadpool_limits`` and ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` are
-    respected), capped by the cores this process may run on.
+    respected), capped by the cores this process may run on. While gmmc calls
+    hold BLAS to one thread, the limit they found on entry counts.
     """
     if n_threads is None:
         env = os.environ.get("GMMC_NUM_THREADS")
@@ -72,9 +80,11 @@ def effective_n_threads(n_threads=None):
             except ValueError:
                 raise ValueError(f"GMMC_NUM_THREADS must be an integer, got {env!r}")
     if n_threads is None:
-        blas = [info["num_threads"] for info in _threadpool_controller().info()
-                if info["user_api"] == "blas"]
-        n_threads = min(blas) if blas else _available_cores()
+        with _lock:
+            limits = [n for _, n in _blas_saved] if _blas_users else [
+                lib.num_threads for lib in _blas_libraries()]
+        limits = [n for n in limits if n is not None]
+        n_threads = min(limits) if limits else _available_cores()
         n_threads = min(n_threads, _available_cores())
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
@@ -86,14 +96,46 @@ def threads_for(n_rows, n_threads):
     return max(1, min(n_threads, n_rows // MIN_ROWS_PER_THREAD))
 
 
+def _blas_libraries():
+    return [lib for lib in _threadpool_controller().lib_controllers
+            if lib.user_api == "blas"]
+
+
+def _set_blas(limits):
+    for lib, n in limits:
+        if n is not None:
+            # threadpoolctl >= 3.8 lets only one Python thread at a time change
+            # OpenBLAS' limit; gmmc's first and last caller may differ, and
+            # _lock already orders gmmc's changes.
+            getattr(lib, "_real_set_num_threads", lib.set_num_threads)(n)
+
+
 @contextlib.contextmanager
 def blas_limited(n_threads):
-    """Hold BLAS to one thread while gmmc runs ``n_threads`` > 1 threads."""
+    """Hold BLAS to one thread while gmmc runs ``n_threads`` > 1 threads.
+
+    Overlapping calls share one limit: the first to enter records the limits
+    in force and sets 1, the last to leave restores them.
+    """
     if n_threads <= 1:
         yield
         return
-    with _threadpool_controller().limit(limits=1, user_api="blas"):
+    global _blas_users, _blas_saved
+    with _lock:
+        if not _blas_users:
+            libraries = _blas_libraries()
+            _blas_saved = [(lib, lib.num_threads) for lib in libraries]
+            _set_blas([(lib, 1) for lib in libraries])
+        _blas_users += 1
+        generation = _fork_generation
+    try:
         yield
+    finally:
+        with _lock:
+            if generation == _fork_generation:  # else a forked child reset the count
+                _blas_users -= 1
+                if not _blas_users:
+                    _set_blas(_blas_saved)
 
 
 def _start_helpers(job, n):

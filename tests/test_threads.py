@@ -1,4 +1,4 @@
-"""gmmc's threads: forked children and Ctrl-C.
+"""gmmc's threads: forked children, Ctrl-C, and the process's BLAS limits.
 
 The fork and Ctrl-C checks run in a fresh interpreter with a timeout, so that a
 regression fails the test instead of hanging the suite.
@@ -31,7 +31,7 @@ def _run_script(source, timeout):
 # -- 1. a forked child ----------------------------------------------------------
 
 FORK_SCRIPT = """
-import hashlib, json, multiprocessing
+import hashlib, json, multiprocessing, threading
 import numpy as np
 from threadpoolctl import threadpool_info
 from gmmc import GaussianMixture
@@ -56,6 +56,19 @@ def in_children(n):
     return out
 
 report = {"parent": calls(), "idle": in_children(1)}
+# Fork while another thread is inside gmmc calls (BLAS held at one thread).
+stop = threading.Event()
+def busy():
+    Y = np.random.default_rng(1).standard_normal((400000, 4))
+    while not stop.is_set():
+        gm.score_samples(Y)
+worker = threading.Thread(target=busy)
+worker.start()
+try:
+    report["busy"] = in_children(4)
+finally:
+    stop.set()
+    worker.join()
 report["parent_after"] = [blas(), effective_n_threads()]
 print(json.dumps(report))
 """
@@ -65,11 +78,12 @@ print(json.dumps(report))
 def test_calls_work_in_a_forked_child():
     report = _run_script(FORK_SCRIPT, timeout=120)
     score, proba, bound, blas, n_threads = report["parent"]
-    for child in report["idle"]:
+    for child in report["idle"] + report["busy"]:
         # Same data, model and thread count: the same result, bit for bit.
         assert child[0] == score
         assert child[1] == proba
         assert child[2] == bound
+        # A call in flight in the parent does not leave the child's BLAS limited.
         assert child[3] == blas
         assert child[4] == n_threads
     assert report["parent_after"] == [blas, n_threads]
@@ -149,3 +163,45 @@ def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
     assert report["cpu_after"] < 0.1, report  # no thread still computing
     assert report["unchanged"]
     assert exited - report["end"] < 1.0  # nothing left to wait for at exit
+
+
+# -- 3. concurrent calls and the process's BLAS limits ------------------------------
+
+CONCURRENT_SCRIPT = """
+import json, threading
+import numpy as np
+from threadpoolctl import threadpool_info
+from gmmc import GaussianMixture
+from gmmc._parallel import effective_n_threads
+
+def blas():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+X = np.random.default_rng(0).standard_normal((8192, 4))
+gm = GaussianMixture(3, n_threads=2, random_state=0, max_iter=5).fit(X)
+before, default, seen, after = blas(), effective_n_threads(), [], []
+
+def calls():
+    for _ in range(4):
+        seen.append(effective_n_threads())  # while other threads' calls run
+        gm.score_samples(X)
+
+for _ in range(5):
+    threads = [threading.Thread(target=calls) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after.append(blas())
+print(json.dumps({"before": before, "after": after, "default": default,
+                  "seen": sorted(set(seen)), "default_after": effective_n_threads()}))
+"""
+
+
+def test_concurrent_calls_restore_blas_limits():
+    # A fresh interpreter: pytest's session-wide BLAS limit would make
+    # threadpoolctl (>= 3.8) ignore limits set from the calls' threads.
+    report = _run_script(CONCURRENT_SCRIPT, timeout=120)
+    assert report["after"] == [report["before"]] * len(report["after"])
+    assert report["seen"] == [report["default"]]
+    assert report["default_after"] == report["default"]
