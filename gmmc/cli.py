@@ -9,15 +9,19 @@ tables (CSV and the like; ``-`` reads standard input):
 - header (``--header auto``, the default): the first row is a header of column
   names when *none* of its fields is a number, and data when all are; a row
   mixing both is an error (say ``--header yes`` or ``--header no``);
-- every data field must be a finite number: anything else (text, an empty
-  field, ``nan``, ``inf``) or a row of the wrong length is an error naming its
-  line and column.
+- every data field must be a finite number in plain decimal notation (``12``,
+  ``-0.5``, ``3e-4``): anything else (text, an empty field, ``nan``, ``inf``,
+  ``1_000``) or a row of the wrong length is an error naming its line and column.
+
+An output (``-o``, ``--plot``) that is an input, or a link to one, or whose
+folder does not exist, is refused before any work: no input is overwritten.
 """
 import argparse
 import csv
 import io
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -40,12 +44,14 @@ class CLIError(ValueError):
 
 # -- reading data ----------------------------------------------------------------
 
+# A decimal number, inf or nan, in ASCII: float() alone would also take "1_000"
+# and digits of other scripts.
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf(?:inity)?|nan)",
+                     re.ASCII | re.IGNORECASE)
+
+
 def _parse_number(field):
-    try:
-        value = float(field)
-    except ValueError:
-        return None
-    return value
+    return float(field) if _NUMBER.fullmatch(field) else None
 
 
 def _split_rows(lines, delimiter):
@@ -135,7 +141,8 @@ def _chain_first(first, rest):
 def read_data(path, header="auto", delimiter=None, columns=None):
     """(X, column names or None) from a .npy file, a text table, or '-' (stdin)."""
     if path == "-":
-        X, names = parse_table(sys.stdin.read(), "<stdin>", header, delimiter)
+        text = sys.stdin.read().removeprefix("\ufeff")  # as utf-8-sig does for files
+        X, names = parse_table(text, "<stdin>", header, delimiter)
     elif not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
     elif os.path.isdir(path):
@@ -143,7 +150,7 @@ def read_data(path, header="auto", delimiter=None, columns=None):
     elif path.endswith(".npy"):
         try:
             X = np.load(path, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, EOFError) as exc:  # EOFError: an empty file
             raise CLIError(f"{path}: not a readable .npy array ({exc})") from None
         if X.dtype.kind not in "fiub":
             raise CLIError(f"{path}: the array is not numeric (dtype {X.dtype})")
@@ -560,9 +567,37 @@ def build_parser():
     return parser
 
 
+def _check_outputs(args):
+    """Refuse, before any work, an output that would overwrite an input (or another
+    output), also through a link, or whose folder does not exist."""
+    inputs = [path for path in (getattr(args, "model", None), getattr(args, "data", None))
+              if path is not None and path != "-"]
+    outputs = [path for path in (getattr(args, "output", None), getattr(args, "plot", None))
+               if path is not None]
+    for n, path in enumerate(outputs):
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise CLIError(f"{path}: no such folder {folder}")
+        if os.path.isdir(path):
+            raise CLIError(f"{path}: is a directory, not a file to write")
+        for other in inputs + outputs[:n]:
+            if _same_file(path, other):
+                what = "input" if other in inputs else "other output"
+                raise CLIError(f"{path}: would overwrite the {what} {other}; choose "
+                               "another output file")
+
+
+def _same_file(a, b):
+    """The same file: one path, a symbolic or a hard link to the other."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        _check_outputs(args)
         if getattr(args, "plot", None):  # fail before a long fit, not after it
             from .plot import _matplotlib
             _matplotlib()

@@ -271,6 +271,27 @@ def test_stdin(capsys, monkeypatch, tmp_path):
     assert_allclose(gmmc.load(tmp_path / "m.npz").means_, [[7 / 3]])
 
 
+@pytest.mark.parametrize("text, names, mean", [
+    ("\ufeffv\n1\n2\n4\n", "1 features: v)", [7 / 3]),
+    ("\ufeff1,2\n3,4\n5,7\n", "2 features)", [3, 13 / 3]),
+])
+def test_stdin_byte_order_mark_is_skipped(capsys, monkeypatch, tmp_path, text, names, mean):
+    """As for files (read as utf-8-sig), a BOM is no part of the first field."""
+    monkeypatch.setattr(sys, "stdin", pd.io.common.StringIO(text))
+    code, out, err = fit_file(capsys, "-", "-o", tmp_path / "m.npz")
+    assert code == 0, err
+    assert names in out
+    assert_allclose(gmmc.load(tmp_path / "m.npz").means_, [mean])
+
+
+def test_number_forms(capsys, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x\n1e5\n-.5\n+3.\n1E-02\n")
+    code, out, err = fit_file(capsys, path, "-o", tmp_path / "m.npz")
+    assert code == 0, err
+    assert_allclose(gmmc.load(tmp_path / "m.npz").means_, [[(1e5 - 0.5 + 3 + 0.01) / 4]])
+
+
 @pytest.mark.parametrize("text, message", [
     ("a,b\n1,2\n3,abc\n", "line 3, column 2: 'abc' is not a number"),
     ("1,2\n3,\n", "line 2, column 2: empty value"),
@@ -282,10 +303,12 @@ def test_stdin(capsys, monkeypatch, tmp_path):
     ("a,b\n", "a header but no data rows"),
     ("# only a comment\n", "no data"),
     ("a,a\n1,2\n", "repeated column names"),
+    ("1,2\n1_000,3\n", "line 2, column 1: '1_000' is not a number"),  # float() takes it
+    ("1,2\n3,\uff14\n", "line 2, column 2: '\uff14' is not a number"),  # a full-width 4
 ])
 def test_data_errors_name_line_and_column(capsys, tmp_path, text, message):
     path = tmp_path / "bad.csv"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     code, out, err = fit_file(capsys, path)
     assert code == 2
     assert err.startswith("gmmc: error: ") and message in err, err
@@ -312,6 +335,13 @@ def test_file_errors(capsys, tmp_path):
     np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan], [2.0, 3.0]]))
     code, _, err = fit_file(capsys, tmp_path / "nan.npy")
     assert code == 2 and "row 0, column 1" in err
+    (tmp_path / "empty.npy").write_bytes(b"")
+    code, _, err = fit_file(capsys, tmp_path / "empty.npy")
+    assert code == 2 and "empty.npy" in err
+    np.save(tmp_path / "cut.npy", np.ones((10, 2)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:-8])
+    code, _, err = fit_file(capsys, tmp_path / "cut.npy")
+    assert code == 2 and "cut.npy" in err
     (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81")
     code, _, err = fit_file(capsys, tmp_path / "bin.csv")
     assert code == 2 and "bin.csv" in err
@@ -319,6 +349,64 @@ def test_file_errors(capsys, tmp_path):
     assert code == 2 and "n_components" in err
     code, _, err = run(capsys, "fit", FAITHFUL, "--columns", "nope")
     assert code == 2 and "no column named 'nope'" in err
+
+
+def test_truncated_model_is_a_clean_error(capsys, faithful_csv, tmp_path):
+    model_path = tmp_path / "model.npz"
+    assert run(capsys, "fit", faithful_csv, "-k", 2, "-o", model_path)[0] == 0
+    model_path.write_bytes(model_path.read_bytes()[:1000])
+    code, out, err = run(capsys, "predict", model_path, faithful_csv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"gmmc: error: {model_path}: truncated or corrupt"), err
+
+
+# -- outputs ---------------------------------------------------------------------
+
+@pytest.fixture
+def inputs(capsys, faithful_csv, tmp_path):
+    """A data file, a model fitted on it, and links to the data."""
+    model = tmp_path / "m.npz"
+    assert run(capsys, "fit", faithful_csv, "-k", 2, "-o", model)[0] == 0
+    os.symlink(faithful_csv, tmp_path / "symlink.csv")
+    os.link(faithful_csv, tmp_path / "hardlink.csv")
+    (tmp_path / "sub").mkdir()
+    return {"data": faithful_csv, "model": str(model)}
+
+
+@pytest.mark.parametrize("argv", [
+    ["fit", "{data}", "-k", 2, "-o", "{data}"],
+    ["fit", "{data}", "-k", 2, "-o", "{tmp}/symlink.csv"],
+    ["fit", "{data}", "-k", 2, "-o", "{tmp}/hardlink.csv"],
+    ["fit", "{tmp}/symlink.csv", "-k", 2, "-o", "{tmp}/hardlink.csv"],
+    ["fit", "{data}", "-k", 2, "--plot", "{data}"],
+    ["select", "{data}", "-k", "1:2", "-o", "{data}"],
+    ["predict", "{model}", "{data}", "-o", "{data}"],
+    ["predict", "{model}", "{data}", "-o", "{model}"],
+    ["predict", "{model}", "{data}", "-o", "{tmp}/sub/../m.npz"],
+    ["fit", "{data}", "-k", 2, "-o", "{tmp}/new.npz", "--plot", "{tmp}/new.npz"],
+])
+def test_an_output_is_never_an_input(capsys, inputs, tmp_path, argv):
+    before = {path: open(path, "rb").read() for path in inputs.values()}
+    argv = [str(a).format(tmp=tmp_path, **inputs) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "", (out, err)  # refused before any work
+    assert err.startswith("gmmc: error: ") and "overwrite" in err, err
+    assert {path: open(path, "rb").read() for path in inputs.values()} == before
+    assert not (tmp_path / "new.npz").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "{data}", "-k", 2, "-o", "{tmp}/missing/m.npz"], "no such folder"),
+    (["fit", "{data}", "-k", 2, "--plot", "{tmp}/missing/p.png"], "no such folder"),
+    (["select", "{data}", "-k", "1:2", "-o", "{tmp}/missing/m.npz"], "no such folder"),
+    (["predict", "{model}", "{data}", "-o", "{tmp}/missing/labels.csv"], "no such folder"),
+    (["fit", "{data}", "-k", 2, "-o", "{tmp}/sub"], "is a directory"),
+])
+def test_output_folder_is_checked_before_fitting(capsys, inputs, tmp_path, argv, message):
+    argv = [str(a).format(tmp=tmp_path, **inputs) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "", (out, err)
+    assert err.startswith("gmmc: error: ") and message in err, err
 
 
 @pytest.mark.parametrize("command", [[], ["fit"], ["select"], ["predict"], ["demo"]])
