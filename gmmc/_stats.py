@@ -208,23 +208,123 @@ def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_typ
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
 
 
-def statistics_from_responsibilities(X, sample_weight, resp, covariance_type, n_threads):
-    """Sufficient statistics of X for given responsibilities (initialisation)."""
-    w = None if sample_weight is None else sample_weight.astype(np.float64)
-    center = np.average(X, axis=0, weights=w).astype(np.float64)
-    shift = np.tile(center, (resp.shape[1], 1))
+# Rows per step of the Python-level loops below: their float64 temporaries
+# stay a few MB whatever N is.
+CHUNK_ROWS = 8192
+
+
+def row_chunks(start, stop, rows=CHUNK_ROWS):
+    """(a, b) bounds of consecutive chunks of at most ``rows`` rows in [start, stop)."""
+    return ((a, min(a + rows, stop)) for a in range(start, stop, rows))
+
+
+def _weighted_column_sums(X, sample_weight, n_threads, center=None, square=False):
+    """sum_n w_n y_n (float64, (D,)) with y = x - center, squared when ``square``."""
+    def block(start, stop):
+        total = np.zeros(X.shape[1])
+        for a, b in row_chunks(start, stop):
+            y = X[a:b].astype(np.float64)
+            if center is not None:
+                y -= center
+            if square:
+                y *= y
+            total += (y.sum(axis=0) if sample_weight is None
+                      else sample_weight[a:b].astype(np.float64) @ y)
+        return total
+
+    return sum(map_row_blocks(block, X.shape[0], n_threads))
+
+
+def weight_sum(sample_weight, n_samples):
+    return float(n_samples if sample_weight is None
+                 else np.sum(sample_weight, dtype=np.float64))
+
+
+def weighted_mean(X, sample_weight, n_threads):
+    """Weighted mean of the rows of X, (D,) float64, without an N x D temporary."""
+    return (_weighted_column_sums(X, sample_weight, n_threads)
+            / weight_sum(sample_weight, X.shape[0]))
+
+
+def weighted_mean_variance(X, sample_weight, n_threads):
+    """Weighted mean and variance of each feature (two passes, float64)."""
+    mean = weighted_mean(X, sample_weight, n_threads)
+    squares = _weighted_column_sums(X, sample_weight, n_threads, center=mean, square=True)
+    return mean, squares / weight_sum(sample_weight, X.shape[0])
+
+
+def statistics_from_responsibilities(X, sample_weight, responsibilities, covariance_type,
+                                     n_threads):
+    """Sufficient statistics of X for initial responsibilities.
+
+    ``responsibilities.block(start, stop, dtype)`` gives rows start:stop of the
+    (N, K) responsibilities (see ``gmmc._init.Responsibilities``); they are
+    asked for a chunk at a time, in row order in one thread when
+    ``responsibilities.sequential``, so N x K is never held.
+    """
+    if responsibilities.sequential:
+        n_threads = 1
+    n_components = responsibilities.n_components
+    center = weighted_mean(X, sample_weight, n_threads)
+    shift = np.tile(center, (n_components, 1))
     if covariance_type == "full":  # about each component's mean, as in EM
-        weighted = resp if sample_weight is None else resp * sample_weight[:, None]
-        totals = weighted.sum(axis=0, dtype=np.float64)
-        means = (weighted.T @ X).astype(np.float64) / np.maximum(totals, 1e-300)[:, None]
+        def moments(start, stop):
+            totals, sums = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
+            for a, b in row_chunks(start, stop):
+                resp = responsibilities.block(a, b, np.float64)
+                if sample_weight is not None:
+                    resp *= sample_weight[a:b, None]
+                totals += resp.sum(axis=0)
+                sums += resp.T @ (X[a:b].astype(np.float64) - center)
+            return totals, sums
+
+        parts = map_row_blocks(moments, X.shape[0], n_threads)
+        totals, sums = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        means = center + sums / np.maximum(totals, 1e-300)[:, None]
         shift = np.where(totals[:, None] > 0, means, center)
 
     def block(start, stop):
-        ws = None if sample_weight is None else sample_weight[start:stop]
-        return responsibility_statistics(X[start:stop], ws, resp[start:stop],
-                                         covariance_type, shift, center)
+        stats = SufficientStatistics(covariance_type, shift)
+        stats.normalized = False
+        for a, b in row_chunks(start, stop):
+            ws = None if sample_weight is None else sample_weight[a:b]
+            stats.merge(responsibility_statistics(
+                X[a:b], ws, responsibilities.block(a, b, X.dtype), covariance_type,
+                shift, center))
+        return stats
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
+
+
+def seed_statistics(seeds, seed_weights, weight_sum, mean, covariance_type):
+    """Statistics of one-hot seeds: component k wholly on the sample
+    ``seeds[k]`` of weight ``seed_weights[k]`` (k-means++ and random_from_data
+    starts; not tied, whose scatter is that of all the samples). ``weight_sum``
+    and ``mean`` are those of all the samples.
+
+    Each component's mean is its sample: taken from the K rows in float64,
+    the sums hold no rounding that could cancel. Full covariances take them
+    about the samples themselves (no scatter, as scikit-learn's up to
+    eps^2); diag and spherical about ``mean``, so that m_step gives them
+    scikit-learn's one-sample variance, 10 eps w (x - mean)^2 / nk^2 (about
+    the origin in scikit-learn), rather than a difference of large sums that
+    can round below zero in float32, or far from the origin in float64.
+    """
+    seeds = np.asarray(seeds, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    w = np.asarray(seed_weights, dtype=np.float64)
+    shift = seeds if covariance_type == "full" else np.tile(mean, (len(seeds), 1))
+    stats = SufficientStatistics(covariance_type, shift)
+    stats.resp_sum[:] = w
+    stats.weight_sum = weight_sum
+    if covariance_type != "full":
+        deviation = seeds - mean
+        stats.sum_x[:] = w[:, None] * deviation
+        squares = w[:, None] * deviation ** 2
+        stats.sum_xx[:] = squares if covariance_type == "diag" else squares.sum(axis=1)
+    stats.total_x = weight_sum * (mean - shift[0])
+    stats.normalized = False
+    return stats
 
 
 def responsibility_statistics(X, sample_weight, resp, covariance_type, shift, center):
@@ -252,8 +352,16 @@ def m_step(stats, reg_covar, dtype):
     nk = resp_sum + 10 * np.finfo(dtype).eps
     delta = stats.sum_x / nk[:, None]  # new mean - shift
     means = stats.shift + delta
-    # sum_n r (x - mean)(x - mean)^T / nk, written with sums about the shift:
-    # sum_xx/nk - (2 - resp_sum/nk) delta delta^T.
+    # Full: sum_n r (x - mean)(x - mean)^T / nk, as scikit-learn's, written
+    # with sums about the shift: sum_xx/nk - (2 - resp_sum/nk) delta delta^T.
+    # Diag and spherical: scikit-learn's sum_n r x^2 / nk - (sum_n r x / nk)^2
+    # taken about the shift instead of the origin, sum_xx/nk - delta^2. It
+    # exceeds the exact scatter about the mean by eps10 delta^2 / nk: for a
+    # component holding one sample, that margin, 10 eps of the sample's
+    # squared distance to the shift, is what keeps the computed variance
+    # positive whatever reg_covar (rounding is a few eps of it), as it does
+    # scikit-learn's. About the shift rather than the origin, it stays that
+    # small for data far from the origin.
     correction = 2.0 - resp_sum / nk
     if stats.covariance_type == "full":
         covariances = (stats.sum_xx / nk[:, None, None]
@@ -275,11 +383,10 @@ def m_step(stats, reg_covar, dtype):
         covariances /= nk.sum()
         covariances.flat[:: means.shape[1] + 1] += reg_covar
     elif stats.covariance_type == "diag":
-        covariances = stats.sum_xx / nk[:, None] - correction[:, None] * delta ** 2
-        covariances += reg_covar
+        covariances = stats.sum_xx / nk[:, None] - delta ** 2 + reg_covar
     else:  # spherical: the mean of the diagonal variances, from the trace
         n_features = means.shape[1]
-        covariances = (stats.sum_xx / nk - correction * (delta ** 2).sum(axis=1)) / n_features
+        covariances = (stats.sum_xx / nk - (delta ** 2).sum(axis=1)) / n_features
         covariances += reg_covar
     weights = nk / nk.sum()
     return weights, means, covariances

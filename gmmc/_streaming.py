@@ -325,6 +325,25 @@ def _variance_chunk(X, w, start, mean):
     return squared.sum(axis=0) if w is None else w.astype(np.float64) @ squared
 
 
+def _rows_chunk(X, w, start, rows):
+    """This chunk's rows among ``rows`` (global, sorted) and their weights (1 without)."""
+    local = rows[(rows >= start) & (rows < start + X.shape[0])] - start
+    return X[local], np.ones(local.size) if w is None else w[local].astype(np.float64)
+
+
+def _read_rows(data, rows):
+    """The rows ``rows`` of X and their weights, read a whole chunk at a time."""
+    order = np.argsort(rows)
+    ordered = np.asarray(rows, dtype=np.intp)[order]
+    starts = np.array([start for start, _ in data.bounds])
+    chunks = sorted(set((np.searchsorted(starts, ordered, side="right") - 1).tolist()))
+    parts = data.map_list(_rows_chunk, ordered, chunks=chunks)
+    seeds, weights = np.empty((len(rows), data.n_features), dtype=data.dtype), np.empty(len(rows))
+    seeds[order] = np.concatenate([p[0] for p in parts])
+    weights[order] = np.concatenate([p[1] for p in parts])
+    return seeds, weights
+
+
 def _estep_chunk(X, w, start, weights, means, prec_chol, covariance_type, n_threads):
     return _stats.e_step(X, w, weights, means, prec_chol, covariance_type, n_threads)
 
@@ -346,13 +365,13 @@ class _OneHotRows:
 class _NearestCenter:
     """One-hot responsibilities of each sample's closest centre (k-means labels)."""
 
-    def __init__(self, centers, n_threads):
+    def __init__(self, centers, offset, n_threads):
         self.centers = centers
+        self.offset = offset
         self.n_threads = n_threads
 
     def __call__(self, X, w, start):
-        labels = np.empty(X.shape[0], dtype=np.int32)
-        _init._lloyd_step(X, None, self.centers, labels, self.n_threads)
+        labels = _nearest(X, self.centers, self.offset, self.n_threads)
         resp = np.zeros((X.shape[0], self.centers.shape[0]), dtype=X.dtype)
         resp[np.arange(X.shape[0]), labels] = 1
         return resp
@@ -400,47 +419,52 @@ def _resp_stats_chunk(X, w, start, responsibilities, covariance_type, shift, cen
                                             covariance_type, shift, center)
 
 
-def _closest(X, centers, n_threads):
+def _closest(X, centers, offset, n_threads):
     """Squared distance (float64) from each row to its closest centre."""
-    return _init.squared_distances(X, centers, n_threads).astype(np.float64).min(axis=1)
+    return _init.squared_distances(X, centers, n_threads, offset).astype(np.float64).min(
+        axis=1)
 
 
-def _locate_chunk(X, w, start, targets_by_start, side, centers, n_threads):
+def _nearest(X, centers, offset, n_threads):
+    """Label of each row's closest centre (centres given centred: c - offset)."""
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    _init._lloyd_step(X, None, offset, centers, labels, n_threads)
+    return labels
+
+
+def _locate_chunk(X, w, start, targets_by_start, side, centers, offset, n_threads):
     """Local rows where the cumulative weight (times the squared distance to the
     closest of ``centers``, when given) reaches this chunk's targets."""
     values = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
     if centers is not None:
-        values = values * _closest(X, centers, n_threads)
+        values = values * _closest(X, centers, offset, n_threads)
     local = np.searchsorted(np.cumsum(values), targets_by_start[start], side=side)
     return np.minimum(local, X.shape[0] - 1)
 
 
-def _potentials_chunk(X, w, start, chosen, candidates, n_threads):
+def _potentials_chunk(X, w, start, chosen, candidates, offset, n_threads):
     """Per candidate, sum_n w_n min(d(x_n, candidate), d(x_n, chosen centres))."""
-    closest = _closest(X, chosen, n_threads)
-    distances = _init.squared_distances(X, candidates, n_threads).astype(np.float64)
+    closest = _closest(X, chosen, offset, n_threads)
+    distances = _init.squared_distances(X, candidates, n_threads, offset).astype(np.float64)
     np.minimum(distances, closest[:, None], out=distances)
     weight = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
     return weight @ distances
 
 
-def _lloyd_chunk(X, w, start, centers, previous, n_threads):
-    """(cluster sums, cluster weights, labels changed since ``previous`` centres)."""
-    labels = np.empty(X.shape[0], dtype=np.int32)
-    sums, counts, _ = _init._lloyd_step(X, w, centers, labels, n_threads)
-    changed = 0
-    if previous is not None:
-        before = np.empty_like(labels)
-        _init._lloyd_step(X, None, previous, before, n_threads)
-        changed = int(np.count_nonzero(before != labels))
-    return sums, counts, changed
+def _lloyd_chunk(X, w, start, centers, previous, offset, n_threads):
+    """(cluster sums about offset, cluster weights, labels changed since
+    ``previous`` centres)."""
+    labels = np.full(X.shape[0], -1, dtype=np.int32) if previous is None \
+        else _nearest(X, previous, offset, n_threads)
+    sums, counts, _, changed = _init._lloyd_step(X, w, offset, centers, labels, n_threads)
+    return sums, counts, changed if previous is not None else 0
 
 
-def _worst_fitted_chunk(X, w, start, centers, n_worst, n_threads):
+def _worst_fitted_chunk(X, w, start, centers, n_worst, offset, n_threads):
     """The ``n_worst`` samples farthest from their centre: (costs, indices, rows)."""
-    labels = np.empty(X.shape[0], dtype=np.int32)
-    _init._lloyd_step(X, None, centers, labels, n_threads)
-    cost = ((X - centers[labels]) ** 2).sum(axis=1)
+    labels = _nearest(X, centers, offset, n_threads)
+    diff = X.astype(np.float64) - offset - centers[labels]
+    cost = np.einsum("ij,ij->i", diff, diff)
     if w is not None:  # never reseed at a zero-weight sample
         cost[w == 0] = -1
     top = np.argsort(cost)[::-1][:n_worst]
@@ -459,7 +483,7 @@ def _labels_chunk(X, w, start, estimator, n_threads):
 
 # -- locating rows by cumulative weight (k-means++ and weighted draws) --------
 
-def _locate(data, chunk_totals, targets, side, centers=None):
+def _locate(data, chunk_totals, targets, side, centers=None, offset=None):
     """Global rows i where a cumulative per-row value first reaches each target.
 
     The chunked form of ``np.searchsorted(np.cumsum(values), targets, side)``
@@ -474,8 +498,8 @@ def _locate(data, chunk_totals, targets, side, centers=None):
                        len(chunk_totals) - 1)
     chunks = sorted(set(which.tolist()))
     by_start = {data.bounds[c][0]: targets[which == c] - offsets[c] for c in chunks}
-    results = data.map_list(_locate_chunk, by_start, side, centers, data.task_threads,
-                            chunks=chunks)
+    results = data.map_list(_locate_chunk, by_start, side, centers, offset,
+                            data.task_threads, chunks=chunks)
     found = np.empty(targets.size, dtype=np.intp)
     for c, local in zip(chunks, results):
         found[which == c] = data.bounds[c][0] + local
@@ -484,12 +508,13 @@ def _locate(data, chunk_totals, targets, side, centers=None):
 
 # -- initialisation --------------------------------------------------------------
 
-def kmeans_plusplus(data, n_clusters, random_state):
+def kmeans_plusplus(data, n_clusters, random_state, offset):
     """Greedy k-means++ over chunks: ``_init.kmeans_plusplus``'s draws, pass by pass.
 
     Nothing N-sized is kept: each round recomputes the distance to the chosen
     centres chunk by chunk (one pass for the candidates' potentials, plus a
-    read of the few chunks the draws fall in). Returns (centers, indices).
+    read of the few chunks the draws fall in). Distances are taken about
+    ``offset``, the data mean. Returns (centers, indices).
     """
     weight_totals = data.chunk_weight_totals()
     n_trials = 2 + int(np.log(n_clusters))
@@ -500,7 +525,7 @@ def kmeans_plusplus(data, n_clusters, random_state):
     indices[0] = _locate(data, weight_totals, u * weight_totals.sum(), "right")[0]
     chosen = data.rows(indices[:1])
     # Per chunk, sum_n w_n d(x_n, closest chosen centre).
-    chunk_potential = np.array(data.map_list(_potentials_chunk, chosen, chosen,
+    chunk_potential = np.array(data.map_list(_potentials_chunk, chosen, chosen, offset,
                                              data.task_threads))[:, 0]
     potential = chunk_potential.sum()
     for c in range(1, n_clusters):
@@ -512,10 +537,10 @@ def kmeans_plusplus(data, n_clusters, random_state):
                 candidates = random_state.choice(data.n_samples, size=n_trials)
         else:
             draws = random_state.uniform(size=n_trials) * potential
-            candidates = _locate(data, chunk_potential, draws, "left", chosen)
+            candidates = _locate(data, chunk_potential, draws, "left", chosen, offset)
         candidate_rows = data.rows(candidates)
         per_chunk = np.array(data.map_list(_potentials_chunk, chosen, candidate_rows,
-                                           data.task_threads))
+                                           offset, data.task_threads))
         totals = per_chunk.sum(axis=0)
         best = int(np.argmin(totals))
         indices[c] = candidates[best]
@@ -527,23 +552,26 @@ def kmeans_plusplus(data, n_clusters, random_state):
 
 def kmeans_labels_centers(data, summary, n_clusters, random_state, max_iter=300, tol=1e-4):
     """Lloyd's k-means over chunks, as ``_init.kmeans``; returns the centres whose
-    nearest-centre assignment is ``_init.kmeans``'s final labels."""
-    centers, _ = kmeans_plusplus(data, n_clusters, random_state)
+    nearest-centre assignment is ``_init.kmeans``'s final labels. Like it,
+    works about the data mean: the centres are centred (c - mean)."""
     threads = data.task_threads
     mean = summary["sum_x"] / summary["weight_sum"]
+    seeds, _ = kmeans_plusplus(data, n_clusters, random_state, mean)
+    centers = _init._centred(seeds, mean, data.dtype)
     variance = data.map_reduce(_variance_chunk, mean) / summary["weight_sum"]
     tol = tol * np.mean(variance)
     previous = None  # the centres the current labels were assigned to
     for _ in range(max_iter):
-        sums, counts, changed = data.map_reduce(_lloyd_chunk, centers, previous, threads)
+        sums, counts, changed = data.map_reduce(_lloyd_chunk, centers, previous, mean,
+                                                threads)
         if previous is not None and changed == 0:
             return centers  # no label changed
         empty = np.flatnonzero(counts == 0)
         new_centers = sums / np.maximum(counts, np.finfo(np.float64).tiny)[:, None]
         if empty.size:  # reseed empty clusters at the worst-fitted samples
-            _, _, worst = data.map_reduce(_worst_fitted_chunk, centers, empty.size, threads,
-                                          combine=_worst_combine)
-            new_centers[empty] = worst
+            _, _, worst = data.map_reduce(_worst_fitted_chunk, centers, empty.size, mean,
+                                          threads, combine=_worst_combine)
+            new_centers[empty] = worst.astype(np.float64) - mean
         new_centers = new_centers.astype(data.dtype)
         shift = ((new_centers - centers) ** 2).sum()
         previous, centers = centers, new_centers
@@ -609,9 +637,11 @@ def initial_parameters(estimator, data, summary, random_state, inits):
     init = estimator.init_params
     if init == "kmeans":
         centers = kmeans_labels_centers(data, summary, n_components, random_state)
-        responsibilities = _NearestCenter(centers, data.task_threads)
+        responsibilities = _NearestCenter(centers, summary["sum_x"] / summary["weight_sum"],
+                                          data.task_threads)
     elif init == "k-means++":
-        _, indices = kmeans_plusplus(data, n_components, random_state)
+        _, indices = kmeans_plusplus(data, n_components, random_state,
+                                     summary["sum_x"] / summary["weight_sum"])
         responsibilities = _OneHotRows(indices)
     elif init == "random_from_data":
         weight = data.all_weights() if data.has_weights else None
@@ -622,7 +652,12 @@ def initial_parameters(estimator, data, summary, random_state, inits):
         responsibilities = _random_responsibilities(data, n_components, random_state)
     else:
         raise ValueError(f"unknown init_params {init!r}")
-    stats = initial_statistics(data, summary, responsibilities, cov_type, n_components)
+    if isinstance(responsibilities, _OneHotRows) and cov_type != "tied":
+        seeds, seed_weights = _read_rows(data, responsibilities.rows)
+        stats = _stats.seed_statistics(seeds, seed_weights, summary["weight_sum"],
+                                       summary["sum_x"] / summary["weight_sum"], cov_type)
+    else:
+        stats = initial_statistics(data, summary, responsibilities, cov_type, n_components)
     if isinstance(responsibilities, _UniformRows) and responsibilities.random_state is not None:
         # Leave random_state where the in-memory fit's N x K draw leaves it.
         random_state.set_state(responsibilities.random_state.get_state())

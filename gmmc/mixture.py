@@ -299,15 +299,14 @@ class GaussianMixture:
             resp = _init.initial_responsibilities(
                 X, weight, self.n_components, self.init_params, random_state, n_threads)
             if self.init_params == "kmeans":
-                distinct = int(np.count_nonzero(resp.sum(axis=0)))
+                distinct = resp.n_distinct()
                 if distinct < self.n_components:  # scikit-learn's KMeans warns so
                     warnings.warn(
                         f"Number of distinct clusters ({distinct}) found smaller than "
                         f"n_clusters ({self.n_components}). Possibly due to duplicate "
                         "points in X.", sklearn_compatible(ConvergenceWarning),
                         stacklevel=6)
-            stats = _stats.statistics_from_responsibilities(X, weight, resp, cov_type,
-                                                            n_threads)
+            stats = resp.statistics(X, weight, cov_type, n_threads)
         return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
 
     def _start_from(self, stats, dtype, weights_init, means_init, precisions_init):

@@ -86,8 +86,7 @@ def _grid(n_components, covariance_types):
 
 def _initial_parameters(X, weight, resp, covariance_type, reg_covar, n_threads):
     """(weights, means, precisions) from responsibilities, as GaussianMixture's init."""
-    stats = _stats.statistics_from_responsibilities(X, weight, resp, covariance_type,
-                                                    n_threads)
+    stats = resp.statistics(X, weight, covariance_type, n_threads)
     _, means, covariances = _stats.m_step(stats, reg_covar, X.dtype)
     weights = (stats.resp_sum + 10 * np.finfo(X.dtype).eps) / stats.weight_sum
     # GaussianMixture (like scikit-learn) starts 'k-means++' and

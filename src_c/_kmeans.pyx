@@ -1,8 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 # cython: cdivision=True, initializedcheck=False
-"""k-means kernels: squared distances and one Lloyd step, chunked over rows.
+"""k-means kernels: distances, k-means++ potentials and Lloyd steps, chunked over rows.
 
-Distances use ||x - c||^2 = ||x||^2 - 2 x.c + ||c||^2 with one GEMM per chunk.
+Every kernel works on centred rows x - offset (offset: float64, typically the
+data mean), chunk by chunk: ||x - c||^2 = ||x'||^2 - 2 x'.c' + ||c'||^2 with one
+GEMM per chunk loses precision in proportion to ||x'||^2, so data far from the
+origin (timestamps, projected coordinates) would otherwise get distances that
+are all rounding error. Centres are passed and returned centred as well.
+Nothing N x D or N x K is allocated: the work space is one chunk.
 """
 import numpy as np
 
@@ -15,53 +20,219 @@ cdef enum:
     CHUNK = 256
 
 
-cdef void _chunk_distances(const floating* x, int n, int d, const floating* centers,
-                           const double* center_sq, int k, floating* out) noexcept nogil:
-    """out (n, K) := squared distances of rows of x (n, D) to centers (K, D)."""
+cdef void _chunk_distances(const floating* x, int n, int d, const double* offset,
+                           const floating* centers, const double* center_sq, int k,
+                           floating* centred, floating* out) noexcept nogil:
+    """out (n, K) := squared distances of rows of x - offset (n, D) to centers (K, D).
+
+    ``centred`` (n, D) is work space; it holds the centred rows afterwards.
+    """
     cdef int i, j, a
     cdef double x_sq, dist
-    gemm_rm(False, True, n, k, d, <floating>-2.0, x, d, centers, d, <floating>0.0, out, k)
+    for i in range(n):
+        for a in range(d):
+            centred[i * d + a] = <floating>(x[i * d + a] - offset[a])
+    gemm_rm(False, True, n, k, d, <floating>-2.0, centred, d, centers, d,
+            <floating>0.0, out, k)
     for i in range(n):
         x_sq = 0.0
         for a in range(d):
-            x_sq = x_sq + x[i * d + a] * x[i * d + a]
+            x_sq = x_sq + centred[i * d + a] * centred[i * d + a]
         for j in range(k):
             dist = out[i * k + j] + x_sq + center_sq[j]
             out[i * k + j] = dist if dist > 0.0 else 0.0  # rounding can go below 0
 
 
-def _check_centers(const floating[:, ::1] X, const floating[:, ::1] centers):
+cdef class _Work:
+    """Per-call chunk work space: centred rows and distances."""
+    cdef void* centred
+    cdef void* dist
+
+    def __cinit__(self, int d, int k, int itemsize):
+        self.centred = malloc(CHUNK * d * itemsize)
+        self.dist = malloc(CHUNK * k * itemsize)
+        if self.centred == NULL or self.dist == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.centred)
+        free(self.dist)
+
+
+def _check_centers(const floating[:, ::1] X, const double[::1] offset,
+                   const floating[:, ::1] centers):
     if centers.shape[1] != X.shape[1]:
         raise ValueError(
             f"centers have {centers.shape[1]} features, X has {X.shape[1]}")
     if centers.shape[0] == 0:
         raise ValueError("centers must not be empty")
-    return np.einsum("ij,ij->i", centers, centers).astype(np.float64)
+    if offset.shape[0] != X.shape[1]:
+        raise ValueError(f"offset must have {X.shape[1]} entries, got {offset.shape[0]}")
+    return np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
 
 
-def squared_distances(const floating[:, ::1] X, const floating[:, ::1] centers,
-                      floating[:, ::1] out):
+cdef inline const floating* _weights(const floating[::1] view,
+                                     Py_ssize_t n_samples) except? NULL:
+    """Pointer to the sample weights, NULL without them (or without samples)."""
+    if view is None or n_samples == 0:
+        return NULL
+    if view.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have {n_samples} entries")
+    return &view[0]
+
+
+def squared_distances(const floating[:, ::1] X, const double[::1] offset,
+                      const floating[:, ::1] centers, floating[:, ::1] out):
     """Squared Euclidean distances between samples and centres.
 
     Parameters
     ----------
     X : (N, D) float32 or float64.  IN
-    centers : (K, D) same dtype.  IN
+    offset : (D,) float64 subtracted from every row of X.  IN
+    centers : (K, D) same dtype as X, already centred (c - offset).  IN
     out : (N, K) same dtype.  OUT
     """
-    cdef double[::1] center_sq = _check_centers(X, centers)
+    cdef double[::1] center_sq = _check_centers(X, offset, centers)
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk
     cdef int d = X.shape[1], k = centers.shape[0]
     if out.shape[0] != n_samples or out.shape[1] != k:
         raise ValueError(f"out must have shape {(n_samples, k)}")
+    cdef _Work work = _Work(d, k, sizeof(floating))
     with nogil:
         for chunk in range((n_samples + CHUNK - 1) // CHUNK):
             start = chunk * CHUNK
             _chunk_distances(&X[start, 0], <int>min(CHUNK, n_samples - start), d,
-                             &centers[0, 0], &center_sq[0], k, &out[start, 0])
+                             &offset[0], &centers[0, 0], &center_sq[0], k,
+                             <floating*>work.centred, &out[start, 0])
 
 
-def lloyd_step(const floating[:, ::1] X, sample_weight,
+def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] offset,
+                   const floating[:, ::1] center, floating[::1] closest):
+    """closest := min(closest, squared distance to ``center``); returns the potential.
+
+    Parameters
+    ----------
+    X : (N, D) float32 or float64.  IN
+    sample_weight : (N,) same dtype as X, or None.  IN
+    offset : (D,) float64.  IN
+    center : (1, D) same dtype, centred.  IN
+    closest : (N,) same dtype.  IN/OUT (start from +inf for the first centre)
+
+    Returns
+    -------
+    potential : float, sum of w_n closest_n after the update.
+    """
+    cdef double[::1] center_sq = _check_centers(X, offset, center)
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+    cdef int d = X.shape[1], n
+    if center.shape[0] != 1 or closest.shape[0] != n_samples:
+        raise ValueError(f"center must be (1, D) and closest ({n_samples},)")
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n_samples)
+    cdef _Work work = _Work(d, 1, sizeof(floating))
+    cdef floating* dist = <floating*>work.dist
+    cdef double potential = 0.0
+    with nogil:
+        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+            start = chunk * CHUNK
+            n = <int>min(CHUNK, n_samples - start)
+            _chunk_distances(&X[start, 0], n, d, &offset[0], &center[0, 0],
+                             &center_sq[0], 1, <floating*>work.centred, dist)
+            for i in range(n):
+                if dist[i] < closest[start + i]:
+                    closest[start + i] = dist[i]
+                potential += closest[start + i] * (1.0 if weight == NULL
+                                                   else weight[start + i])
+    return potential
+
+
+def candidate_potentials(const floating[:, ::1] X, sample_weight,
+                         const double[::1] offset, const floating[:, ::1] candidates,
+                         const floating[::1] closest, double[::1] potentials):
+    """k-means++ potential of each candidate centre, without an N x T temporary.
+
+    potentials[t] += sum_n w_n min(closest_n, ||x_n - candidates_t||^2).
+    ``candidates`` (T, D) are centred; ``closest`` (N,) is each sample's
+    squared distance to the centres chosen so far.
+    """
+    cdef double[::1] center_sq = _check_centers(X, offset, candidates)
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+    cdef int d = X.shape[1], t = candidates.shape[0], n, j
+    if closest.shape[0] != n_samples or potentials.shape[0] != t:
+        raise ValueError(f"closest must be ({n_samples},) and potentials ({t},)")
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n_samples)
+    cdef _Work work = _Work(d, t, sizeof(floating))
+    cdef floating* dist = <floating*>work.dist
+    cdef double w
+    cdef floating c
+    with nogil:
+        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+            start = chunk * CHUNK
+            n = <int>min(CHUNK, n_samples - start)
+            _chunk_distances(&X[start, 0], n, d, &offset[0], &candidates[0, 0],
+                             &center_sq[0], t, <floating*>work.centred, dist)
+            for i in range(n):
+                w = 1.0 if weight == NULL else weight[start + i]
+                c = closest[start + i]
+                for j in range(t):
+                    potentials[j] += w * (dist[i * t + j] if dist[i * t + j] < c else c)
+
+
+def cumulative_search(const floating[::1] values, sample_weight,
+                      const double[::1] targets, bint right):
+    """``np.searchsorted(np.cumsum(w * values), targets, side)`` without the
+    N-sized cumulative sum (k-means++ draws).
+
+    The terms w_n * values_n (w_n = 1 without weights) are summed in order in
+    float64, as np.cumsum does, so the indices are the same. ``targets`` must
+    be sorted; the result is clipped to the last index.
+    """
+    cdef Py_ssize_t n = values.shape[0], i = 0, t = 0, n_targets = targets.shape[0]
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n)
+    out = np.empty(n_targets, dtype=np.intp)
+    cdef Py_ssize_t[::1] found = out
+    cdef double total = 0.0
+    if n == 0:
+        raise ValueError("values must not be empty")
+    with nogil:
+        while i < n and t < n_targets:
+            total += values[i] * (1.0 if weight == NULL else <double>weight[i])
+            # side='left': first i with cumsum >= target; 'right': > target.
+            while t < n_targets and (total > targets[t] if right else total >= targets[t]):
+                found[t] = i
+                t += 1
+            i += 1
+        while t < n_targets:
+            found[t] = n - 1
+            t += 1
+    return out
+
+
+def uniform_choice(Py_ssize_t n, double u):
+    """``RandomState.choice(n, p=np.full(n, 1 / n))``'s index for its uniform draw u.
+
+    choice builds cdf = cumsum(p), divides it by its last entry and takes the
+    first index whose cdf exceeds u; the same sums in the same order give the
+    same index, without the two N-sized arrays.
+    """
+    if n < 1:
+        raise ValueError("n must be positive")
+    cdef double p = 1.0 / <double>n, last = 0.0, total = 0.0
+    cdef Py_ssize_t i, found = n - 1
+    with nogil:
+        for i in range(n):
+            last += p
+        for i in range(n):
+            total += p
+            if total / last > u:
+                found = i
+                break
+    return found
+
+
+def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset,
                const floating[:, ::1] centers, int[::1] labels,
                double[:, ::1] sums, double[::1] counts):
     """Assign each sample to its closest centre and accumulate cluster sums.
@@ -70,51 +241,47 @@ def lloyd_step(const floating[:, ::1] X, sample_weight,
     ----------
     X : (N, D) float32 or float64.  IN
     sample_weight : (N,) same dtype as X, or None.  IN
-    centers : (K, D) same dtype.  IN
-    labels : (N,) int32.  OUT
-    sums : (K, D).  IN/OUT: += sum of w_n x_n over each cluster.
+    offset : (D,) float64 subtracted from every row.  IN
+    centers : (K, D) same dtype, centred.  IN
+    labels : (N,) int32.  IN/OUT: the previous labels, replaced by the new ones.
+    sums : (K, D).  IN/OUT: += sum of w_n (x_n - offset) over each cluster.
     counts : (K,).  IN/OUT: += sum of w_n over each cluster.
 
     Returns
     -------
-    inertia : float, sum of w_n ||x_n - c_{label_n}||^2.
+    (inertia, n_changed) : sum of w_n ||x_n - c_{label_n}||^2, and the number of
+        labels that differ from the ones passed in.
     """
-    cdef double[::1] center_sq = _check_centers(X, centers)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+    cdef double[::1] center_sq = _check_centers(X, offset, centers)
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i, n_changed = 0
     cdef int d = X.shape[1], k = centers.shape[0], n, j, a, best
     if labels.shape[0] != n_samples:
         raise ValueError(f"labels must have {n_samples} entries")
     if sums.shape[0] != k or sums.shape[1] != d or counts.shape[0] != k:
         raise ValueError("sums must be (K, D) and counts (K,)")
-    cdef const floating[::1] weight_view
-    cdef const floating* weight = NULL
-    if sample_weight is not None:
-        weight_view = sample_weight
-        if weight_view.shape[0] != n_samples:
-            raise ValueError(f"sample_weight must have {n_samples} entries")
-        if n_samples:
-            weight = &weight_view[0]
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n_samples)
     cdef double inertia = 0.0, w
-    if n_samples == 0:
-        return inertia
-    cdef floating* dist = <floating*>malloc(CHUNK * k * sizeof(floating))
-    if dist == NULL:
-        raise MemoryError()
+    cdef _Work work = _Work(d, k, sizeof(floating))
+    cdef floating* dist = <floating*>work.dist
+    cdef floating* centred = <floating*>work.centred
     with nogil:
         for chunk in range((n_samples + CHUNK - 1) // CHUNK):
             start = chunk * CHUNK
             n = <int>min(CHUNK, n_samples - start)
-            _chunk_distances(&X[start, 0], n, d, &centers[0, 0], &center_sq[0], k, dist)
+            _chunk_distances(&X[start, 0], n, d, &offset[0], &centers[0, 0],
+                             &center_sq[0], k, centred, dist)
             for i in range(n):
                 best = 0
                 for j in range(1, k):
                     if dist[i * k + j] < dist[i * k + best]:
                         best = j
                 w = 1.0 if weight == NULL else weight[start + i]
-                labels[start + i] = best
+                if labels[start + i] != best:
+                    n_changed += 1
+                    labels[start + i] = best
                 inertia += w * dist[i * k + best]
                 counts[best] += w
                 for a in range(d):
-                    sums[best, a] += w * X[start + i, a]
-    free(dist)
-    return inertia
+                    sums[best, a] += w * centred[i * d + a]
+    return inertia, n_changed

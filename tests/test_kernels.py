@@ -501,7 +501,7 @@ def test_squared_distances_matches_cdist(shape, dtype):
     X = (rng.standard_normal((n, d)) * 3 + 1).astype(dtype)
     centers = (rng.standard_normal((k, d)) * 3).astype(dtype)
     out = np.full((n, k), np.nan, dtype=dtype)
-    _kmeans.squared_distances(X, centers, out)
+    _kmeans.squared_distances(X, np.zeros(d), centers, out)
     ref = cdist(X.astype(np.float64), centers.astype(np.float64), "sqeuclidean")
     # ||x||^2 - 2 x.c + ||c||^2 loses absolute (not relative) precision.
     scale = (np.sum(X.astype(np.float64) ** 2, axis=1)[:, None]
@@ -511,11 +511,28 @@ def test_squared_distances_matches_cdist(shape, dtype):
     assert (out >= 0).all()
 
 
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e10), (np.float32, 1e5)])
+def test_squared_distances_far_from_the_origin_are_exact_about_the_offset(dtype, offset):
+    """Data around 1e10 (float64) or 1e5 (float32): expanded about the origin
+    every distance would be rounding error; about the data mean they keep the
+    precision of the data's spread."""
+    rng = np.random.RandomState(0)
+    X = (offset + rng.standard_normal((600, 3)) * 5).astype(dtype)
+    mean = X.astype(np.float64).mean(axis=0)
+    centers = X[[0, 200, 400]]
+    out = np.empty((600, 3), dtype=dtype)
+    _kmeans.squared_distances(X, mean, (centers.astype(np.float64) - mean).astype(dtype),
+                              out)
+    ref = cdist(X.astype(np.float64), centers.astype(np.float64), "sqeuclidean")
+    eps = 1e-12 if dtype == np.float64 else 1e-5
+    assert_allclose(out, ref, rtol=eps, atol=eps * ref.max())
+
+
 def test_squared_distances_of_a_point_to_itself_is_not_negative():
     rng = np.random.RandomState(0)
     X = rng.standard_normal((50, 6)) * 1e3
     out = np.empty((50, 50))
-    _kmeans.squared_distances(X, X.copy(), out)
+    _kmeans.squared_distances(X, np.zeros(6), X.copy(), out)
     assert (out >= 0).all()
     assert np.all(np.diag(out) <= 1e-9 * np.sum(X ** 2, axis=1))
 
@@ -525,45 +542,99 @@ def test_squared_distances_of_a_point_to_itself_is_not_negative():
 def test_lloyd_step_matches_numpy(dtype, weighted):
     rng = np.random.RandomState(1)
     n, d, k = 777, 5, 6
-    X = (rng.standard_normal((n, d)) * 4).astype(dtype)
+    X = (rng.standard_normal((n, d)) * 4 + 3).astype(dtype)
+    offset = X.astype(np.float64).mean(axis=0)
     centers = X[rng.choice(n, k, replace=False)] + dtype(0.5)
-    centers = np.ascontiguousarray(centers, dtype=dtype)
+    centred = np.ascontiguousarray(centers - offset, dtype=dtype)
     w = rng.uniform(0.1, 2.0, size=n).astype(dtype) if weighted else None
     labels = np.full(n, -1, dtype=np.int32)
+    labels[:100] = 0  # some of them already right: not counted as changed
     sums0 = rng.standard_normal((k, d))
     counts0 = rng.uniform(size=k)
     sums, counts = sums0.copy(), counts0.copy()
-    inertia = _kmeans.lloyd_step(X, w, centers, labels, sums, counts)
+    inertia, changed = _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts)
 
     X64 = X.astype(np.float64)
-    dist = cdist(X64, centers.astype(np.float64), "sqeuclidean")
+    dist = cdist(X64, centred.astype(np.float64) + offset, "sqeuclidean")
     ref_labels = dist.argmin(axis=1)
     # Near-ties could legitimately go either way; there should be none here.
     sorted_d = np.sort(dist, axis=1)
     assert np.all(sorted_d[:, 1] - sorted_d[:, 0] > 1e-3)
     assert_array_equal(labels, ref_labels)
+    assert changed == n - np.count_nonzero(ref_labels[:100] == 0)
     wt = np.ones(n) if w is None else w.astype(np.float64)
     exp_counts = np.bincount(ref_labels, weights=wt, minlength=k)
-    exp_sums = np.array([(wt[ref_labels == j, None] * X64[ref_labels == j]).sum(axis=0)
-                         for j in range(k)])
+    exp_sums = np.array([(wt[ref_labels == j, None] * (X64[ref_labels == j] - offset)).sum(
+        axis=0) for j in range(k)])
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     assert_allclose(counts - counts0, exp_counts, rtol=rtol)
     assert_allclose(sums - sums0, exp_sums, rtol=rtol, atol=rtol * np.abs(exp_sums).max())
     exp_inertia = wt @ dist[np.arange(n), ref_labels]
     assert_allclose(inertia, exp_inertia, rtol=1e-10 if dtype == np.float64 else 1e-4)
+    # A second step from the same centres changes nothing.
+    assert _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts)[1] == 0
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
+    """update_closest, candidate_potentials and cumulative_search against the
+    N x T NumPy computation they replace."""
+    rng = np.random.RandomState(2)
+    n, d = 1000, 4
+    X = (rng.standard_normal((n, d)) * 2 + 7).astype(dtype)
+    w = rng.uniform(0.0, 2.0, size=n).astype(dtype) if weighted else None
+    wt = np.ones(n) if w is None else w.astype(np.float64)
+    offset = X.astype(np.float64).mean(axis=0)
+
+    def centred(rows):
+        return np.ascontiguousarray(X[rows].astype(np.float64) - offset, dtype=dtype)
+
+    closest = np.full(n, np.inf, dtype=dtype)
+    potential = _kmeans.update_closest(X, w, offset, centred([3]), closest)
+    potential = _kmeans.update_closest(X, w, offset, centred([40]), closest)
+    X64 = X.astype(np.float64)
+    ref_closest = cdist(X64, X64[[3, 40]], "sqeuclidean").min(axis=1)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    assert_allclose(closest, ref_closest, rtol=tol, atol=tol * ref_closest.max())
+    assert_allclose(potential, wt @ closest.astype(np.float64), rtol=1e-10)
+
+    candidates = [5, 6, 700]
+    potentials = np.zeros(3)
+    _kmeans.candidate_potentials(X, w, offset, centred(candidates), closest, potentials)
+    ref = wt @ np.minimum(cdist(X64, X64[candidates], "sqeuclidean"),
+                          closest.astype(np.float64)[:, None])
+    assert_allclose(potentials, ref, rtol=tol)
+
+    cumulative = np.cumsum(wt * closest.astype(np.float64))
+    targets = np.sort(np.r_[rng.uniform(size=20) * cumulative[-1], cumulative[[0, 17, -1]],
+                            0.0, 2 * cumulative[-1]])
+    for right in (False, True):
+        expected = np.minimum(np.searchsorted(cumulative, targets,
+                                              side="right" if right else "left"), n - 1)
+        assert_array_equal(_kmeans.cumulative_search(closest, w, targets, right), expected)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 1000, 99991])
+def test_uniform_choice_draws_as_randomstate_choice(n):
+    for seed in range(30):
+        expected = np.random.RandomState(seed).choice(n, p=np.ones(n) / n)
+        u = np.random.RandomState(seed).random_sample()
+        assert _kmeans.uniform_choice(n, u) == expected
 
 
 def test_lloyd_step_rejects_bad_shapes():
     X = np.zeros((10, 3))
     centers = np.zeros((2, 3))
     with pytest.raises(ValueError):
-        _kmeans.lloyd_step(X, None, np.zeros((2, 4)), np.zeros(10, np.int32),
+        _kmeans.lloyd_step(X, None, np.zeros(3), np.zeros((2, 4)), np.zeros(10, np.int32),
                            np.zeros((2, 3)), np.zeros(2))
     with pytest.raises(ValueError):
-        _kmeans.lloyd_step(X, None, centers, np.zeros(9, np.int32), np.zeros((2, 3)),
+        _kmeans.lloyd_step(X, None, np.zeros(3), centers, np.zeros(9, np.int32),
+                           np.zeros((2, 3)),
                            np.zeros(2))
     with pytest.raises(ValueError):
-        _kmeans.lloyd_step(X, np.ones(9), centers, np.zeros(10, np.int32),
+        _kmeans.lloyd_step(X, np.ones(9), np.zeros(3), centers, np.zeros(10, np.int32),
                            np.zeros((2, 3)), np.zeros(2))
 
 
@@ -588,6 +659,18 @@ def numpy_m_step(X, w, resp, covariance_type, reg_covar, dtype):
     else:
         covariances = np.array([np.diag(c).mean() for c in covs]) + reg_covar
     return nk / nk.sum(), means, covariances
+
+
+class GivenResponsibilities:
+    """An (N, K) array served block by block, as gmmc._init's Responsibilities."""
+    sequential = False
+
+    def __init__(self, resp):
+        self.resp = resp
+        self.n_components = resp.shape[1]
+
+    def block(self, start, stop, dtype):
+        return self.resp[start:stop].astype(dtype)
 
 
 def stats_from_numpy(X, w, resp, covariance_type, shift):
@@ -622,7 +705,8 @@ def test_m_step_matches_numpy(covariance_type, n_features, weighted):
     for g, e in zip(got, expected):
         assert_allclose(g, e, rtol=1e-10, atol=1e-12)
     # ... and from the kernels' statistics (what initialisation uses).
-    stats = _stats.statistics_from_responsibilities(X, w, resp, covariance_type, 1)
+    stats = _stats.statistics_from_responsibilities(X, w, GivenResponsibilities(resp),
+                                                    covariance_type, 1)
     got = _stats.m_step(stats, reg, np.float64)
     for g, e in zip(got, expected):
         assert_allclose(g, e, rtol=1e-10, atol=1e-12)

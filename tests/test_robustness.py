@@ -109,24 +109,33 @@ def test_large_offset_small_spread(covariance_type):
 @pytest.mark.parametrize("case", ["all points identical, K=3", "K > distinct points",
                                   "one point per component",
                                   "duplicated points, K = distinct"])
-def test_collapsed_components_without_reg_covar_raise(case, covariance_type):
-    """reg_covar=0 and a component on a single distinct point: a clear error.
+def test_collapsed_components_without_reg_covar(case, covariance_type):
+    """reg_covar=0 and a component on a single distinct point.
 
-    scikit-learn raises the same error, or (diag, spherical, tied) returns
-    covariances that are only rounding noise of the data; gmmc, whose
-    statistics are taken about the means, sees the exact zero and raises.
+    Where scikit-learn fits (diag and spherical, one point per component: its
+    variance keeps 10 eps of each point's squared norm), gmmc fits too, with
+    variances as small and positive. Elsewhere both raise the same clear
+    error, except tied with one point per component, where scikit-learn
+    returns a covariance that is rounding noise and gmmc, whose statistics
+    are taken about the means, sees the exact zero and raises.
     """
     make, k = DEGENERATE[case]
     X = make()
     gm, sk = fit_both(X, n_components=k, covariance_type=covariance_type, reg_covar=0.0)
+    noise = 1e3 * np.finfo(np.float64).eps * max(np.abs(X).max(), 1.0) ** 2
+    if isinstance(sk, SkGaussianMixture):
+        assert np.abs(sk.covariances_).max() <= noise, sk.covariances_
+    if isinstance(sk, SkGaussianMixture) and covariance_type in ("diag", "spherical"):
+        assert isinstance(gm, GaussianMixture), gm
+        assert_sound(gm, X)
+        assert (gm.covariances_ > 0).all() and (gm.covariances_ <= noise).all()
+        assert len(set(gm.predict(X))) == len(set(sk.predict(X))) == k  # a point each
+        return
     assert isinstance(gm, ValueError)
     message = str(gm)
     assert "ill-defined empirical covariance" in message
     assert "increase reg_covar" in message and "decrease the number of components" in message
-    if isinstance(sk, SkGaussianMixture):
-        noise = 1e3 * np.finfo(np.float64).eps * max(np.abs(X).max(), 1.0) ** 2
-        assert np.abs(sk.covariances_).max() <= noise, sk.covariances_
-    else:
+    if not isinstance(sk, SkGaussianMixture):
         assert "ill-defined empirical covariance" in str(sk)
 
 
@@ -292,8 +301,10 @@ def _kernel_calls(n, d=16, k=64):
             X, None, log_w, means, prec, "full", means.copy(), *acc()[1:]),
         "statistics_from_responsibilities": lambda: _em.statistics_from_responsibilities(
             X, None, resp, "diag", shift, np.zeros(k), np.zeros((k, d)), np.zeros(k * d)),
-        "squared_distances": lambda: _kmeans.squared_distances(X, means, np.empty((n, k))),
-        "lloyd_step": lambda: _kmeans.lloyd_step(X, None, means, np.empty(n, np.int32),
+        "squared_distances": lambda: _kmeans.squared_distances(X, np.zeros(d), means,
+                                                               np.empty((n, k))),
+        "lloyd_step": lambda: _kmeans.lloyd_step(X, None, np.zeros(d), means,
+                                                 np.empty(n, np.int32),
                                                  np.zeros((k, d)), np.zeros(k)),
     }
 

@@ -55,7 +55,7 @@ def test_weighted_kmeans_init_equals_repeated_samples(covariance_type, monkeypat
     Xr = np.repeat(X, w, axis=0)
     seeds = X[np.flatnonzero(w)[[0, 1, 2]]] + 0.5  # poor seeds: Lloyd must iterate
     monkeypatch.setattr(_init, "kmeans_plusplus",
-                        lambda X, sw, k, rs, nt: (seeds.astype(X.dtype), None))
+                        lambda X, sw, k, rs, nt, offset: (seeds.astype(X.dtype), None))
     params = dict(n_components=3, covariance_type=covariance_type, init_params="kmeans",
                   random_state=0, tol=1e-10, max_iter=30)
     init_w = fit_quietly(GaussianMixture(**{**params, "max_iter": 0}), X, sample_weight=w)
@@ -80,7 +80,8 @@ def test_weighted_lloyd_iterations_equal_repeated_samples(monkeypatch):
         Xr = np.repeat(X, w, axis=0)
         seeds = X[rng.choice(len(X), 5, replace=False)]
         monkeypatch.setattr(_init, "kmeans_plusplus",
-                            lambda X, sw, k, rs, nt, s=seeds: (s.astype(X.dtype), None))
+                            lambda X, sw, k, rs, nt, offset, s=seeds: (s.astype(X.dtype),
+                                                                      None))
         for tol in (1e-4, 1e-3):
             labels_w = _init.kmeans(X, w.astype(np.float64), 5, None, 1, tol=tol)
             labels_r = _init.kmeans(Xr, None, 5, None, 1, tol=tol)

@@ -456,6 +456,7 @@ def test_unfitted_model(method):
 RNG = np.random.RandomState(0)
 KX = RNG.standard_normal((40, 3))
 KMEANS = KX[:2].copy()
+Z3 = np.zeros(3)  # the k-means kernels' offset: none
 KPREC = np.stack([np.eye(3)] * 2)
 KLOGW = np.log([0.5, 0.5])
 
@@ -489,13 +490,13 @@ def _from_resp(X):
 
 def _distances(X):
     out = np.empty((_rows(X), 2), _dtype(X))
-    _kmeans.squared_distances(X, KMEANS.astype(_dtype(X)), out)
+    _kmeans.squared_distances(X, np.zeros(3), KMEANS.astype(_dtype(X)), out)
     return out
 
 
 def _lloyd(X):
-    return _kmeans.lloyd_step(X, None, KMEANS.astype(_dtype(X)), np.empty(_rows(X), np.int32),
-                              np.zeros((2, 3)), np.zeros(2))
+    return _kmeans.lloyd_step(X, None, np.zeros(3), KMEANS.astype(_dtype(X)),
+                              np.empty(_rows(X), np.int32), np.zeros((2, 3)), np.zeros(2))
 
 
 def _cholesky(C):
@@ -580,14 +581,17 @@ def test_kernel_shape_errors_name_the_argument():
         (lambda: _em.statistics_from_responsibilities(
             KX, None, np.ones((39, 2)), "full", np.zeros((2, 3)), np.zeros(2),
             np.zeros((2, 3)), np.zeros(18)), "resp must have 40 rows"),
-        (lambda: _kmeans.squared_distances(KX, KMEANS, np.empty((39, 2))), "out must have"),
-        (lambda: _kmeans.squared_distances(KX, np.empty((0, 3)), np.empty((40, 0))),
+        (lambda: _kmeans.squared_distances(KX, Z3, KMEANS, np.empty((39, 2))),
+         "out must have"),
+        (lambda: _kmeans.squared_distances(KX, Z3, np.empty((0, 3)), np.empty((40, 0))),
          "centers"),
-        (lambda: _kmeans.squared_distances(KX, np.ones((2, 4)), np.empty((40, 2))),
+        (lambda: _kmeans.squared_distances(KX, Z3, np.ones((2, 4)), np.empty((40, 2))),
          "centers have 4 features"),
-        (lambda: _kmeans.lloyd_step(KX, np.ones(3), KMEANS, np.empty(40, np.int32),
+        (lambda: _kmeans.squared_distances(KX, np.zeros(2), KMEANS, np.empty((40, 2))),
+         "offset must have 3 entries"),
+        (lambda: _kmeans.lloyd_step(KX, np.ones(3), Z3, KMEANS, np.empty(40, np.int32),
                                     np.zeros((2, 3)), np.zeros(2)), "sample_weight"),
-        (lambda: _kmeans.lloyd_step(KX, None, KMEANS, np.empty(39, np.int32),
+        (lambda: _kmeans.lloyd_step(KX, None, Z3, KMEANS, np.empty(39, np.int32),
                                     np.zeros((2, 3)), np.zeros(2)), "labels"),
         (lambda: _em.precision_cholesky(np.ones((2, 3, 2)), np.empty((2, 3, 2))),
          "covariances and out"),
