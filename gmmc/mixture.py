@@ -693,5 +693,7 @@ def _precision_cholesky_from_precisions(precisions, covariance_type):
 def _covariances_from_precision_cholesky(prec_chol, covariance_type):
     if covariance_type in ("diag", "spherical"):
         return 1.0 / prec_chol ** 2
-    precisions = prec_chol @ np.swapaxes(prec_chol, -1, -2)
-    return np.linalg.inv(precisions)
+    # inv(U U^T) = inv(U)^T inv(U): U's triangular inverse exists whenever its
+    # diagonal is positive, and is more accurate than inverting U U^T.
+    inverse = np.linalg.inv(prec_chol)
+    return np.swapaxes(inverse, -1, -2) @ inverse

@@ -164,11 +164,17 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     exact = np.full(k, cov == FULL, dtype=np.uint8)
     if cov == FULL and features:
         precision = pc64 @ np.swapaxes(pc64, 1, 2)
-        spread = np.sqrt(np.abs(np.diagonal(np.linalg.inv(precision), axis1=1, axis2=2)))
-        reach = np.abs(centered_means) + spread
-        amplification = np.einsum("ka,kab,kb->k", reach, np.abs(precision), reach)
-        exact = (amplification > (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
-                                  else MAX_AMPLIFICATION_DOUBLE)).astype(np.uint8)
+        # Covariance = inv(U)^T inv(U): its diagonal is the squared column norms
+        # of inv(U), which exists whenever U's diagonal is positive, however
+        # ill-conditioned; inverting U U^T itself can fail as singular.
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = np.sqrt((np.linalg.inv(pc64) ** 2).sum(axis=1))
+            reach = np.abs(centered_means) + spread
+            amplification = np.einsum("ka,kab,kb->k", reach, np.abs(precision), reach)
+        # Not finite (an overflow): too large, so exact as well.
+        exact = ~(amplification <= (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
+                                    else MAX_AMPLIFICATION_DOUBLE))
+        exact = exact.astype(np.uint8)
         # The feature GEMMs cost about half the per-component work of all K.
         features = 2 * np.count_nonzero(exact) <= k
         if not features:

@@ -417,3 +417,25 @@ def test_warm_start_from_a_memory_mapped_model(tmp_path):
         back.fit(X)
         gm.fit(X)
     assert_array_equal(back.means_, gm.means_)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_ill_conditioned_fits_give_the_documented_error(covariance_type):
+    """reg_covar=0 with more components than iris supports: each fit either
+    succeeds (no NaN) or raises the documented ill-defined-covariance error,
+    never a bare numpy.linalg.LinAlgError from deep inside (full, K = 8, seed 0
+    raised LinAlgError('Singular matrix') from the kernels' model preparation)."""
+    X = iris()
+    for k in (5, 8, 12):
+        for seed in range(4):
+            gm = GaussianMixture(k, covariance_type=covariance_type, reg_covar=0.0,
+                                 random_state=seed, n_threads=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    gm.fit(X)
+                except ValueError as exc:
+                    assert not isinstance(exc, np.linalg.LinAlgError)
+                    assert "ill-defined empirical covariance" in str(exc)
+                    continue
+            assert_sound(gm, X)
