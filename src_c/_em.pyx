@@ -543,6 +543,20 @@ cdef int _scratch_columns(int cov, int d) noexcept nogil:
     return max(per_component, _n_features(cov, d))
 
 
+cdef size_t _small_size(int cov, int d, int k, bint features, int itemsize) noexcept nogil:
+    """Values of the per-chunk BLAS result block: the feature sums (K, F) on the
+    feature path; a (padded) D x D Gram matrix for full and tied, and tied's
+    (K, D) sums. Diag and spherical never need D x D, which alone would take
+    29 GB at D = 60 000."""
+    cdef size_t size = <size_t>k * _n_features(cov, d) if features else 1
+    cdef size_t dp = _padded(d, itemsize)
+    if cov == FULL:
+        size = max(size, dp * dp)
+    elif cov == TIED:
+        size = max(size, max(<size_t>d * d, <size_t>k * d))
+    return size
+
+
 cdef int _chunk_rows(int cov, int d, bint features) noexcept nogil:
     cdef int columns = _scratch_columns(cov, d) if features else 2 * d
     cdef int rows = CHUNK_ELEMENTS // columns
@@ -629,7 +643,7 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
         rows * _scratch_columns(cov, d) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(rows * k * sizeof(floating))
     cdef floating* small = <floating*>malloc(
-        max(_padded(d, sizeof(floating)) ** 2, n_feat * k) * sizeof(floating))
+        _small_size(cov, d, k, features, sizeof(floating)) * sizeof(floating))
     # This call's sums are gathered in zeroed blocks, then added: the upper
     # triangles the chunks fill are mirrored, and sums about the centre moved to
     # the shift, once, on this call's part only.

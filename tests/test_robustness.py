@@ -4,7 +4,11 @@ Oracles: scikit-learn's decisions (fit or error) and fits from a common start,
 scipy.stats densities, NumPy references, and the single-threaded result.
 """
 import copy
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import warnings
@@ -16,6 +20,7 @@ from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gmmc import GaussianMixture, _em, _kmeans
+from gmmc import __file__ as gmmc_file
 
 from conftest import COVARIANCE_TYPES, blobs, full_covariances, iris
 
@@ -439,3 +444,30 @@ def test_ill_conditioned_fits_give_the_documented_error(covariance_type):
                     assert "ill-defined empirical covariance" in str(exc)
                     continue
             assert_sound(gm, X)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS semantics")
+def test_diag_and_spherical_need_no_d_by_d_workspace(tmp_path):
+    """D = 100 000 features: diag and spherical fit, score and predict within a
+    2 GiB address space (scikit-learn needs about 0.3 GB here). A D x D work
+    block (80 GB) made them raise MemoryError."""
+    script = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+        import numpy as np
+        from gmmc import GaussianMixture
+        X = np.random.RandomState(0).standard_normal((40, 100_000))
+        X[20:] += 3.0
+        for cov in ("diag", "spherical"):
+            gm = GaussianMixture(2, covariance_type=cov, random_state=0, n_threads=1)
+            labels = gm.fit(X).predict(X)
+            assert (labels[:20] != labels[20:]).all(), labels
+            assert np.isfinite(gm.score(X))
+        print("ok")
+    """)
+    # The gmmc under test, wherever it is (not a checkout without its kernels).
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.path.dirname(os.path.dirname(gmmc_file))}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
