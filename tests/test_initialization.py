@@ -141,3 +141,18 @@ def test_random_responsibilities_draw_as_one_n_by_k_draw():
                          for a in range(0, n, 8192)])
         assert_array_equal(got, expected)
     assert rs.random_sample() == reference.random_sample()
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
+def test_streamed_kmeans_start_is_translation_invariant(init_params):
+    """The chunked k-means of out-of-core fits works about the data mean too."""
+    from gmmc import RowBlocks
+
+    X, truth = three_clusters()
+    far, near = X + 1e10, X
+    params = dict(n_components=3, init_params=init_params, random_state=0)
+    streamed = fit(GaussianMixture(**params), RowBlocks(far, block_rows=128))
+    in_memory = fit(GaussianMixture(**params), near)
+    assert adjusted_rand_score(truth, streamed.predict(far)) > 0.99
+    assert_allclose(streamed.means_ - 1e10, in_memory.means_, atol=1e-4)
+    assert_allclose(streamed.lower_bound_, in_memory.lower_bound_, rtol=1e-6)
