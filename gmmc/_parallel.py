@@ -235,7 +235,10 @@ def map_row_blocks(func, n_rows, n_threads):
     exception is raised.
     """
     n_threads = threads_for(n_rows, n_threads)
-    job = _Job(func, _sub_block_bounds(n_rows, n_threads))
+    bounds = _sub_block_bounds(n_rows, n_threads)
+    if len(bounds) == 2:  # one sub-block, in this thread: no one to share it with
+        return [func(0, n_rows)]
+    job = _Job(func, bounds)
     if n_threads > 1:
         _start_helpers(job, n_threads - 1)
     try:
