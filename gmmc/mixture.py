@@ -39,12 +39,18 @@ class GaussianMixture:
         Number of initialisations; the one with the best lower bound is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the initial responsibilities are chosen.
-    weights_init : array of shape (K,), default=None
-    means_init : array of shape (K, D), default=None
-    precisions_init : array, default=None
-        Initial precisions (inverse covariances), shaped as ``precisions_``.
+    weights_init : array-like of shape (K,), default=None
+        Initial mixture weights, non-negative and summing to 1.
+    means_init : array-like of shape (K, D), default=None
+        Initial component means.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances), shaped as ``precisions_``:
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical. Each must be
+        symmetric positive definite (positive for diag and spherical).
         Any of the three that is given replaces what ``init_params`` computed.
     random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation and of ``sample``. An int makes fits
+        reproducible; scikit-learn's estimator draws the same numbers from it.
     warm_start : bool, default=False
         Start each ``fit`` from the previous solution (with one initialisation).
     verbose : int, default=0
@@ -78,6 +84,35 @@ class GaussianMixture:
     feature_names_in_ : array of str, only when X had string column names.
 
     All arrays have the dtype of the training data (float32 or float64).
+
+    See Also
+    --------
+    select : Fit a grid of numbers of components and covariance types, keep the best.
+    gmmc.dask.GaussianMixture : The same estimator with lazy predictions on Dask arrays.
+    load : Read a model written by :meth:`save`.
+
+    Notes
+    -----
+    EM alternates an E-step, which computes each sample's responsibilities
+    (posterior component probabilities) and the weighted sums they define,
+    and an M-step, which turns those sums into new parameters. Iterations stop
+    when the mean log-likelihood improves by less than ``tol``. The user guide
+    derives both steps for every covariance type.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> print(gm.weights_.round(3))
+    [0.356 0.644]
+    >>> print(gm.means_.round(2))
+    [[ 2.04 54.48]
+     [ 4.29 79.97]]
+    >>> gm.converged_, gm.n_iter_
+    (True, 4)
+    >>> gm.covariances_.shape
+    (2, 2, 2)
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
@@ -109,11 +144,62 @@ class GaussianMixture:
         return sorted(p.name for p in signature.parameters.values() if p.name != "self")
 
     def get_params(self, deep=True):
-        """Constructor parameters as a dict."""
+        """Get the constructor parameters (scikit-learn's protocol).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn compatibility; the estimator holds no
+            sub-estimators, so it changes nothing.
+
+        Returns
+        -------
+        dict
+            Parameter name to value, for every argument of ``__init__``.
+
+        See Also
+        --------
+        GaussianMixture.set_params : Change parameters.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> params = gmmc.GaussianMixture(3, covariance_type="diag").get_params()
+        >>> params["n_components"], params["covariance_type"]
+        (3, 'diag')
+        """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params):
-        """Set constructor parameters; returns self."""
+        """Set constructor parameters (scikit-learn's protocol).
+
+        Fitted attributes are left as they are; refit to apply the change.
+
+        Parameters
+        ----------
+        **params : dict
+            New values, by constructor parameter name.
+
+        Returns
+        -------
+        GaussianMixture
+            The estimator itself.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a constructor parameter.
+
+        See Also
+        --------
+        GaussianMixture.get_params : Read the parameters.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> gmmc.GaussianMixture(2).set_params(covariance_type="tied", max_iter=50)
+        GaussianMixture(covariance_type='tied', max_iter=50, n_components=2)
+        """
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
@@ -184,31 +270,100 @@ class GaussianMixture:
     # -- fitting -------------------------------------------------------------
 
     def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with EM; returns self.
+        """Estimate the model parameters with EM.
+
+        Runs ``n_init`` initialisations, each followed by EM until the lower
+        bound changes by less than ``tol`` or ``max_iter`` iterations, and
+        keeps the parameters of the start with the best lower bound.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            A ``numpy.memmap``, an h5py dataset, a zarr array or a
-            ``gmmc.RowBlocks`` wrapper is streamed in blocks of rows, never
-            loaded whole; a ``dask.array`` is fitted on its chunks by Dask
-            (see ``gmmc.dask``). Both give the same model as the in-memory fit.
-        y : ignored
+            Training data. A ``numpy.memmap``, an h5py dataset, a zarr array or
+            a :class:`gmmc.RowBlocks` wrapper is streamed in blocks of rows,
+            never loaded whole; a ``dask.array`` is fitted on its chunks by
+            Dask (see :mod:`gmmc.dask`). Both give the same model as the
+            in-memory fit.
+        y : None
+            Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample: weight 2 counts a sample twice.
+
+        Returns
+        -------
+        GaussianMixture
+            The fitted estimator itself, with ``weights_`` (K,), ``means_``
+            (K, D), ``covariances_``, ``precisions_`` and
+            ``precisions_cholesky_`` ((K, D, D) full, (D, D) tied, (K, D)
+            diag, (K,) spherical) set.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters or data (NaN or infinite values, fewer
+            samples than components, negative sample weights), and when a
+            component collapses with ``reg_covar=0``.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the best initialisation did not converge within ``max_iter``.
+
+        See Also
+        --------
+        GaussianMixture.fit_predict : Fit, then label the training data.
+        GaussianMixture.partial_fit : Update the model one batch at a time.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+        >>> gm.covariances_.shape
+        (2, 2)
+        >>> round(gm.lower_bound_, 4)
+        -4.2199
         """
         self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most probable component of each sample of X."""
+        """Fit the model, then label each sample of X with its most probable component.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, as in :meth:`fit`.
+        y : None
+            Ignored; present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample, as in :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component index of each sample, in ``0 .. K - 1``.
+
+        See Also
+        --------
+        GaussianMixture.fit : Fit only.
+        GaussianMixture.predict : Label new data with a fitted model.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> labels = gmmc.GaussianMixture(2, random_state=0).fit_predict(X)
+        >>> print(labels[:8])
+        [1 0 1 0 1 0 1 1]
+        """
         X, weight, n_threads = self._fit(X, sample_weight)
         if not isinstance(X, np.ndarray):  # streamed or Dask data (gmmc._streaming)
             return _streaming.labels(self, X)
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
     def partial_fit(self, X, y=None, sample_weight=None, *, step_exponent=None):
-        """One step of stepwise (online) EM on the batch X; returns self.
+        """Update the model with one step of stepwise (online) EM on a batch.
 
         An unfitted model is initialised from its first batch (``init_params``
         or the given inits, as ``fit``). Each batch gets an E-step under the
@@ -242,25 +397,126 @@ class GaussianMixture:
         exactly as the saved one would. ``n_components`` and
         ``covariance_type`` cannot change between calls (ValueError; ``fit``
         starts afresh).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of data.
+        y : None
+            Ignored; present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample of the batch.
+        step_exponent : float, default=None
+            The exponent alpha of the step size, in (0.5, 1]; None means 0.6.
+
+        Returns
+        -------
+        GaussianMixture
+            The updated estimator itself.
+
+        Raises
+        ------
+        ValueError
+            When ``n_components`` or ``covariance_type`` changed since the
+            last call, or for a ``step_exponent`` outside (0.5, 1].
+
+        See Also
+        --------
+        GaussianMixture.fit : Fit on all the data at once.
+        GaussianMixture.sufficient_statistics : The E-step statistics of a block.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0)
+        >>> for batch in np.array_split(X, 4):
+        ...     gm = gm.partial_fit(batch)
+        >>> print(gm.means_.round(2))
+        [[ 4.29 79.93]
+         [ 2.07 54.4 ]]
+        >>> gm.n_samples_seen_, gm.n_iter_
+        (272.0, 4)
         """
         return _streaming.partial_fit(self, X, sample_weight, step_exponent)
 
     def sufficient_statistics(self, X, sample_weight=None):
-        """E-step statistics of X under the fitted model (a ``gmmc.SufficientStatistics``).
+        """Compute the E-step statistics of X under the fitted model.
 
         X may be any input ``fit`` takes (a memmap or Dask array is read in
         chunks). Statistics of disjoint blocks add up (``a + b``) to those of
         all the rows, and ``m_step`` turns them into parameters: one EM
         iteration over data split anywhere is
         ``gm.m_step(sum(gm.sufficient_statistics(b) for b in blocks))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to compute the statistics of.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        SufficientStatistics
+            Sums of the responsibilities, of the responsibility-weighted rows
+            and of their outer products (their diagonal for diag, their trace
+            for spherical), and the log-likelihood.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        GaussianMixture.m_step : Turn statistics into parameters.
+        SufficientStatistics : The object returned.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X[:100]) + gm.sufficient_statistics(X[100:])
+        >>> stats.weight_sum, round(stats.mean_loglik, 4)
+        (272.0, -4.1554)
         """
         return _streaming.sufficient_statistics(self, X, sample_weight)
 
     def m_step(self, stats):
-        """Set weights_, means_, covariances_ and the precisions from
-        ``gmmc.SufficientStatistics`` (merged over any blocks); returns self.
+        """Set the parameters from E-step statistics (one M-step).
 
-        The parameters keep the fitted model's dtype (float64 if unfitted).
+        Sets ``weights_``, ``means_``, ``covariances_`` and the precisions
+        from ``stats``, merged over any blocks of rows. The parameters keep
+        the fitted model's dtype (float64 if unfitted).
+
+        Parameters
+        ----------
+        stats : SufficientStatistics
+            Statistics from :meth:`sufficient_statistics`, summed over blocks.
+
+        Returns
+        -------
+        GaussianMixture
+            The estimator itself, with its new parameters.
+
+        See Also
+        --------
+        GaussianMixture.sufficient_statistics : The E-step half.
+
+        Examples
+        --------
+        One EM iteration, with the data split in two blocks:
+
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X[:100]) + gm.sufficient_statistics(X[100:])
+        >>> print(gm.m_step(stats).means_.round(2))
+        [[ 2.04 54.48]
+         [ 4.29 79.97]]
         """
         return _streaming.m_step(self, stats)
 
@@ -495,26 +751,177 @@ class GaussianMixture:
         return log_norm, resp
 
     def score_samples(self, X):
-        """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
+        """Compute the log-density log p(x) of each sample under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            ``log sum_k w_k N(x; mu_k, Sigma_k)``, in the model's dtype; -inf
+            for a point whose density is below the floating-point range.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        GaussianMixture.score : Their mean.
+        GaussianMixture.predict_proba : The posterior component probabilities.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> print(gm.score_samples(X[:3]).round(3))
+        [-4.638 -3.673 -5.808]
+        """
         return self._posterior(self._check_X(X), responsibilities=False)[0]
 
     def score(self, X, y=None):
-        """Mean log-likelihood of the samples of X."""
+        """Compute the mean log-likelihood of the samples of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+        y : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+            ``mean(score_samples(X))``; higher is better.
+
+        See Also
+        --------
+        GaussianMixture.score_samples : The log-density of each sample.
+        GaussianMixture.bic : Penalised by the number of parameters.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> round(gm.score(X), 4)
+        -4.1554
+        """
         return float(self.score_samples(X).mean())
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each sample, (n_samples, K)."""
+        """Compute the posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_components)
+            The responsibilities ``p(k | x)``; each row sums to 1.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        GaussianMixture.predict : The most probable component.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> proba = gm.predict_proba(X)
+        >>> proba.shape
+        (272, 2)
+        >>> print(proba[:3].round(3))
+        [[0. 1.]
+         [1. 0.]
+         [0. 1.]]
+        """
         return self._posterior(self._check_X(X))[1]
 
     def predict(self, X):
-        """Most probable component of each sample, shape (n_samples,)."""
+        """Label each sample with its most probable component.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Points to label.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            ``argmax_k p(k | x)`` for each sample.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        GaussianMixture.predict_proba : The probabilities behind the labels.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> print(gm.predict([[2.0, 55.0], [4.5, 80.0]]))
+        [0 1]
+        """
         return self._posterior(self._check_X(X))[1].argmax(axis=1)
 
     def sample(self, n_samples=1):
-        """Draw samples from the fitted mixture; returns (X, component labels).
+        """Draw random samples from the fitted mixture.
 
-        Uses ``random_state`` in the same order as scikit-learn, so both draw the
-        same samples from the same parameters.
+        The number of samples of each component is multinomial with the
+        mixture weights; each component's samples are then drawn from its
+        Gaussian. Uses ``random_state`` in the same order as scikit-learn, so
+        both draw the same samples from the same parameters.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to draw.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The samples, grouped by component, in the model's dtype.
+        labels : ndarray of shape (n_samples,)
+            The component each sample was drawn from.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        GaussianMixture.score_samples : The density the samples come from.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> new, labels = gm.sample(1000)
+        >>> new.shape, labels.shape
+        ((1000, 2), (1000,))
+        >>> print(labels[:5])
+        [0 0 0 0 0]
         """
         self._check_fitted()
         check_scalar(n_samples, "n_samples", int, low=1)
@@ -543,12 +950,67 @@ class GaussianMixture:
         return _stats.n_parameters(*self.means_.shape, self.covariance_type)
 
     def bic(self, X):
-        """Bayesian information criterion on X (lower is better)."""
+        """Compute the Bayesian information criterion on X.
+
+        ``BIC = -2 log L + p log N``, with ``log L`` the total log-likelihood
+        of the N samples of X and p the number of free parameters: K - 1
+        weights, K D means and K D (D + 1) / 2 (full), D (D + 1) / 2 (tied),
+        K D (diag) or K (spherical) covariance parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to evaluate, usually the training data.
+
+        Returns
+        -------
+        float
+            The criterion; lower is better.
+
+        See Also
+        --------
+        GaussianMixture.aic : A lighter penalty, 2 p.
+        select : Compare many models by BIC, AIC or held-out likelihood.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> print(round(gm.bic(X), 2))
+        2322.19
+        """
         n_samples = np.shape(X)[0]
         return -2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples)
 
     def aic(self, X):
-        """Akaike information criterion on X (lower is better)."""
+        """Compute the Akaike information criterion on X.
+
+        ``AIC = -2 log L + 2 p``, with ``log L`` the total log-likelihood of
+        X and p the number of free parameters (see :meth:`bic`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to evaluate, usually the training data.
+
+        Returns
+        -------
+        float
+            The criterion; lower is better.
+
+        See Also
+        --------
+        GaussianMixture.bic : A penalty that grows with the sample size.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> print(round(gm.aic(X), 2))
+        2282.53
+        """
         return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
 
     # -- progress messages (same wording as scikit-learn) ----------------------
@@ -578,30 +1040,143 @@ class GaussianMixture:
     # -- conditioning, regression, saving (see gmmc.conditioning, gmmc.io) -----
 
     def condition(self, indices, values):
-        """The mixture of the other features given ``x[indices] = values``.
+        """Condition the mixture on observed values of some features.
 
-        Returns a fitted GaussianMixture over the remaining features (in
-        increasing index order) with the same covariance type: weights
-        proportional to each component's likelihood of the observed values,
-        conditional means and covariances. See :mod:`gmmc.conditioning`.
+        Returns the mixture of the other features given
+        ``x[indices] = values``: weights proportional to each component's
+        likelihood of the observed values, conditional means and covariances
+        (the Schur complement). See :mod:`gmmc.conditioning`.
+
+        Parameters
+        ----------
+        indices : int, str or sequence of int or str
+            The observed features, by position or by name (for a model fitted
+            on a DataFrame).
+        values : array-like of shape (len(indices),)
+            Their observed values.
+
+        Returns
+        -------
+        GaussianMixture
+            A fitted model over the remaining features (in increasing index
+            order) with the same settings and covariance type; its
+            ``covariances_`` are (K, O, O) full, (O, O) tied, (K, O) diag or
+            (K,) spherical for O remaining features.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+        ValueError
+            For unknown or repeated features, when every feature is observed,
+            or when a conditional covariance is not positive definite.
+
+        See Also
+        --------
+        GaussianMixture.predict_regression : Conditional means of many rows.
+        gmmc.conditioning.marginal : Integrate features out instead.
+
+        Examples
+        --------
+        The waiting time of Old Faithful given a 3-minute eruption:
+
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> waiting = gm.condition([0], [3.0])
+        >>> print(waiting.weights_.round(3))
+        [0.125 0.875]
+        >>> print(waiting.means_.ravel().round(2))
+        [60.55 72.84]
         """
         from .conditioning import condition
         return condition(self, indices, values)
 
     def predict_regression(self, X_in, in_idx, out_idx=None, return_covariance=False):
-        """Gaussian Mixture Regression: E[x[out_idx] | x[in_idx]] for each row of X_in.
+        """Predict features from others by Gaussian Mixture Regression.
 
-        Returns the (n_samples, len(out_idx)) conditional means and, with
-        ``return_covariance``, the (n_samples, len(out_idx), len(out_idx))
-        conditional covariances. ``out_idx=None``: every other feature.
+        Computes ``E[x[out_idx] | x[in_idx]]``, the mean of the conditional
+        mixture, for each row of ``X_in``, and optionally its covariance.
+
+        Parameters
+        ----------
+        X_in : array-like of shape (n_samples, len(in_idx))
+            Observed values, columns in the order of ``in_idx`` (a 1-D array
+            is one column when there is a single input feature).
+        in_idx : int, str or sequence of int or str
+            The observed features, by position or name.
+        out_idx : int, str or sequence of int or str, default=None
+            The features to predict; None: every other feature.
+        return_covariance : bool, default=False
+            Also return the covariance of the conditional mixture.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, len(out_idx))
+            The conditional means.
+        covariance : ndarray of shape (n_samples, len(out_idx), len(out_idx))
+            Only with ``return_covariance``: the within-component conditional
+            covariances plus the spread of the component means.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+        ValueError
+            For unknown, repeated or overlapping features, or ``X_in`` of the
+            wrong shape.
+
+        See Also
+        --------
+        GaussianMixture.condition : The whole conditional mixture of one row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> mean, cov = gm.predict_regression([[2.0], [3.0], [4.5]], in_idx=[0],
+        ...                                   out_idx=[1], return_covariance=True)
+        >>> print(mean.ravel().round(2))
+        [54.25 71.3  81.13]
+        >>> print(np.sqrt(cov[:, 0, 0]).round(2))
+        [5.56 6.88 5.55]
         """
         from .conditioning import predict_regression
         return predict_regression(self, X_in, in_idx, out_idx, return_covariance)
 
     def save(self, file):
-        """Write the fitted model to ``file`` (.npz arrays + JSON metadata, no pickle).
+        """Write the fitted model to a file, without pickle.
 
-        Read it back with ``gmmc.load(file)``. See :mod:`gmmc.io`.
+        The file is a NumPy ``.npz`` archive of the fitted arrays plus JSON
+        metadata; read it back with :func:`gmmc.load`. See :mod:`gmmc.io`.
+
+        Parameters
+        ----------
+        file : str, os.PathLike or binary file object
+            Where to write; a path is used as given (no suffix is added).
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        load : Read the model back, bit for bit.
+
+        Examples
+        --------
+        >>> import io
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> buffer = io.BytesIO()
+        >>> gm.save(buffer)
+        >>> same = gmmc.load(io.BytesIO(buffer.getvalue()))
+        >>> bool((same.means_ == gm.means_).all())
+        True
         """
         from .io import save
         save(self, file)
