@@ -48,7 +48,7 @@ def reference_points(weights, means, covariance_type):
 
 
 class SufficientStatistics:
-    """Mergeable result of an E-step over some rows.
+    """Mergeable sums from an E-step over some rows: EM's unit of work.
 
     Public as ``gmmc.SufficientStatistics``. Statistics of disjoint row
     blocks under the same model share their ``shift`` and add up (``merge``,
@@ -58,6 +58,15 @@ class SufficientStatistics:
     run through this object. Compute it with
     ``GaussianMixture.sufficient_statistics(X_block)``. It pickles, so it can
     travel between processes.
+
+    Parameters
+    ----------
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type of the model, which decides the shape of ``sum_xx``.
+    shift : array-like of shape (K, D)
+        Reference points the sums are taken about (the current means for
+        full covariances, K copies of the mixture mean otherwise). A new
+        object holds zero sums.
 
     Attributes
     ----------
@@ -74,6 +83,27 @@ class SufficientStatistics:
         responsibilities; used by tied covariances only (all shift rows equal).
     normalized : bool, True when every sample's responsibilities sum to one,
         as after an E-step (not so for one-hot initial seeds).
+
+    See Also
+    --------
+    GaussianMixture.sufficient_statistics : Compute the statistics of some rows.
+    GaussianMixture.m_step : Turn statistics into parameters.
+
+    Examples
+    --------
+    Statistics of two blocks add up to those of all the rows:
+
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+    >>> first, rest = gm.sufficient_statistics(X[:100]), gm.sufficient_statistics(X[100:])
+    >>> total = first + rest
+    >>> first.weight_sum, rest.weight_sum, total.weight_sum
+    (100.0, 172.0, 272.0)
+    >>> total.sum_xx.shape  # (K, D, D) for full covariances
+    (2, 2, 2)
+    >>> round(total.mean_loglik, 4) == round(gm.score(X), 4)
+    True
     """
 
     def __init__(self, covariance_type, shift):
@@ -92,7 +122,36 @@ class SufficientStatistics:
         return (self.shift, self.resp_sum, self.sum_x, self.sum_xx.reshape(-1))
 
     def merge(self, other):
-        """Add ``other`` (same covariance type and shift) into ``self``."""
+        """Add the sums of ``other`` into this object, in place.
+
+        Parameters
+        ----------
+        other : SufficientStatistics
+            Statistics of the same covariance type, taken about the same shift.
+
+        Returns
+        -------
+        SufficientStatistics
+            ``self``, now holding the sums of both.
+
+        Raises
+        ------
+        ValueError
+            When the covariance types or the shifts differ.
+
+        See Also
+        --------
+        SufficientStatistics.copy : Merge into a copy to keep the original.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X[:100])
+        >>> stats.merge(gm.sufficient_statistics(X[100:])).weight_sum
+        272.0
+        """
         if other.covariance_type != self.covariance_type or not np.array_equal(
                 other.shift, self.shift):
             raise ValueError("can only merge statistics taken about the same shift")
@@ -107,13 +166,51 @@ class SufficientStatistics:
 
     @property
     def mean_loglik(self):
-        """Weighted mean log-likelihood per sample: EM's lower bound."""
+        """Weighted mean log-likelihood per sample: EM's lower bound.
+
+        Returns
+        -------
+        float
+            ``loglik_sum / weight_sum``, under the model that made the E-step.
+
+        See Also
+        --------
+        GaussianMixture.score : The same number for a fitted model and data.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> round(gm.sufficient_statistics(X).mean_loglik, 4)
+        -4.1554
+        """
         return self.loglik_sum / self.weight_sum
 
     # -- algebra used by chunked, streaming and stepwise EM (gmmc._streaming) --
 
     def copy(self):
-        """An independent copy."""
+        """Return an independent copy.
+
+        Returns
+        -------
+        SufficientStatistics
+            A new object with copies of every sum.
+
+        See Also
+        --------
+        SufficientStatistics.merge : Add statistics in place.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X)
+        >>> twin = stats.copy()
+        >>> twin.sum_x is stats.sum_x, bool((twin.sum_x == stats.sum_x).all())
+        (False, True)
+        """
         out = SufficientStatistics(self.covariance_type, self.shift)
         out.merge(self)
         return out
@@ -131,10 +228,35 @@ class SufficientStatistics:
         return NotImplemented
 
     def scaled(self, factor):
-        """A copy with every sum (weights and log-likelihood included) times ``factor``.
+        """Return a copy with every sum multiplied by ``factor``.
 
-        The M-step is invariant to the scale of the statistics (up to its
-        10-epsilon guard), so ``scaled`` turns sums into averages and back.
+        Weights and the log-likelihood are scaled too. The M-step is
+        invariant to the scale of the statistics (up to its 10-epsilon
+        guard), so ``scaled`` turns sums into averages and back.
+
+        Parameters
+        ----------
+        factor : float
+            The multiplier.
+
+        Returns
+        -------
+        SufficientStatistics
+            The scaled copy; ``self`` is unchanged.
+
+        See Also
+        --------
+        SufficientStatistics.rebased : Move the reference points instead.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X)
+        >>> average = stats.scaled(1 / stats.weight_sum)
+        >>> print(average.weight_sum, average.resp_sum.round(3))
+        1.0 [0.356 0.644]
         """
         out = self.copy()
         for name in ("resp_sum", "sum_x", "sum_xx", "total_x"):
@@ -144,12 +266,47 @@ class SufficientStatistics:
         return out
 
     def rebased(self, shift):
-        """The same statistics taken about another ``shift`` (K, D), exactly.
+        """Return the same statistics taken about other reference points.
 
         With x - b = (x - a) + (a - b), every sum about the old shift a is
-        rewritten about b; only rounding differs from a pass taken about b.
-        For tied, diag and spherical covariances all rows of ``shift`` must be
-        equal, as the E-step requires.
+        rewritten about b, exactly; only rounding differs from a pass taken
+        about b.
+
+        Parameters
+        ----------
+        shift : array-like of shape (K, D)
+            The new reference points. For tied, diag and spherical
+            covariances all rows must be equal, as the E-step requires.
+
+        Returns
+        -------
+        SufficientStatistics
+            A new object; ``self`` is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For a shift of the wrong shape, or with unequal rows for a
+            covariance type other than full.
+
+        See Also
+        --------
+        SufficientStatistics.scaled : Scale the sums instead.
+
+        Examples
+        --------
+        Statistics about the origin give the same M-step:
+
+        >>> import numpy as np
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X)
+        >>> about_zero = stats.rebased(np.zeros((2, 2)))
+        >>> a = gmmc.GaussianMixture(2).m_step(stats).means_
+        >>> b = gmmc.GaussianMixture(2).m_step(about_zero).means_
+        >>> bool(np.allclose(a, b))
+        True
         """
         new = np.ascontiguousarray(shift, dtype=np.float64)
         if new.shape != self.shift.shape:
