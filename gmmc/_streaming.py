@@ -71,9 +71,33 @@ class RowBlocks:
     Parameters
     ----------
     data : 2-D array-like
+        The source: anything with ``shape``, ``dtype`` and row slices
+        ``data[start:stop]``, or a ``RowBlocks`` (whose block size is kept
+        unless ``block_rows`` is given).
     block_rows : int, default=None
         Rows per block; None: as many as fit in ``DEFAULT_BLOCK_BYTES`` (32 MiB)
         of float64.
+
+    Raises
+    ------
+    ValueError
+        When ``data`` is not 2-D or ``block_rows`` is not a positive integer.
+
+    See Also
+    --------
+    GaussianMixture.fit : Streams a ``RowBlocks`` block by block.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> blocks = gmmc.RowBlocks(X, block_rows=100)
+    >>> blocks.shape, blocks.block_rows
+    ((272, 2), 100)
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(blocks)
+    >>> print(gm.means_.round(2))
+    [[ 2.04 54.48]
+     [ 4.29 79.97]]
     """
 
     def __init__(self, data, block_rows=None):
@@ -99,18 +123,72 @@ class RowBlocks:
 
     @property
     def shape(self):
+        """The shape of the whole source.
+
+        Returns
+        -------
+        tuple of int
+            ``(n_samples, n_features)``.
+
+        See Also
+        --------
+        RowBlocks.bounds : How the rows are split into blocks.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> gmmc.RowBlocks(gmmc.load_faithful()).shape
+        (272, 2)
+        """
         return (self.n_samples, self.n_features)
 
     def bounds(self):
-        """(start, stop) of each block."""
+        """List the rows of each block.
+
+        Returns
+        -------
+        list of tuple of int
+            ``(start, stop)`` of each block, in order.
+
+        See Also
+        --------
+        RowBlocks.read : Read one block.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> gmmc.RowBlocks(gmmc.load_faithful(), block_rows=100).bounds()
+        [(0, 100), (100, 200), (200, 272)]
+        """
         n, step = self.n_samples, self.block_rows
         return [(start, min(start + step, n)) for start in range(0, n, step)]
 
     def read_raw(self, start, stop):
-        """Rows start:stop as an ndarray in the source's dtype (not validated).
+        """Read rows ``start:stop`` as they are, without validation.
 
         For a memmap used in place this is a view of the mapping: call
         ``release(start, stop)`` when done with it.
+
+        Parameters
+        ----------
+        start, stop : int
+            The first row and one past the last.
+
+        Returns
+        -------
+        ndarray of shape (stop - start, n_features)
+            The rows, in the source's dtype.
+
+        See Also
+        --------
+        RowBlocks.read : The validated rows.
+        RowBlocks.release : Drop the pages of rows read in place.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> gmmc.RowBlocks(gmmc.load_faithful()).read_raw(0, 2).shape
+        (2, 2)
         """
         if self._mapped:
             return np.asarray(self.data[start:stop])
@@ -130,11 +208,65 @@ class RowBlocks:
         return np.asarray(block)
 
     def read(self, start, stop):
-        """Rows start:stop, validated: a finite, C-contiguous float32/float64 array."""
+        """Read rows ``start:stop``, validated as ``fit`` validates its input.
+
+        Parameters
+        ----------
+        start, stop : int
+            The first row and one past the last.
+
+        Returns
+        -------
+        ndarray of shape (stop - start, n_features)
+            A finite, C-contiguous float32 (for float32 sources) or float64
+            array.
+
+        Raises
+        ------
+        ValueError
+            When the rows hold NaN or infinite values.
+
+        See Also
+        --------
+        RowBlocks.read_raw : The rows as stored.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> print(gmmc.RowBlocks(gmmc.load_faithful()).read(0, 2))
+        [[ 3.6 79. ]
+         [ 1.8 54. ]]
+        """
         return check_array(self.read_raw(start, stop), name="X", min_samples=0)
 
     def release(self, start, stop):
-        """Done with rows start:stop: drop their mapped pages (memmaps used in place)."""
+        """Signal that rows ``start:stop`` are no longer needed.
+
+        For a memmap used in place, their mapped pages are dropped from
+        memory; for any other source this does nothing.
+
+        Parameters
+        ----------
+        start, stop : int
+            The first row and one past the last.
+
+        See Also
+        --------
+        RowBlocks.read_raw : Rows that may be views of a mapping.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> import gmmc
+        >>> path = os.path.join(tempfile.mkdtemp(), "faithful.npy")
+        >>> np.save(path, gmmc.load_faithful())
+        >>> blocks = gmmc.RowBlocks(np.load(path, mmap_mode="r"), block_rows=128)
+        >>> first = blocks.read_raw(0, 128)
+        >>> float(first.sum()) > 0
+        True
+        >>> blocks.release(0, 128)
+        """
         if self._mapped:
             _release_pages(self.data, self.data[start:stop])
 
