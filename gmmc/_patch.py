@@ -18,9 +18,31 @@ _originals = {}
 
 
 def patch_sklearn():
-    """Replace ``sklearn.mixture.GaussianMixture`` with gmmc's class.
+    """Make ``sklearn.mixture.GaussianMixture`` name gmmc's class.
 
     Imports scikit-learn (it must be installed). Calling it twice is harmless.
+    Only names looked up after the call see gmmc's class: a module that
+    imported scikit-learn's ``GaussianMixture`` earlier keeps it.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        When scikit-learn is not installed.
+
+    See Also
+    --------
+    unpatch_sklearn : Restore scikit-learn's class.
+
+    Examples
+    --------
+    >>> import sklearn.mixture
+    >>> import gmmc
+    >>> gmmc.patch_sklearn()
+    >>> sklearn.mixture.GaussianMixture is gmmc.GaussianMixture
+    True
+    >>> gmmc.unpatch_sklearn()
+    >>> sklearn.mixture.GaussianMixture is gmmc.GaussianMixture
+    False
     """
     from .mixture import GaussianMixture
 
@@ -33,7 +55,23 @@ def patch_sklearn():
 
 
 def unpatch_sklearn():
-    """Undo :func:`patch_sklearn`; does nothing if scikit-learn is not patched."""
+    """Restore scikit-learn's own ``GaussianMixture`` after :func:`patch_sklearn`.
+
+    Does nothing when scikit-learn is not patched.
+
+    See Also
+    --------
+    patch_sklearn : Make scikit-learn use gmmc's class.
+
+    Examples
+    --------
+    >>> import sklearn.mixture
+    >>> import gmmc
+    >>> gmmc.patch_sklearn()
+    >>> gmmc.unpatch_sklearn()
+    >>> sklearn.mixture.GaussianMixture is gmmc.GaussianMixture
+    False
+    """
     for (module_name, name), original in list(_originals.items()):
         setattr(importlib.import_module(module_name), name, original)
         del _originals[(module_name, name)]

@@ -16,11 +16,52 @@ import sys
 
 
 class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
+    """Warning that EM stopped at ``max_iter`` before converging.
+
+    Issued by :meth:`GaussianMixture.fit` when the best initialisation ran
+    ``max_iter`` iterations and its lower bound still changed by ``tol`` or
+    more. While scikit-learn is imported, the warning issued is also an
+    instance of ``sklearn.exceptions.ConvergenceWarning``.
+
+    See Also
+    --------
+    GaussianMixture : Its ``max_iter`` and ``tol`` parameters.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     gm = gmmc.GaussianMixture(2, max_iter=1, random_state=0).fit(X)
+    >>> issubclass(caught[0].category, gmmc.ConvergenceWarning)
+    True
+    >>> gm.converged_
+    False
+    """
 
 
 class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted model was called before ``fit``."""
+    """Error raised when a method that needs a fitted model is called before ``fit``.
+
+    A subclass of both ``ValueError`` and ``AttributeError``, as
+    scikit-learn's; while scikit-learn is imported, the error raised is also
+    an instance of ``sklearn.exceptions.NotFittedError``.
+
+    See Also
+    --------
+    GaussianMixture.fit : Fit the model first.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> try:
+    ...     gmmc.GaussianMixture(2).predict([[1.0, 2.0]])
+    ... except gmmc.NotFittedError as error:
+    ...     print(error)
+    This GaussianMixture instance is not fitted yet. Call 'fit' with appropriate arguments before using this estimator.
+    """
 
 
 _TWIN_PREFIX = "_SklearnCompatible"
