@@ -25,6 +25,8 @@ from scipy.special import logsumexp
 from . import _stats
 from .exceptions import NotFittedError
 
+__all__ = ["condition", "marginal", "predict_regression"]
+
 _LOG_2PI = np.log(2 * np.pi)
 
 
@@ -189,10 +191,57 @@ def _mixture_like(model, weights, means, covariances, features):
 
 
 def condition(model, indices, values):
-    """The mixture of the other features given ``x[indices] = values``.
+    """Condition a mixture on observed values of some of its features.
 
-    Returns a fitted model (same class, settings and covariance type as
-    ``model``) over the remaining features, in increasing index order.
+    Each component's weight is multiplied by its likelihood of the observed
+    values (and the weights renormalised); its mean and covariance become the
+    conditional ones, ``mu_O + S_OI S_II^-1 (x_I - mu_I)`` and the Schur
+    complement ``S_OO - S_OI S_II^-1 S_IO``.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model.
+    indices : int, str or sequence of int or str
+        The observed features I, by position (negative allowed) or by name
+        (for a model fitted on a DataFrame).
+    values : array-like of shape (len(indices),)
+        Their observed values.
+
+    Returns
+    -------
+    GaussianMixture
+        A fitted model of the same class, settings and covariance type over
+        the remaining O features, in increasing index order: ``means_``
+        (K, O) and ``covariances_`` (K, O, O) full, (O, O) tied, (K, O) diag
+        or (K,) spherical.
+
+    Raises
+    ------
+    NotFittedError
+        When the model is not fitted.
+    ValueError
+        For unknown or repeated features, when every feature is observed,
+        for values of the wrong length or not finite, or when a conditional
+        covariance is not positive definite.
+
+    See Also
+    --------
+    GaussianMixture.condition : The same, as a method.
+    predict_regression : Conditional means of many rows at once.
+    marginal : Integrate features out instead.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> from gmmc.conditioning import condition
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+    >>> waiting = condition(gm, [0], [3.0])
+    >>> print(waiting.weights_.round(3), waiting.means_.ravel().round(2))
+    [0.125 0.875] [60.55 72.84]
+    >>> print(waiting.covariances_.ravel().round(2))
+    [30.96 30.84]
     """
     _check_fitted(model)
     in_idx, out_idx = _split_indices(model, indices, None)
@@ -202,7 +251,52 @@ def condition(model, indices, values):
 
 
 def marginal(model, indices):
-    """The mixture of ``x[indices]`` alone (the others integrated out)."""
+    """Marginalise a mixture: the mixture of some features, the others integrated out.
+
+    The weights are unchanged; each component keeps the sub-vector of its
+    mean and the sub-block of its covariance, so the covariance type is
+    preserved.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model.
+    indices : int, str or sequence of int or str
+        The features to keep, by position or by name, in the order given.
+
+    Returns
+    -------
+    GaussianMixture
+        A fitted model of the same class and settings over the M kept
+        features: ``means_`` (K, M) and ``covariances_`` (K, M, M) full,
+        (M, M) tied, (K, M) diag or (K,) spherical.
+
+    Raises
+    ------
+    NotFittedError
+        When the model is not fitted.
+    ValueError
+        For unknown or repeated features.
+
+    See Also
+    --------
+    condition : Fix features at observed values instead.
+    gmmc.plot.density : Draws the marginal density on two features.
+
+    Examples
+    --------
+    The distribution of the waiting time alone:
+
+    >>> import gmmc
+    >>> from gmmc.conditioning import marginal
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+    >>> waiting = marginal(gm, [1])
+    >>> print(waiting.weights_.round(3), waiting.means_.ravel().round(2))
+    [0.356 0.644] [54.48 79.97]
+    >>> waiting.covariances_.shape
+    (2, 1, 1)
+    """
     _check_fitted(model)
     idx = _indices(model, indices, "indices")
     cov = np.asarray(model.covariances_, dtype=np.float64)
@@ -220,25 +314,56 @@ def marginal(model, indices):
 
 
 def predict_regression(model, X_in, in_idx, out_idx=None, return_covariance=False):
-    """Gaussian Mixture Regression: E[x_out | x_in] for each row of ``X_in``.
+    """Gaussian Mixture Regression: predict ``x[out_idx]`` from ``x[in_idx]``.
+
+    For each row of ``X_in``, the mean ``m = sum_k w_k' mu_k'`` of the
+    conditional mixture (see :func:`condition`) and optionally its covariance
+    ``sum_k w_k' (S_k' + (mu_k' - m)(mu_k' - m)^T)``.
 
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : GaussianMixture
+        A fitted model.
     X_in : array-like of shape (n_samples, len(in_idx))
         Observed values, columns in the order of ``in_idx`` (a 1-D array is
         taken as one column when there is a single input feature).
-    in_idx : sequence of int or feature names
-    out_idx : sequence of int or feature names, default=None (all the others)
+    in_idx : int, str or sequence of int or str
+        The observed features, by position or name.
+    out_idx : int, str or sequence of int or str, default=None
+        The features to predict; None: all the others.
     return_covariance : bool, default=False
+        Also return the covariance of each conditional mixture.
 
     Returns
     -------
     mean : ndarray of shape (n_samples, len(out_idx))
+        The conditional means.
     covariance : ndarray of shape (n_samples, len(out_idx), len(out_idx))
         Only when ``return_covariance``: the covariance of the conditional
         mixture (within-component covariances plus the spread of the
         component means).
+
+    Raises
+    ------
+    NotFittedError
+        When the model is not fitted.
+    ValueError
+        For unknown, repeated or overlapping features, or ``X_in`` of the
+        wrong shape or not finite.
+
+    See Also
+    --------
+    GaussianMixture.predict_regression : The same, as a method.
+    condition : The whole conditional mixture of one row.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> from gmmc.conditioning import predict_regression
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+    >>> print(predict_regression(gm, [2.0, 3.0, 4.5], in_idx=0).ravel().round(2))
+    [54.25 71.3  81.13]
     """
     _check_fitted(model)
     in_idx, out_idx = _split_indices(model, in_idx, out_idx)
