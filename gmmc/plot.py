@@ -9,6 +9,8 @@ import numpy as np
 
 from .conditioning import marginal
 
+__all__ = ["ellipses", "density", "selection"]
+
 
 def _matplotlib():
     try:
@@ -52,19 +54,51 @@ def _colors(n):
 
 
 def ellipses(model, X=None, dims=(0, 1), ax=None, n_std=(1.0, 2.0), title=None):
-    """Component ellipses over the points of X coloured by predicted component.
+    """Draw the component ellipses over the points of X coloured by component.
 
     Parameters
     ----------
-    model : fitted GaussianMixture
+    model : GaussianMixture
+        A fitted model of at least two features.
     X : array-like of shape (n_samples, n_features), optional
         Points to scatter, coloured by ``model.predict(X)``.
     dims : pair of int, default=(0, 1)
         The two features to show; ellipses are those of the marginal of each
         component on them.
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; by default a new figure's.
     n_std : sequence of float, default=(1, 2)
         Draw one ellipse per value, at that many standard deviations.
+    title : str, optional
+        Axes title; by default the number of components and covariance type.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (save with ``ax.figure.savefig(path)``).
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed.
+    ValueError
+        For a model of one feature or invalid ``dims``.
+
+    See Also
+    --------
+    density : Contours of the mixture density.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> from gmmc import plot
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+    >>> ax = plot.ellipses(gm, X)
+    >>> ax.get_title()
+    '2-component full Gaussian mixture'
+    >>> len(ax.patches)  # two ellipses (1 and 2 sd) per component
+    4
     """
     Figure, Ellipse = _matplotlib()
     dims = _check_dims(model, dims)
@@ -110,10 +144,56 @@ def _full_2x2(model):
 
 def density(model, X=None, dims=(0, 1), ax=None, levels=12, grid=200, limits=None,
             title=None):
-    """Contours of the mixture density on two features (others integrated out).
+    """Draw filled contours of the mixture density on two features.
 
-    ``limits``: ((xmin, xmax), (ymin, ymax)); by default the component means
-    +- 3 standard deviations (and the points of X, scattered in grey).
+    The other features are integrated out (the marginal mixture on ``dims``).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model of at least two features.
+    X : array-like of shape (n_samples, n_features), optional
+        Points to scatter over the contours.
+    dims : pair of int, default=(0, 1)
+        The two features to show.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; by default a new figure's.
+    levels : int or array-like, default=12
+        Contour levels, as ``matplotlib.axes.Axes.contourf`` takes them.
+    grid : int, default=200
+        Grid points per axis at which the density is evaluated.
+    limits : pair of pairs of float, optional
+        ``((xmin, xmax), (ymin, ymax))``; by default the component means
+        +- 3 standard deviations, widened to the points of X.
+    title : str, optional
+        Axes title; by default "mixture density".
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on, with a colour bar of the density.
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed.
+    ValueError
+        For a model of one feature or invalid ``dims``.
+
+    See Also
+    --------
+    ellipses : The components' ellipses.
+    gmmc.conditioning.marginal : The mixture drawn.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> from gmmc import plot
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+    >>> ax = plot.density(gm, X, grid=50, title="Old Faithful")
+    >>> ax.get_title(), ax.get_xlabel()
+    ('Old Faithful', 'feature 0')
     """
     _matplotlib()
     dims = _check_dims(model, dims)
@@ -157,12 +237,48 @@ def _criterion_name(records):
 
 
 def selection(table, ax=None, column="criterion", title=None):
-    """Criterion against the number of components, one line per covariance type.
+    """Plot a model-selection criterion against the number of components.
 
-    ``table``: the result of :func:`gmmc.select`, or its table (DataFrame or
-    list of dicts). ``column``: the column to plot ('criterion', the value
-    ranked, by default; or 'bic', 'aic', 'log_likelihood', ...). The selected
-    candidate is circled.
+    One line per covariance type; the selected candidate is circled.
+
+    Parameters
+    ----------
+    table : Selection, pandas.DataFrame or list of dict
+        The result of :func:`gmmc.select`, or its table.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; by default a new figure's.
+    column : str, default='criterion'
+        The column to plot: 'criterion' (the value ranked), or 'bic', 'aic',
+        'log_likelihood', ...
+    title : str, optional
+        Axes title; by default names the criterion.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed.
+    ValueError
+        For an empty table or an unknown column.
+
+    See Also
+    --------
+    gmmc.select : Makes the table.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> from gmmc import plot
+    >>> X = gmmc.load_faithful()
+    >>> ax = plot.selection(gmmc.select(X, n_components=range(1, 4), random_state=0))
+    >>> ax.get_title()
+    'model selection: BIC'
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['full', 'tied', 'diag', 'spherical', 'selected: K=2 full']
     """
     _matplotlib()
     table = getattr(table, "table", table)  # a Selection
