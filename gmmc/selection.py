@@ -24,14 +24,29 @@ from ._validation import (check_array, check_random_state, check_sample_weight, 
 from .exceptions import ConvergenceWarning
 from .mixture import GaussianMixture
 
+__all__ = ["select", "Selection"]
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "holdout")
 
 
 class Selection:
-    """Result of :func:`select`.
+    """The result of :func:`select`: the best model and the table of candidates.
 
     Unpacks as ``model, table = gmmc.select(X)``.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        The selected model.
+    table : pandas.DataFrame or list of dict
+        One row per candidate.
+    criterion : {'bic', 'aic', 'holdout'}
+        The criterion the candidates were ranked by.
+    models : dict, default=None
+        Every fitted candidate, by ``(n_components, covariance_type)``.
+    holdout_indices : ndarray, default=None
+        The rows held out by ``criterion='holdout'``.
 
     Attributes
     ----------
@@ -47,6 +62,23 @@ class Selection:
     holdout_indices : ndarray or None
         For ``criterion='holdout'``, the rows of X held out of the candidates'
         fits and scored.
+
+    See Also
+    --------
+    select : Makes it.
+    gmmc.plot.selection : Plots its table.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> result = gmmc.select(X, n_components=[1, 2, 3], covariance_types="full",
+    ...                      criterion="holdout", random_state=0)
+    >>> result.criterion, result.model.n_components, result.holdout_indices.shape
+    ('holdout', 3, (68,))
+    >>> model, table = result
+    >>> len(table)
+    3
     """
 
     def __init__(self, model, table, criterion, models=None, holdout_indices=None):
@@ -247,6 +279,30 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     fits, to rounding; with 'k-means++' and 'random_from_data' the initial
     weights are normalised to sum to one, which can change the iteration count
     by one.
+
+    Raises
+    ------
+    ValueError
+        For an invalid grid or setting, or when no candidate could be fitted.
+
+    See Also
+    --------
+    GaussianMixture.bic : The criterion of one model.
+    gmmc.plot.selection : Plot the criterion against K.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> model, table = gmmc.select(X, n_components=range(1, 4), random_state=0)
+    >>> model.n_components, model.covariance_type
+    (2, 'full')
+    >>> print(table[["n_components", "covariance_type", "bic"]].round(2)
+    ...       .head(3).to_string(index=False))
+     n_components covariance_type     bic
+                1            full 2607.62
+                1            tied 2607.62
+                1            diag 3055.83
     """
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
