@@ -82,11 +82,48 @@ def _combine_all(combine, *parts):
 
 
 class DaskChunks:
-    """The chunk executor of ``gmmc._streaming`` over the row chunks of a Dask array.
+    """Run functions over the row chunks of a Dask array: the Dask fit's engine.
 
-    X is rechunked to whole rows (one chunk along the features) and unknown
-    chunk sizes are computed; each task gets a validated chunk, its weights
-    (a NumPy slice or a Dask chunk) and the index of its first row.
+    The chunk executor of ``gmmc._streaming``: the EM loop and the
+    initialisations are written against its methods, so that the Dask fit
+    and the out-of-core fit share them. X is rechunked to whole rows (one
+    chunk along the features) and unknown chunk sizes are computed; each task
+    gets a validated chunk, its weights (a NumPy slice or a Dask chunk) and
+    the index of its first row. Most users need only
+    :class:`gmmc.dask.GaussianMixture`.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The data, in any chunking.
+    sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
+        Non-negative weight of each row; a scalar Dask array is broadcast.
+    split_every : int, default=8
+        Fan-in of the tree reduction in :meth:`map_reduce` (at least 2).
+    task_threads : int, default=1
+        Kernel threads one chunk task may use.
+
+    Raises
+    ------
+    ValueError
+        When X is not 2-D, holds complex numbers or strings, or the weights
+        have the wrong shape.
+    TypeError
+        When X's dtype is otherwise not numeric.
+
+    See Also
+    --------
+    GaussianMixture : The estimator built on it.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import gmmc
+    >>> from gmmc.dask import DaskChunks
+    >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+    >>> chunks = DaskChunks(X)
+    >>> chunks.bounds
+    [(0, 100), (100, 200), (200, 272)]
     """
 
     sequential = False
@@ -137,9 +174,69 @@ class DaskChunks:
                                      self.bounds[i][0], args) for i in indices]
 
     def map_list(self, func, *args, chunks=None):
+        """Compute ``func(X, w, start, *args)`` on each chunk, as a list.
+
+        Parameters
+        ----------
+        func : callable
+            Called on each validated chunk ``X`` with its weights ``w`` (None
+            without sample weights) and the index ``start`` of its first row.
+        *args : object
+            Passed on to ``func``.
+        chunks : sequence of int, default=None
+            Positions of the chunks to run on (in ``bounds``); None: all.
+
+        Returns
+        -------
+        list
+            The results, in chunk order.
+
+        See Also
+        --------
+        DaskChunks.map_reduce : Reduce the results instead.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> from gmmc.dask import DaskChunks
+        >>> chunks = DaskChunks(da.from_array(gmmc.load_faithful(), chunks=100))
+        >>> chunks.map_list(lambda X, w, start: (start, len(X)))
+        [(0, 100), (100, 100), (200, 72)]
+        """
         return list(dask.compute(*self._tasks(func, args, chunks)))
 
     def map_reduce(self, func, *args, combine=_streaming.add):
+        """Compute ``func`` on each chunk and combine the results in a tree.
+
+        Parameters
+        ----------
+        func : callable
+            As in :meth:`map_list`.
+        *args : object
+            Passed on to ``func``.
+        combine : callable, default=addition
+            Combines two results (numbers, arrays, ``SufficientStatistics``
+            or tuples of them are added); ``split_every`` results per node.
+
+        Returns
+        -------
+        object
+            The combined result.
+
+        See Also
+        --------
+        DaskChunks.map_list : The results one by one.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> from gmmc.dask import DaskChunks
+        >>> chunks = DaskChunks(da.from_array(gmmc.load_faithful(), chunks=100))
+        >>> chunks.map_reduce(lambda X, w, start: len(X))
+        272
+        """
         parts = self._tasks(func, args, None)
         while len(parts) > 1:  # a tree: split_every parts per node
             step = self.split_every
@@ -148,10 +245,57 @@ class DaskChunks:
         return dask.compute(parts[0])[0]
 
     def rows(self, indices):
+        """Fetch a few rows by global index.
+
+        Parameters
+        ----------
+        indices : array-like of int
+            Row positions.
+
+        Returns
+        -------
+        ndarray of shape (len(indices), n_features)
+            The rows, validated (float32 or float64).
+
+        See Also
+        --------
+        DaskChunks.map_list : Work on whole chunks.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> from gmmc.dask import DaskChunks
+        >>> chunks = DaskChunks(da.from_array(gmmc.load_faithful(), chunks=100))
+        >>> print(chunks.rows([0, 271]))
+        [[ 3.6   79.   ]
+         [ 4.467 74.   ]]
+        """
         indices = np.asarray(indices, dtype=np.intp).reshape(-1)
         return check_array(self.X[indices].compute(), name="X", min_samples=0)
 
     def chunk_weight_totals(self):
+        """Total sample weight of each chunk.
+
+        Returns
+        -------
+        ndarray of shape (n_chunks,)
+            The sum of the weights of each chunk's rows (its row count
+            without sample weights), as float64.
+
+        See Also
+        --------
+        DaskChunks.all_weights : The weights themselves.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> from gmmc.dask import DaskChunks
+        >>> chunks = DaskChunks(da.from_array(gmmc.load_faithful(), chunks=100))
+        >>> print(chunks.chunk_weight_totals())
+        [100. 100.  72.]
+        """
         if not self.has_weights:
             return np.array([b - a for a, b in self.bounds], dtype=np.float64)
         if isinstance(self._weight, np.ndarray):
@@ -160,6 +304,29 @@ class DaskChunks:
                                        for w in self._weights]))
 
     def all_weights(self):
+        """All the sample weights, computed and validated.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or None
+            The weights in X's float dtype, or None without sample weights.
+
+        See Also
+        --------
+        DaskChunks.chunk_weight_totals : Their sums per chunk.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> from gmmc.dask import DaskChunks
+        >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+        >>> print(DaskChunks(X).all_weights())
+        None
+        >>> print(DaskChunks(X, sample_weight=np.full(272, 2.0)).all_weights()[:3])
+        [2. 2. 2.]
+        """
         if not self.has_weights:
             return None
         if isinstance(self._weight, np.ndarray):
@@ -184,7 +351,7 @@ def _call(block, estimator, method):
 
 
 class GaussianMixture(_GaussianMixture):
-    """``gmmc.GaussianMixture`` for Dask arrays: distributed EM, lazy predictions.
+    """Gaussian mixture for Dask arrays: distributed EM and lazy predictions.
 
     ``fit`` on a ``dask.array`` runs each EM iteration as one map over the row
     chunks (statistics per chunk, by gmmc's kernels on the workers) and one
@@ -198,11 +365,60 @@ class GaussianMixture(_GaussianMixture):
 
     Parameters
     ----------
-    All of ``gmmc.GaussianMixture``'s, with ``n_threads`` the kernel threads
-    of one chunk task (None: 1, as Dask runs chunks in parallel), and
-
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        As in :class:`gmmc.GaussianMixture`.
+    tol : float, default=1e-3
+        Convergence threshold on the lower bound.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the start is chosen, distributed as the module's description says.
+    weights_init : array-like of shape (K,), default=None
+        Initial weights.
+    means_init : array-like of shape (K, D), default=None
+        Initial means.
+    precisions_init : array-like, default=None
+        Initial precisions, shaped as ``precisions_``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation and of ``sample``.
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution.
+    verbose : int, default=0
+        Progress messages, as in :class:`gmmc.GaussianMixture`.
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
+    n_threads : int, default=None
+        Kernel threads of one chunk task (None: 1, as Dask runs chunks in
+        parallel).
     split_every : int, default=8
         Fan-in of the tree reduction of the per-chunk statistics.
+
+    See Also
+    --------
+    gmmc.GaussianMixture : The in-memory estimator, whose methods this one has.
+    DaskChunks : How the chunks are visited.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import gmmc
+    >>> import gmmc.dask
+    >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+    >>> gm = gmmc.dask.GaussianMixture(2, random_state=0).fit(X)
+    >>> print(gm.means_.round(2))
+    [[ 2.04 54.48]
+     [ 4.29 79.97]]
+    >>> labels = gm.predict(X)  # lazy
+    >>> labels.chunks
+    ((100, 100, 72),)
+    >>> print(labels[:5].compute())
+    [1 0 1 0 1]
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
@@ -220,7 +436,36 @@ class GaussianMixture(_GaussianMixture):
         self.split_every = split_every
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then the most probable component of each sample (lazy for Dask X)."""
+        """Fit the model, then label each sample with its most probable component.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored; present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        labels : dask.array.Array or ndarray of shape (n_samples,)
+            Lazy, chunked as X's rows, for a Dask X; an ndarray otherwise.
+
+        See Also
+        --------
+        GaussianMixture.predict : Label data with the fitted model.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> import gmmc.dask
+        >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+        >>> labels = gmmc.dask.GaussianMixture(2, random_state=0).fit_predict(X)
+        >>> print(labels[:5].compute())
+        [1 0 1 0 1]
+        """
         if not _streaming.is_dask_collection(X):
             return super().fit_predict(X, sample_weight=sample_weight)
         self.fit(X, sample_weight=sample_weight)
@@ -242,21 +487,127 @@ class GaussianMixture(_GaussianMixture):
                             meta=np.empty((0, 0), dtype=dtype))
 
     def predict(self, X):
+        """Label each sample with its most probable component.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Points to label.
+
+        Returns
+        -------
+        labels : dask.array.Array or ndarray of shape (n_samples,)
+            Lazy, chunked as X's rows, for a Dask X; an ndarray otherwise.
+
+        See Also
+        --------
+        GaussianMixture.predict_proba : The probabilities behind the labels.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> import gmmc.dask
+        >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+        >>> gm = gmmc.dask.GaussianMixture(2, random_state=0).fit(X)
+        >>> print(gm.predict(X)[:5].compute())
+        [1 0 1 0 1]
+        """
         if _streaming.is_dask_collection(X):
             return self._lazy(X, "predict", np.intp)
         return super().predict(X)
 
     def predict_proba(self, X):
+        """Compute the posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        proba : dask.array.Array or ndarray of shape (n_samples, n_components)
+            Lazy, chunked as X's rows, for a Dask X; an ndarray otherwise.
+
+        See Also
+        --------
+        GaussianMixture.predict : The most probable component.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> import gmmc.dask
+        >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+        >>> gm = gmmc.dask.GaussianMixture(2, random_state=0).fit(X)
+        >>> gm.predict_proba(X).shape
+        (272, 2)
+        """
         if _streaming.is_dask_collection(X):
             return self._lazy(X, "predict_proba", self.means_.dtype, self.n_components)
         return super().predict_proba(X)
 
     def score_samples(self, X):
+        """Compute the log-density of each sample under the mixture.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Points to evaluate.
+
+        Returns
+        -------
+        log_density : dask.array.Array or ndarray of shape (n_samples,)
+            Lazy, chunked as X's rows, for a Dask X; an ndarray otherwise.
+
+        See Also
+        --------
+        GaussianMixture.score : Their mean, computed.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> import gmmc.dask
+        >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+        >>> gm = gmmc.dask.GaussianMixture(2, random_state=0).fit(X)
+        >>> print(gm.score_samples(X)[:3].compute().round(3))
+        [-4.638 -3.673 -5.808]
+        """
         if _streaming.is_dask_collection(X):
             return self._lazy(X, "score_samples", self.means_.dtype)
         return super().score_samples(X)
 
     def score(self, X, y=None):
+        """Compute the mean log-likelihood of the samples of X.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Points to evaluate.
+        y : None
+            Ignored; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+            The mean of :meth:`score_samples`, computed.
+
+        See Also
+        --------
+        GaussianMixture.score_samples : The log-density of each sample.
+
+        Examples
+        --------
+        >>> import dask.array as da
+        >>> import gmmc
+        >>> import gmmc.dask
+        >>> X = da.from_array(gmmc.load_faithful(), chunks=100)
+        >>> gm = gmmc.dask.GaussianMixture(2, random_state=0).fit(X)
+        >>> round(gm.score(X), 4)
+        -4.1554
+        """
         if _streaming.is_dask_collection(X):
             return float(self.score_samples(X).mean().compute())
         return super().score(X)
