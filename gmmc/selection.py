@@ -227,7 +227,9 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        The data (in memory; a DataFrame's column names are kept).
     n_components : int or iterable of int, default=range(1, 11)
+        The numbers of components to try.
     covariance_types : str or iterable of str, default=all four
         Among 'full', 'tied', 'diag', 'spherical'.
     criterion : {'bic', 'aic', 'holdout'}, default='bic'
@@ -243,10 +245,18 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     sample_weight : array-like of shape (n_samples,), default=None
         Frequency weights (weight 2 = the row twice): the log-likelihood is
         ``sum_n w_n log p(x_n)`` and the sample size in BIC is ``sum_n w_n``.
-    init_params, tol, reg_covar, max_iter, n_threads
-        As in :class:`GaussianMixture`.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How each start is chosen, as in :class:`GaussianMixture`.
+    tol : float, default=1e-3
+        Convergence threshold of each fit, as in :class:`GaussianMixture`.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default=100
+        Maximum number of EM iterations of each fit.
     holdout : float in (0, 1), default=0.25
         Share of the rows held out by ``criterion='holdout'``.
+    n_threads : int, default=None
+        Kernel threads, as in :class:`GaussianMixture`.
     as_frame : bool or None, default=None
         Return the table as a pandas DataFrame (None: when pandas is
         importable) or as a list of dicts.
@@ -269,6 +279,16 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
         such rows have NaN scores). Non-convergence is reported in the table
         rather than warned about.
 
+    Raises
+    ------
+    ValueError
+        For an invalid grid or setting, or when no candidate could be fitted.
+
+    See Also
+    --------
+    GaussianMixture.bic : The criterion of one model.
+    gmmc.plot.selection : Plot the criterion against K.
+
     Notes
     -----
     The fitted models carry the initial parameters they were started from as
@@ -279,16 +299,6 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     fits, to rounding; with 'k-means++' and 'random_from_data' the initial
     weights are normalised to sum to one, which can change the iteration count
     by one.
-
-    Raises
-    ------
-    ValueError
-        For an invalid grid or setting, or when no candidate could be fitted.
-
-    See Also
-    --------
-    GaussianMixture.bic : The criterion of one model.
-    gmmc.plot.selection : Plot the criterion against K.
 
     Examples
     --------
