@@ -335,7 +335,7 @@ def _state_members(archive, source, present, cov_type, k, d):
 
 
 def load(file):
-    """Read a model written by :func:`save` (or ``GaussianMixture.save``).
+    """Read a model written by :func:`gmmc.io.save` or :meth:`GaussianMixture.save`.
 
     Nothing is unpickled, so loading runs no code from the file. Only the
     members the metadata calls for are read, each after checking its
@@ -365,7 +365,7 @@ def load(file):
 
     See Also
     --------
-    save : Write a model.
+    gmmc.io.save : Write a model.
 
     Examples
     --------
