@@ -342,11 +342,17 @@ def _merged(parts):
 
 
 def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_type,
-           n_threads):
-    """Sufficient statistics of X under the given mixture (one fused pass)."""
+           n_threads, log_weights=None):
+    """Sufficient statistics of X under the given mixture (one fused pass).
+
+    ``log_weights`` (K,), default log(weights), are the constants added to each
+    component's Gaussian log-density (a variational mixture passes its expected
+    log-weights and precision terms); ``weights`` then only place the centre.
+    """
     shift = reference_points(weights, means, covariance_type)
-    with np.errstate(divide="ignore"):  # a weight of 0 is a log-weight of -inf
-        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    if log_weights is None:
+        with np.errstate(divide="ignore"):  # a weight of 0 is a log-weight of -inf
+            log_weights = np.log(np.asarray(weights, dtype=np.float64))
     # Prepared once, shared by the threads (their kernels only read it).
     prepared = _em.prepare_model(X[:1], log_weights, means, precisions_cholesky,
                                  covariance_type,
@@ -590,15 +596,22 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
 
 
 def posterior(X, weights, means, precisions_cholesky, covariance_type, n_threads,
-              responsibilities=True):
-    """log p(x_n) for each row, and p(k | x_n) when ``responsibilities``."""
+              responsibilities=True, log_weights=None):
+    """log p(x_n) for each row, and p(k | x_n) when ``responsibilities``.
+
+    ``log_weights``: as in ``e_step``.
+    """
     n_samples = X.shape[0]
     log_norm = np.empty(n_samples, dtype=X.dtype)
     resp = np.empty((n_samples, len(weights)), dtype=X.dtype) if responsibilities else None
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    center = None  # the mixture mean, from exp(log_weights)
+    if log_weights is None:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    else:
+        center = np.asarray(weights, dtype=np.float64) @ np.asarray(means, dtype=np.float64)
     prepared = _em.prepare_model(X[:1], log_weights, means, precisions_cholesky,
-                                 covariance_type, None)
+                                 covariance_type, center)
 
     def block(start, stop):
         _em.posterior(X[start:stop], log_weights, means, precisions_cholesky,

@@ -14,129 +14,19 @@ from .exceptions import ConvergenceWarning, NotFittedError, sklearn_compatible
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-class GaussianMixture:
-    """Gaussian mixture model fitted by Expectation-Maximization.
+class _BaseMixture:
+    """What GaussianMixture and BayesianGaussianMixture share: scikit-learn's
+    estimator protocol, input checks, the EM driver (``n_init`` starts, warm
+    start, convergence, progress messages) and prediction by the kernels.
 
-    A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same
-    parameters, fitted attributes and methods, and the same results given the
-    same initialisation, computed by fused, multithreaded Cython/BLAS kernels.
-
-    Parameters
-    ----------
-    n_components : int, default=1
-        Number of mixture components K.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        'full': one general covariance matrix per component; 'tied': one
-        matrix shared by all; 'diag': one diagonal matrix per component;
-        'spherical': one variance per component.
-    tol : float, default=1e-3
-        EM stops when the lower bound (mean log-likelihood) gains less.
-    reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance, keeping them positive definite.
-    max_iter : int, default=100
-        Maximum number of EM iterations per initialisation.
-    n_init : int, default=1
-        Number of initialisations; the one with the best lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the initial responsibilities are chosen.
-    weights_init : array-like of shape (K,), default=None
-        Initial mixture weights, non-negative and summing to 1.
-    means_init : array-like of shape (K, D), default=None
-        Initial component means.
-    precisions_init : array-like, default=None
-        Initial precisions (inverse covariances), shaped as ``precisions_``:
-        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical. Each must be
-        symmetric positive definite (positive for diag and spherical).
-        Any of the three that is given replaces what ``init_params`` computed.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the initialisation and of ``sample``. An int makes fits
-        reproducible; scikit-learn's estimator draws the same numbers from it.
-    warm_start : bool, default=False
-        Start each ``fit`` from the previous solution (with one initialisation).
-    verbose : int, default=0
-        1 prints each initialisation and iteration; 2 adds timings and the bound.
-    verbose_interval : int, default=10
-        Iterations between two progress lines.
-    n_threads : int, default=None
-        Threads for the kernels. None: the ``GMMC_NUM_THREADS`` environment
-        variable, else the BLAS thread limit in force (threadpoolctl's limits are
-        respected), capped by the available cores. An addition to
-        scikit-learn's parameters.
-
-    Attributes
-    ----------
-    weights_ : array of shape (K,)
-    means_ : array of shape (K, D)
-    covariances_ : array
-        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
-    precisions_ : array, shaped as ``covariances_``
-    precisions_cholesky_ : array, shaped as ``covariances_``
-        Upper-triangular factors U with ``precisions_ = U U^T`` (square roots of
-        the precisions for diag and spherical).
-    converged_ : bool
-    n_iter_ : int
-        EM iterations of the best initialisation.
-    lower_bound_ : float
-        Mean log-likelihood of the best initialisation at its last iteration.
-    lower_bounds_ : list of float
-        The lower bound at each iteration of the best initialisation.
-    n_features_in_ : int
-    feature_names_in_ : array of str, only when X had string column names.
-
-    All arrays have the dtype of the training data (float32 or float64).
-
-    See Also
-    --------
-    select : Fit a grid of numbers of components and covariance types, keep the best.
-    gmmc.dask.GaussianMixture : The same estimator with lazy predictions on Dask arrays.
-    load : Read a model written by :meth:`save`.
-
-    Notes
-    -----
-    EM alternates an E-step, which computes each sample's responsibilities
-    (posterior component probabilities) and the weighted sums they define,
-    and an M-step, which turns those sums into new parameters. Iterations stop
-    when the mean log-likelihood improves by less than ``tol``. The user guide
-    derives both steps for every covariance type.
-
-    Examples
-    --------
-    >>> import gmmc
-    >>> X = gmmc.load_faithful()
-    >>> gm = gmmc.GaussianMixture(n_components=2, random_state=0).fit(X)
-    >>> print(gm.weights_.round(3))
-    [0.356 0.644]
-    >>> print(gm.means_.round(2))
-    [[ 2.04 54.48]
-     [ 4.29 79.97]]
-    >>> gm.converged_, gm.n_iter_
-    (True, 4)
-    >>> gm.covariances_.shape
-    (2, 2, 2)
+    A subclass supplies ``__init__`` and the model: ``_check_parameters``,
+    ``_fit_context``, ``_initial_parameters``, ``_e_step_arguments``,
+    ``_m_step_parameters``, ``_lower_bound``, ``_fitted_parameters``,
+    ``_set_parameters`` and ``_log_weight_terms``. The parameters travel
+    through the driver as an opaque tuple.
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
-                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
-                 weights_init=None, means_init=None, precisions_init=None,
-                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 n_threads=None):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.precisions_init = precisions_init
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.n_threads = n_threads
-
-    # -- parameters (scikit-learn's get_params / set_params protocol) ---------
+    # -- parameters (scikit-learn's get_params / set_params protocol) ------
 
     @classmethod
     def _get_param_names(cls):
@@ -231,8 +121,8 @@ class GaussianMixture:
     def __sklearn_is_fitted__(self):
         return hasattr(self, "precisions_cholesky_")
 
-    def _check_parameters(self, n_features):
-        """Validate the constructor parameters; return the checked inits."""
+    def _check_common_parameters(self):
+        """Validate the parameters the mixtures share."""
         check_scalar(self.n_components, "n_components", int, low=1)
         if (not isinstance(self.covariance_type, str)
                 or self.covariance_type not in _stats.COVARIANCE_TYPES):
@@ -251,23 +141,8 @@ class GaussianMixture:
         check_scalar(self.verbose_interval, "verbose_interval", int, low=1)
         if self.n_threads is not None:
             check_scalar(self.n_threads, "n_threads", int, low=1)
-        k = self.n_components
-        weights = means = precisions = None
-        if self.weights_init is not None:
-            weights = _checked_init(self.weights_init, "weights_init", (k,))
-            if (weights < 0).any() or (weights > 1).any():
-                raise ValueError("weights_init must be in [0, 1], got min "
-                                 f"{weights.min():.5g} and max {weights.max():.5g}")
-            if abs(weights.sum() - 1.0) > 1e-6:
-                raise ValueError(f"weights_init must sum to 1, got {weights.sum():.8g}")
-        if self.means_init is not None:
-            means = _checked_init(self.means_init, "means_init", (k, n_features))
-        if self.precisions_init is not None:
-            shape = _covariance_shape(self.covariance_type, k, n_features)
-            precisions = _checked_init(self.precisions_init, "precisions_init", shape)
-        return weights, means, precisions
 
-    # -- fitting -------------------------------------------------------------
+    # -- fitting -----------------------------------------------------------
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with EM.
@@ -362,171 +237,13 @@ class GaussianMixture:
             return _streaming.labels(self, X)
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
-    def partial_fit(self, X, y=None, sample_weight=None, *, step_exponent=None):
-        """Update the model with one step of stepwise (online) EM on a batch.
-
-        An unfitted model is initialised from its first batch (``init_params``
-        or the given inits, as ``fit``). Each batch gets an E-step under the
-        current model; its statistics, per unit of sample weight, are blended
-        into the running statistics with step size
-
-            eta = (1 + S / b) ** -step_exponent,
-
-        where b is the batch's sample weight and S the weight seen before it
-        (``n_samples_seen_``; 0 for an unfitted model, whose first batch thus
-        has eta = 1), and one M-step gives the new parameters. A batch counts
-        as batch number S / b in batches of its own weight: for batches of
-        equal weight this is the usual schedule eta_t = (t + 1) ** -alpha,
-        t = 0, 1, 2, ... ``step_exponent`` (alpha) must be in (0.5, 1]; None
-        means 0.6. alpha = 1 gives every sample the same weight (the running
-        statistics are the weighted average of all); smaller alpha forgets
-        early, poorly fitted batches faster. Over repeated passes of shuffled
-        batches the model approaches the full-batch ``fit``.
-
-        A model fitted by ``fit``, loaded, or set by ``m_step`` continues as
-        it stands: its running statistics are the ones whose M-step gives back
-        its parameters (those of its last E-step), and they carry the sample
-        weight it was fitted on, ``n_samples_seen_``. So a batch moves it in
-        proportion to its weight: with alpha = 1, continuing a converged fit
-        on X1 with a batch X2 is one EM iteration on X1 and X2 together, and
-        one new sample barely changes the model. ``n_samples_seen_`` grows by
-        each batch's weight, ``n_iter_`` counts the batches since the model
-        was fitted or initialised, ``lower_bound_`` is the running mean
-        log-likelihood, and ``converged_`` stays False. ``save`` keeps the
-        running statistics and the batch count, so a loaded model continues
-        exactly as the saved one would. ``n_components`` and
-        ``covariance_type`` cannot change between calls (ValueError; ``fit``
-        starts afresh).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            One batch of data.
-        y : None
-            Ignored; present for scikit-learn's API.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample of the batch.
-        step_exponent : float, default=None
-            The exponent alpha of the step size, in (0.5, 1]; None means 0.6.
-
-        Returns
-        -------
-        GaussianMixture
-            The updated estimator itself.
-
-        Raises
-        ------
-        ValueError
-            When ``n_components`` or ``covariance_type`` changed since the
-            last call, or for a ``step_exponent`` outside (0.5, 1].
-
-        See Also
-        --------
-        GaussianMixture.fit : Fit on all the data at once.
-        GaussianMixture.sufficient_statistics : The E-step statistics of a block.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import gmmc
-        >>> X = gmmc.load_faithful()
-        >>> gm = gmmc.GaussianMixture(2, random_state=0)
-        >>> for batch in np.array_split(X, 4):
-        ...     gm = gm.partial_fit(batch)
-        >>> print(gm.means_.round(2))
-        [[ 4.29 79.93]
-         [ 2.07 54.4 ]]
-        >>> gm.n_samples_seen_, gm.n_iter_
-        (272.0, 4)
-        """
-        return _streaming.partial_fit(self, X, sample_weight, step_exponent)
-
-    def sufficient_statistics(self, X, sample_weight=None):
-        """Compute the E-step statistics of X under the fitted model.
-
-        X may be any input ``fit`` takes (a memmap or Dask array is read in
-        chunks). Statistics of disjoint blocks add up (``a + b``) to those of
-        all the rows, and ``m_step`` turns them into parameters: one EM
-        iteration over data split anywhere is
-        ``gm.m_step(sum(gm.sufficient_statistics(b) for b in blocks))``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The rows to compute the statistics of.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row.
-
-        Returns
-        -------
-        SufficientStatistics
-            Sums of the responsibilities, of the responsibility-weighted rows
-            and of their outer products (their diagonal for diag, their trace
-            for spherical), and the log-likelihood.
-
-        Raises
-        ------
-        NotFittedError
-            When the model is not fitted.
-
-        See Also
-        --------
-        GaussianMixture.m_step : Turn statistics into parameters.
-        SufficientStatistics : The object returned.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> X = gmmc.load_faithful()
-        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
-        >>> stats = gm.sufficient_statistics(X[:100]) + gm.sufficient_statistics(X[100:])
-        >>> stats.weight_sum, round(stats.mean_loglik, 4)
-        (272.0, -4.1554)
-        """
-        return _streaming.sufficient_statistics(self, X, sample_weight)
-
-    def m_step(self, stats):
-        """Set the parameters from E-step statistics (one M-step).
-
-        Sets ``weights_``, ``means_``, ``covariances_`` and the precisions
-        from ``stats``, merged over any blocks of rows. The parameters keep
-        the fitted model's dtype (float64 if unfitted).
-
-        Parameters
-        ----------
-        stats : SufficientStatistics
-            Statistics from :meth:`sufficient_statistics`, summed over blocks.
-
-        Returns
-        -------
-        GaussianMixture
-            The estimator itself, with its new parameters.
-
-        See Also
-        --------
-        GaussianMixture.sufficient_statistics : The E-step half.
-
-        Examples
-        --------
-        One EM iteration, with the data split in two blocks:
-
-        >>> import gmmc
-        >>> X = gmmc.load_faithful()
-        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
-        >>> stats = gm.sufficient_statistics(X[:100]) + gm.sufficient_statistics(X[100:])
-        >>> print(gm.m_step(stats).means_.round(2))
-        [[ 2.04 54.48]
-         [ 4.29 79.97]]
-        """
-        return _streaming.m_step(self, stats)
-
     def _fit(self, X, sample_weight):
         if _streaming.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
-            return _streaming.fit(self, X, sample_weight)
+            return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
         X = check_array(X, min_samples=2, estimator=type(self).__name__)
         n_samples, n_features = X.shape
-        weights_init, means_init, precisions_init = self._check_parameters(n_features)
+        checked = self._check_parameters(n_features)
         if n_samples < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {n_samples}")
@@ -538,61 +255,49 @@ class GaussianMixture:
         n_threads = effective_n_threads(self.n_threads)
         cov_type = self.covariance_type
         with blas_limited(threads_for(n_samples, n_threads)):
+            context = self._fit_context(X, weight, n_threads, checked)
             self._fit_loop(
                 lambda: self._initial_parameters(X, weight, random_state, n_threads,
-                                                 weights_init, means_init, precisions_init),
-                lambda w, m, pc: _stats.e_step(X, weight, w, m, pc, cov_type, n_threads),
+                                                 *context),
+                lambda w, m, pc, log_w=None: _stats.e_step(
+                    X, weight, w, m, pc, cov_type, n_threads, log_weights=log_w),
                 X, names)
         self.n_samples_seen_ = float(n_samples if weight is None
                                      else weight.sum(dtype=np.float64))
         return X, weight, n_threads
 
-    def _initial_parameters(self, X, weight, random_state, n_threads,
-                            weights_init, means_init, precisions_init):
-        """(weights, means, covariances, precisions_cholesky) to start EM from."""
-        cov_type, stats = self.covariance_type, None
-        if weights_init is None or means_init is None or precisions_init is None:
-            resp = _init.initial_responsibilities(
-                X, weight, self.n_components, self.init_params, random_state, n_threads)
-            if self.init_params == "kmeans":
-                distinct = resp.n_distinct()
-                if distinct < self.n_components:  # scikit-learn's KMeans warns so
-                    warnings.warn(
-                        f"Number of distinct clusters ({distinct}) found smaller than "
-                        f"n_clusters ({self.n_components}). Possibly due to duplicate "
-                        "points in X.", sklearn_compatible(ConvergenceWarning),
-                        stacklevel=6)
-            stats = resp.statistics(X, weight, cov_type, n_threads)
-        return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
+    def _fit_streamed(self, X, sample_weight):
+        raise TypeError(
+            f"{type(self).__name__} fits in-memory arrays only, got "
+            f"{type(X).__name__}: pass np.asarray(X), or fit a GaussianMixture, "
+            "which streams it.")
 
-    def _start_from(self, stats, dtype, weights_init, means_init, precisions_init):
-        """Initial parameters from the initial responsibilities' statistics (None
-        when all three inits are given), overridden by the given inits."""
-        cov_type = self.covariance_type
-        weights = means = covariances = None
-        if stats is not None:
-            _, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
-            # As scikit-learn: the initial weights are divided by the sample
-            # count, not by their sum (which carries 10 eps per component).
-            weights = (stats.resp_sum + 10 * np.finfo(dtype).eps) / stats.weight_sum
-        if weights_init is not None:
-            weights = weights_init
-        if means_init is not None:
-            means = means_init
-        if precisions_init is None:
-            prec_chol = _stats.precision_cholesky(covariances, cov_type)
-        else:
-            prec_chol = _precision_cholesky_from_precisions(precisions_init, cov_type)
-            covariances = _covariances_from_precision_cholesky(prec_chol, cov_type)
-        return tuple(np.asarray(p, dtype=dtype) for p in
-                     (weights, means, covariances, prec_chol))
+    def _fit_context(self, X, weight, n_threads, checked):
+        """Arguments of ``_initial_parameters`` after X and the checked
+        parameters (``_check_parameters``): here the checked parameters."""
+        return checked
+
+    def _initial_statistics(self, X, weight, random_state, n_threads):
+        """Sufficient statistics of the ``init_params`` start."""
+        resp = _init.initial_responsibilities(
+            X, weight, self.n_components, self.init_params, random_state, n_threads)
+        if self.init_params == "kmeans":
+            distinct = resp.n_distinct()
+            if distinct < self.n_components:  # scikit-learn's KMeans warns so
+                warnings.warn(
+                    f"Number of distinct clusters ({distinct}) found smaller than "
+                    f"n_clusters ({self.n_components}). Possibly due to duplicate "
+                    "points in X.", sklearn_compatible(ConvergenceWarning),
+                    stacklevel=7)
+        return resp.statistics(X, weight, self.covariance_type, n_threads)
 
     def _fit_loop(self, initial_parameters, e_step, X, names):
         """The ``n_init`` starts of EM, keeping the best; sets the fitted attributes.
 
         Shared by the in-memory fit and the chunked ones (gmmc._streaming):
         ``initial_parameters()`` gives a start, ``e_step(weights, means,
-        precisions_cholesky)`` the merged statistics of all the data, and X
+        precisions_cholesky[, log_weights])`` (``_e_step_arguments``) the
+        merged statistics of all the data, and X
         (the data, or one row of its largest magnitude) its dtype and width.
         """
         n_features = X.shape[1]
@@ -605,13 +310,13 @@ class GaussianMixture:
             self._print_init_start(init)
             if do_init:
                 params, lower_bound = initial_parameters(), -np.inf
-            else:  # copies: the fitted arrays may be read-only (memory-mapped)
-                params = tuple(np.array(p, dtype=X.dtype) for p in (
-                    self.weights_, self.means_, self.covariances_,
-                    self.precisions_cholesky_))
-                lower_bound = self.lower_bound_
+            else:
+                params = self._fitted_parameters(X.dtype)
+                # As scikit-learn: a fit without iterations has no lower bound.
+                lower_bound = self.lower_bound_ if self.max_iter > 0 else -np.inf
             result = self._em(e_step, params, lower_bound, X)
-            if best is None or result[1] > best[1]:
+            # Without iterations the last start is kept, as by scikit-learn.
+            if best is None or result[1] > best[1] or self.max_iter == 0:
                 best = result
         params, self.lower_bound_, self.lower_bounds_, self.n_iter_, self.converged_ = best
         self._set_parameters(params)
@@ -631,11 +336,11 @@ class GaussianMixture:
         start = self._iteration_time = time.perf_counter()
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
-            weights, means, _, prec_chol = params
-            stats = e_step(weights, means, prec_chol)
+            stats = e_step(*self._e_step_arguments(params))
             _check_statistics(stats, X)
-            params = self._m_step_parameters(stats, X.dtype)
-            lower_bound = stats.mean_loglik
+            new_params = self._m_step_parameters(stats, X.dtype)
+            lower_bound = self._lower_bound(stats, params, new_params)
+            params = new_params
             bounds.append(lower_bound)
             change = lower_bound - previous
             self._print_iteration(n_iter, change, start)
@@ -645,19 +350,7 @@ class GaussianMixture:
         self._print_init_end(lower_bound, converged, start)
         return params, lower_bound, bounds, n_iter, converged
 
-    def _m_step_parameters(self, stats, dtype):
-        """(weights, means, covariances, precisions_cholesky) from statistics."""
-        weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
-        prec_chol = _stats.precision_cholesky(covariances, self.covariance_type)
-        return tuple(np.asarray(p, dtype=dtype) for p in
-                     (weights, means, covariances, prec_chol))
-
-    def _set_parameters(self, params):
-        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
-        self.precisions_ = _stats.precisions_from_cholesky(self.precisions_cholesky_,
-                                                           self.covariance_type)
-
-    # -- prediction ----------------------------------------------------------
+    # -- prediction --------------------------------------------------------
 
     def _check_fitted(self):
         if not self.__sklearn_is_fitted__():
@@ -689,7 +382,8 @@ class GaussianMixture:
             log_norm, resp = _stats.posterior(X, self.weights_, self.means_,
                                               self.precisions_cholesky_,
                                               self.covariance_type, n_threads,
-                                              responsibilities)
+                                              responsibilities,
+                                              log_weights=self._log_weight_terms())
         far = ~np.isfinite(log_norm)
         if far.any():
             # Densities that under- or overflowed X's dtype (a point very far
@@ -735,7 +429,7 @@ class GaussianMixture:
         else:
             log_det = n_features * np.log(u)
         with np.errstate(over="ignore", divide="ignore"):
-            log_prob = (np.log(self.weights_.astype(np.float64)) + log_det
+            log_prob = (self._log_weight_terms() + log_det
                         - 0.5 * n_features * np.log(2 * np.pi) - 0.5 * np.exp(log_q))
         top = log_prob.max(axis=1)
         finite = np.isfinite(top)
@@ -943,7 +637,402 @@ class GaussianMixture:
         labels = np.repeat(np.arange(len(counts)), counts)
         return np.vstack(parts).astype(self.means_.dtype), labels
 
-    # -- model selection -----------------------------------------------------
+    # -- progress messages (same wording as scikit-learn) ------------------
+
+    def _print_init_start(self, init):
+        if self.verbose >= 1:
+            print(f"Initialization {init}")
+
+    def _print_iteration(self, n_iter, change, start):
+        if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time.perf_counter()
+                print(f"  Iteration {n_iter}\t time lapse "
+                      f"{now - self._iteration_time:.5f}s\t ll change {change:.5f}")
+                self._iteration_time = now
+
+    def _print_init_end(self, lower_bound, converged, start):
+        status = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {status}.")
+        elif self.verbose >= 2:
+            print(f"Initialization {status}. time lapse {time.perf_counter() - start:.5f}s"
+                  f"\t lower bound {lower_bound:.5f}.")
+
+
+class GaussianMixture(_BaseMixture):
+    """Gaussian mixture model fitted by Expectation-Maximization.
+
+    A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same
+    parameters, fitted attributes and methods, and the same results given the
+    same initialisation, computed by fused, multithreaded Cython/BLAS kernels.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': one general covariance matrix per component; 'tied': one
+        matrix shared by all; 'diag': one diagonal matrix per component;
+        'spherical': one variance per component.
+    tol : float, default=1e-3
+        EM stops when the lower bound (mean log-likelihood) gains less.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance, keeping them positive definite.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the one with the best lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are chosen.
+    weights_init : array-like of shape (K,), default=None
+        Initial mixture weights, non-negative and summing to 1.
+    means_init : array-like of shape (K, D), default=None
+        Initial component means.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances), shaped as ``precisions_``:
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical. Each must be
+        symmetric positive definite (positive for diag and spherical).
+        Any of the three that is given replaces what ``init_params`` computed.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation and of ``sample``. An int makes fits
+        reproducible; scikit-learn's estimator draws the same numbers from it.
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (with one initialisation).
+    verbose : int, default=0
+        1 prints each initialisation and iteration; 2 adds timings and the bound.
+    verbose_interval : int, default=10
+        Iterations between two progress lines.
+    n_threads : int, default=None
+        Threads for the kernels. None: the ``GMMC_NUM_THREADS`` environment
+        variable, else the BLAS thread limit in force (threadpoolctl's limits are
+        respected), capped by the available cores. An addition to
+        scikit-learn's parameters.
+
+    Attributes
+    ----------
+    weights_ : array of shape (K,)
+    means_ : array of shape (K, D)
+    covariances_ : array
+        (K, D, D) full, (D, D) tied, (K, D) diag, (K,) spherical.
+    precisions_ : array, shaped as ``covariances_``
+    precisions_cholesky_ : array, shaped as ``covariances_``
+        Upper-triangular factors U with ``precisions_ = U U^T`` (square roots of
+        the precisions for diag and spherical).
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Mean log-likelihood of the best initialisation at its last iteration.
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best initialisation.
+    n_features_in_ : int
+    feature_names_in_ : array of str, only when X had string column names.
+
+    All arrays have the dtype of the training data (float32 or float64).
+
+    See Also
+    --------
+    select : Fit a grid of numbers of components and covariance types, keep the best.
+    gmmc.dask.GaussianMixture : The same estimator with lazy predictions on Dask arrays.
+    load : Read a model written by :meth:`save`.
+
+    Notes
+    -----
+    EM alternates an E-step, which computes each sample's responsibilities
+    (posterior component probabilities) and the weighted sums they define,
+    and an M-step, which turns those sums into new parameters. Iterations stop
+    when the mean log-likelihood improves by less than ``tol``. The user guide
+    derives both steps for every covariance type.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> X = gmmc.load_faithful()
+    >>> gm = gmmc.GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> print(gm.weights_.round(3))
+    [0.356 0.644]
+    >>> print(gm.means_.round(2))
+    [[ 2.04 54.48]
+     [ 4.29 79.97]]
+    >>> gm.converged_, gm.n_iter_
+    (True, 4)
+    >>> gm.covariances_.shape
+    (2, 2, 2)
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
+                 weights_init=None, means_init=None, precisions_init=None,
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10,
+                 n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # -- parameters --------------------------------------------------------
+
+    def _check_parameters(self, n_features):
+        """Validate the constructor parameters; return the checked inits."""
+        self._check_common_parameters()
+        k = self.n_components
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = _checked_init(self.weights_init, "weights_init", (k,))
+            if (weights < 0).any() or (weights > 1).any():
+                raise ValueError("weights_init must be in [0, 1], got min "
+                                 f"{weights.min():.5g} and max {weights.max():.5g}")
+            if abs(weights.sum() - 1.0) > 1e-6:
+                raise ValueError(f"weights_init must sum to 1, got {weights.sum():.8g}")
+        if self.means_init is not None:
+            means = _checked_init(self.means_init, "means_init", (k, n_features))
+        if self.precisions_init is not None:
+            shape = _covariance_shape(self.covariance_type, k, n_features)
+            precisions = _checked_init(self.precisions_init, "precisions_init", shape)
+        return weights, means, precisions
+
+    # -- fitting -----------------------------------------------------------
+
+    def partial_fit(self, X, y=None, sample_weight=None, *, step_exponent=None):
+        """Update the model with one step of stepwise (online) EM on a batch.
+
+        An unfitted model is initialised from its first batch (``init_params``
+        or the given inits, as ``fit``). Each batch gets an E-step under the
+        current model; its statistics, per unit of sample weight, are blended
+        into the running statistics with step size
+
+            eta = (1 + S / b) ** -step_exponent,
+
+        where b is the batch's sample weight and S the weight seen before it
+        (``n_samples_seen_``; 0 for an unfitted model, whose first batch thus
+        has eta = 1), and one M-step gives the new parameters. A batch counts
+        as batch number S / b in batches of its own weight: for batches of
+        equal weight this is the usual schedule eta_t = (t + 1) ** -alpha,
+        t = 0, 1, 2, ... ``step_exponent`` (alpha) must be in (0.5, 1]; None
+        means 0.6. alpha = 1 gives every sample the same weight (the running
+        statistics are the weighted average of all); smaller alpha forgets
+        early, poorly fitted batches faster. Over repeated passes of shuffled
+        batches the model approaches the full-batch ``fit``.
+
+        A model fitted by ``fit``, loaded, or set by ``m_step`` continues as
+        it stands: its running statistics are the ones whose M-step gives back
+        its parameters (those of its last E-step), and they carry the sample
+        weight it was fitted on, ``n_samples_seen_``. So a batch moves it in
+        proportion to its weight: with alpha = 1, continuing a converged fit
+        on X1 with a batch X2 is one EM iteration on X1 and X2 together, and
+        one new sample barely changes the model. ``n_samples_seen_`` grows by
+        each batch's weight, ``n_iter_`` counts the batches since the model
+        was fitted or initialised, ``lower_bound_`` is the running mean
+        log-likelihood, and ``converged_`` stays False. ``save`` keeps the
+        running statistics and the batch count, so a loaded model continues
+        exactly as the saved one would. ``n_components`` and
+        ``covariance_type`` cannot change between calls (ValueError; ``fit``
+        starts afresh).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of data.
+        y : None
+            Ignored; present for scikit-learn's API.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample of the batch.
+        step_exponent : float, default=None
+            The exponent alpha of the step size, in (0.5, 1]; None means 0.6.
+
+        Returns
+        -------
+        GaussianMixture
+            The updated estimator itself.
+
+        Raises
+        ------
+        ValueError
+            When ``n_components`` or ``covariance_type`` changed since the
+            last call, or for a ``step_exponent`` outside (0.5, 1].
+
+        See Also
+        --------
+        GaussianMixture.fit : Fit on all the data at once.
+        GaussianMixture.sufficient_statistics : The E-step statistics of a block.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0)
+        >>> for batch in np.array_split(X, 4):
+        ...     gm = gm.partial_fit(batch)
+        >>> print(gm.means_.round(2))
+        [[ 4.29 79.93]
+         [ 2.07 54.4 ]]
+        >>> gm.n_samples_seen_, gm.n_iter_
+        (272.0, 4)
+        """
+        return _streaming.partial_fit(self, X, sample_weight, step_exponent)
+
+    def sufficient_statistics(self, X, sample_weight=None):
+        """Compute the E-step statistics of X under the fitted model.
+
+        X may be any input ``fit`` takes (a memmap or Dask array is read in
+        chunks). Statistics of disjoint blocks add up (``a + b``) to those of
+        all the rows, and ``m_step`` turns them into parameters: one EM
+        iteration over data split anywhere is
+        ``gm.m_step(sum(gm.sufficient_statistics(b) for b in blocks))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to compute the statistics of.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        SufficientStatistics
+            Sums of the responsibilities, of the responsibility-weighted rows
+            and of their outer products (their diagonal for diag, their trace
+            for spherical), and the log-likelihood.
+
+        Raises
+        ------
+        NotFittedError
+            When the model is not fitted.
+
+        See Also
+        --------
+        GaussianMixture.m_step : Turn statistics into parameters.
+        SufficientStatistics : The object returned.
+
+        Examples
+        --------
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X[:100]) + gm.sufficient_statistics(X[100:])
+        >>> stats.weight_sum, round(stats.mean_loglik, 4)
+        (272.0, -4.1554)
+        """
+        return _streaming.sufficient_statistics(self, X, sample_weight)
+
+    def m_step(self, stats):
+        """Set the parameters from E-step statistics (one M-step).
+
+        Sets ``weights_``, ``means_``, ``covariances_`` and the precisions
+        from ``stats``, merged over any blocks of rows. The parameters keep
+        the fitted model's dtype (float64 if unfitted).
+
+        Parameters
+        ----------
+        stats : SufficientStatistics
+            Statistics from :meth:`sufficient_statistics`, summed over blocks.
+
+        Returns
+        -------
+        GaussianMixture
+            The estimator itself, with its new parameters.
+
+        See Also
+        --------
+        GaussianMixture.sufficient_statistics : The E-step half.
+
+        Examples
+        --------
+        One EM iteration, with the data split in two blocks:
+
+        >>> import gmmc
+        >>> X = gmmc.load_faithful()
+        >>> gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        >>> stats = gm.sufficient_statistics(X[:100]) + gm.sufficient_statistics(X[100:])
+        >>> print(gm.m_step(stats).means_.round(2))
+        [[ 2.04 54.48]
+         [ 4.29 79.97]]
+        """
+        return _streaming.m_step(self, stats)
+
+    def _fit_streamed(self, X, sample_weight):
+        """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
+        RowBlocks) or fitted by Dask: gmmc._streaming."""
+        return _streaming.fit(self, X, sample_weight)
+
+    def _initial_parameters(self, X, weight, random_state, n_threads,
+                            weights_init, means_init, precisions_init):
+        """(weights, means, covariances, precisions_cholesky) to start EM from."""
+        stats = None
+        if weights_init is None or means_init is None or precisions_init is None:
+            stats = self._initial_statistics(X, weight, random_state, n_threads)
+        return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
+
+    def _start_from(self, stats, dtype, weights_init, means_init, precisions_init):
+        """Initial parameters from the initial responsibilities' statistics (None
+        when all three inits are given), overridden by the given inits."""
+        cov_type = self.covariance_type
+        weights = means = covariances = None
+        if stats is not None:
+            _, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
+            # As scikit-learn: the initial weights are divided by the sample
+            # count, not by their sum (which carries 10 eps per component).
+            weights = (stats.resp_sum + 10 * np.finfo(dtype).eps) / stats.weight_sum
+        if weights_init is not None:
+            weights = weights_init
+        if means_init is not None:
+            means = means_init
+        if precisions_init is None:
+            prec_chol = _stats.precision_cholesky(covariances, cov_type)
+        else:
+            prec_chol = _precision_cholesky_from_precisions(precisions_init, cov_type)
+            covariances = _covariances_from_precision_cholesky(prec_chol, cov_type)
+        return tuple(np.asarray(p, dtype=dtype) for p in
+                     (weights, means, covariances, prec_chol))
+
+    def _e_step_arguments(self, params):
+        """(weights, means, precisions_cholesky) for the E-step kernels."""
+        weights, means, _, prec_chol = params
+        return weights, means, prec_chol
+
+    def _m_step_parameters(self, stats, dtype):
+        """(weights, means, covariances, precisions_cholesky) from statistics."""
+        weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
+        prec_chol = _stats.precision_cholesky(covariances, self.covariance_type)
+        return tuple(np.asarray(p, dtype=dtype) for p in
+                     (weights, means, covariances, prec_chol))
+
+    def _lower_bound(self, stats, params, new_params):
+        """EM's lower bound: the mean log-likelihood of the E-step."""
+        return stats.mean_loglik
+
+    def _fitted_parameters(self, dtype):
+        """The fitted parameters, to continue from (warm start)."""
+        # Copies: the fitted arrays may be read-only (memory-mapped).
+        return tuple(np.array(p, dtype=dtype) for p in (
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_))
+
+    def _set_parameters(self, params):
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = params
+        self.precisions_ = _stats.precisions_from_cholesky(self.precisions_cholesky_,
+                                                           self.covariance_type)
+
+    def _log_weight_terms(self):
+        """Per-component constants added to the Gaussian log-densities: log weights."""
+        with np.errstate(divide="ignore"):  # a weight of 0 is a log-weight of -inf
+            return np.log(np.asarray(self.weights_, dtype=np.float64))
+
+    # -- model selection ---------------------------------------------------
 
     def _n_parameters(self):
         """Number of free parameters of the model."""
@@ -1013,31 +1102,7 @@ class GaussianMixture:
         """
         return -2 * self.score(X) * np.shape(X)[0] + 2 * self._n_parameters()
 
-    # -- progress messages (same wording as scikit-learn) ----------------------
-
-    def _print_init_start(self, init):
-        if self.verbose >= 1:
-            print(f"Initialization {init}")
-
-    def _print_iteration(self, n_iter, change, start):
-        if self.verbose >= 1 and n_iter % self.verbose_interval == 0:
-            if self.verbose == 1:
-                print(f"  Iteration {n_iter}")
-            else:
-                now = time.perf_counter()
-                print(f"  Iteration {n_iter}\t time lapse "
-                      f"{now - self._iteration_time:.5f}s\t ll change {change:.5f}")
-                self._iteration_time = now
-
-    def _print_init_end(self, lower_bound, converged, start):
-        status = "converged" if converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {status}.")
-        elif self.verbose >= 2:
-            print(f"Initialization {status}. time lapse {time.perf_counter() - start:.5f}s"
-                  f"\t lower bound {lower_bound:.5f}.")
-
-    # -- conditioning, regression, saving (see gmmc.conditioning, gmmc.io) -----
+    # -- conditioning, regression, saving (see gmmc.conditioning, gmmc.io) ---
 
     def condition(self, indices, values):
         """Condition the mixture on observed values of some features.

@@ -71,12 +71,18 @@ def public_objects():
             qualified = f"{module_name}.{name}"
             found[qualified] = obj
             if inspect.isclass(obj):
-                for member, value in vars(obj).items():
-                    if member.startswith("_"):
+                # Its own members and those of its private gmmc bases
+                # (mixture._BaseMixture), which belong to no public class.
+                for klass in obj.__mro__:
+                    if klass is not obj and not (klass.__name__.startswith("_") and
+                                                 klass.__module__.startswith("gmmc")):
                         continue
-                    if isinstance(value, (property, classmethod, staticmethod)) or \
-                            inspect.isfunction(value):
-                        found[f"{qualified}.{member}"] = value
+                    for member, value in vars(klass).items():
+                        if member.startswith("_"):
+                            continue
+                        if isinstance(value, (property, classmethod, staticmethod)) or \
+                                inspect.isfunction(value):
+                            found.setdefault(f"{qualified}.{member}", value)
     return found
 
 

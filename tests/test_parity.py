@@ -191,6 +191,22 @@ def test_parity_initial_parameters(covariance_type, init_params):
         close(getattr(gm, name), getattr(sk, name), 1e-9, err_msg=name)
 
 
+def test_parity_initial_parameters_of_several_starts():
+    """max_iter=0 with n_init > 1 keeps the last start, as scikit-learn, and no
+    lower bound; a warm start with max_iter=0 has none either."""
+    X, _ = blobs(5)
+    gm, sk = fit_pair(X, n_components=3, init_params="random", random_state=0,
+                      max_iter=0, n_init=3)
+    for name in FITTED_ARRAYS:
+        close(getattr(gm, name), getattr(sk, name), 1e-9, err_msg=name)
+    assert gm.lower_bound_ == sk.lower_bound_ == -np.inf
+    for model in (gm, sk):
+        fit_quietly(model.set_params(max_iter=2, n_init=1), X)
+        assert model.lower_bound_ > -np.inf
+        model.set_params(warm_start=True, max_iter=0).fit(X)
+    assert gm.lower_bound_ == sk.lower_bound_ == -np.inf
+
+
 def test_parity_random_state_instance():
     """A RandomState instance is consumed the same way as by scikit-learn."""
     X, _ = blobs(2)
