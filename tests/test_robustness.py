@@ -447,6 +447,7 @@ def test_ill_conditioned_fits_give_the_documented_error(covariance_type):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS semantics")
+@pytest.mark.no_asan  # ASan reserves terabytes of address space for its shadow
 def test_diag_and_spherical_need_no_d_by_d_workspace(tmp_path):
     """D = 100 000 features: diag and spherical fit, score and predict within a
     2 GiB address space (scikit-learn needs about 0.3 GB here). A D x D work

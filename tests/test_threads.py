@@ -136,6 +136,7 @@ print(json.dumps(report), flush=True)
 
 
 @posix_only
+@pytest.mark.no_asan  # its bounds are times
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("method", ["score_samples", "predict_proba", "fit"])
 def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
