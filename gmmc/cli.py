@@ -341,9 +341,12 @@ def _fit(args):
 
 def _format_table(table, criterion):
     records = table.to_dict("records") if hasattr(table, "to_dict") else table
-    holdout = criterion == "holdout"
-    head = (f"  {'K':>3}  {'covariance':<10} {'params':>6} {'log-lik':>11} {'BIC':>10} "
-            f"{'AIC':>10}" + (f" {'holdout':>10}" if holdout else "") + "  converged")
+    holdout, cv = criterion == "holdout", criterion == "cv"
+    # Cross-validation has no single fit whose log-likelihood, BIC or AIC to show.
+    scores = (f"{'cv mean':>10} {'fold min':>10} {'fold max':>10}" if cv else
+              f"{'log-lik':>11} {'BIC':>10} {'AIC':>10}"
+              + (f" {'holdout':>10}" if holdout else ""))
+    head = f"  {'K':>3}  {'covariance':<10} {'params':>6} {scores}  converged"
     lines = [head]
     for r in records:
         mark = "*" if r["selected"] else " "
@@ -351,10 +354,15 @@ def _format_table(table, criterion):
         if r["error"] is not None:
             lines.append(f"{start}  failed: {r['error']}")
             continue
-        line = (f"{start} {r['log_likelihood']:>11.2f} {r['bic']:>10.2f} {r['aic']:>10.2f}"
-                + (f" {r['holdout_log_likelihood']:>10.4f}" if holdout else "")
-                + f"  {'yes' if r['converged'] else 'NO'}")
-        lines.append(line)
+        if cv:
+            folds = r["cv_fold_log_likelihoods"]
+            line = (f"{start} {r['cv_log_likelihood']:>10.4f} {min(folds):>10.4f} "
+                    f"{max(folds):>10.4f}")
+        else:
+            line = (f"{start} {r['log_likelihood']:>11.2f} {r['bic']:>10.2f} "
+                    f"{r['aic']:>10.2f}"
+                    + (f" {r['holdout_log_likelihood']:>10.4f}" if holdout else ""))
+        lines.append(line + f"  {'yes' if r['converged'] else 'NO'}")
     return "\n".join(lines)
 
 
@@ -363,20 +371,25 @@ def _select(args):
 
     X, names = read_data(args.data, args.header, args.delimiter, args.columns)
     label = {"bic": "BIC", "aic": "AIC",
-             "holdout": f"held-out log-likelihood ({args.holdout:g} of the rows)"}
+             "holdout": f"held-out log-likelihood ({args.holdout:g} of the rows)",
+             "cv": f"{args.folds}-fold cross-validated log-likelihood"}
     print(f"gmmc {__version__}: model selection on {_source_line(args.data, X, names)}; "
           f"criterion: {label[args.criterion]}", flush=True)
     result = select(X, n_components=args.n_components,
                     covariance_types=args.covariance_types, criterion=args.criterion,
                     n_init=args.n_init, random_state=args.random_state,
                     init_params=args.init_params, tol=args.tol, reg_covar=args.reg_covar,
-                    max_iter=args.max_iter, holdout=args.holdout, n_threads=args.n_threads,
-                    as_frame=False, verbose=args.verbose)
+                    max_iter=args.max_iter, holdout=args.holdout, cv=args.folds,
+                    n_threads=args.n_threads, as_frame=False, verbose=args.verbose)
     print(_format_table(result.table, args.criterion))
     best = next(r for r in result.table if r["selected"])
-    value = (f"held-out log-likelihood {best['holdout_log_likelihood']:.4f} per sample"
-             if args.criterion == "holdout" else
-             f"{args.criterion.upper()} {best[args.criterion]:.2f}")
+    if args.criterion == "holdout":
+        value = f"held-out log-likelihood {best['holdout_log_likelihood']:.4f} per sample"
+    elif args.criterion == "cv":
+        value = (f"cross-validated log-likelihood {best['cv_log_likelihood']:.4f} per "
+                 "sample")
+    else:
+        value = f"{args.criterion.upper()} {best[args.criterion]:.2f}"
     print(f"selected (*): {best['n_components']} components, {best['covariance_type']} "
           f"covariance ({value})")
     if args.output:
@@ -526,12 +539,16 @@ def build_parser():
     select.add_argument("--covariance-types", type=_covariance_list,
                         default=list(COVARIANCE_TYPES), metavar="TYPE,...",
                         help="covariance types to try (default: full,tied,diag,spherical)")
-    select.add_argument("--criterion", choices=["bic", "aic", "holdout"], default="bic",
-                        help="bic (default), aic, or holdout: the log-likelihood of a "
-                             "random share of the rows held out of the fit")
+    select.add_argument("--criterion", choices=["bic", "aic", "holdout", "cv"],
+                        default="bic",
+                        help="bic (default), aic, holdout: the log-likelihood of a "
+                             "random share of the rows held out of the fit, or cv: the "
+                             "mean held-out log-likelihood of K-fold cross-validation")
     select.add_argument("--holdout", type=float, default=0.25,
                         help="share of the rows held out by --criterion holdout "
                              "(default: 0.25)")
+    select.add_argument("--folds", type=int, default=5,
+                        help="number of folds of --criterion cv (default: 5)")
     _add_fit_options(select, covariance=False)
     select.add_argument("-o", "--output", help="save the selected model to this .npz file")
     select.add_argument("--plot", metavar="PNG",

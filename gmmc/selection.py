@@ -1,7 +1,8 @@
 """Model selection in one call: fit a grid of mixtures, score it, keep the best.
 
 ``select`` fits every (number of components, covariance type) pair of a grid
-and ranks them by BIC, AIC or the log-likelihood of held-out data.
+and ranks them by BIC, AIC, the log-likelihood of held-out data, or that of
+K-fold cross-validation.
 
 Work shared across the grid: for each number of components K and each of the
 ``n_init`` starts, the initial responsibilities (one k-means, or whichever
@@ -12,6 +13,7 @@ With an integer ``random_state`` the starts for K are exactly those of
 candidate is the model a plain fit would give (to rounding).
 """
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -27,7 +29,7 @@ from .mixture import GaussianMixture
 __all__ = ["select", "Selection"]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-CRITERIA = ("bic", "aic", "holdout")
+CRITERIA = ("bic", "aic", "holdout", "cv")
 
 
 class Selection:
@@ -41,12 +43,14 @@ class Selection:
         The selected model.
     table : pandas.DataFrame or list of dict
         One row per candidate.
-    criterion : {'bic', 'aic', 'holdout'}
+    criterion : {'bic', 'aic', 'holdout', 'cv'}
         The criterion the candidates were ranked by.
     models : dict, default=None
         Every fitted candidate, by ``(n_components, covariance_type)``.
     holdout_indices : ndarray, default=None
         The rows held out by ``criterion='holdout'``.
+    folds : list of (ndarray, ndarray), default=None
+        The (train, test) rows of ``criterion='cv'``.
 
     Attributes
     ----------
@@ -58,10 +62,13 @@ class Selection:
     criterion : str
     models : dict or None
         ``{(n_components, covariance_type): fitted model}`` for every candidate
-        that could be fitted, when ``select(..., keep_models=True)``.
+        that could be fitted, when ``select(..., keep_models=True)``; with
+        ``criterion='cv'`` the value is the list of the folds' models.
     holdout_indices : ndarray or None
         For ``criterion='holdout'``, the rows of X held out of the candidates'
         fits and scored.
+    folds : list of (ndarray, ndarray) or None
+        For ``criterion='cv'``, the (train, test) rows of each fold.
 
     See Also
     --------
@@ -81,12 +88,14 @@ class Selection:
     3
     """
 
-    def __init__(self, model, table, criterion, models=None, holdout_indices=None):
+    def __init__(self, model, table, criterion, models=None, holdout_indices=None,
+                 folds=None):
         self.model = model
         self.table = table
         self.criterion = criterion
         self.models = models
         self.holdout_indices = holdout_indices
+        self.folds = folds
 
     def __iter__(self):
         return iter((self.model, self.table))
@@ -206,6 +215,50 @@ def _split(n_samples, weight, fraction, random_state):
     return train, valid
 
 
+def _folds(X, cv, random_state):
+    """[(train, test)] row indices: ``cv`` shuffled, disjoint folds covering the
+    rows, or the splits of a scikit-learn style splitter (``cv.split(X)``)."""
+    n_samples = X.shape[0]
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, (bool, np.bool_)):
+        if cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 or a splitter, got {cv}")
+        if cv > n_samples:
+            raise ValueError(f"cv={cv} folds need at least {cv} samples, got {n_samples}")
+        rng = np.random.RandomState(random_state) if isinstance(
+            random_state, (int, np.integer)) else check_random_state(random_state)
+        order = rng.permutation(n_samples)
+        tests = [np.sort(part) for part in np.array_split(order, cv)]
+        return [(np.setdiff1d(np.arange(n_samples), test), test) for test in tests]
+    if isinstance(cv, str) or not hasattr(cv, "split"):
+        raise TypeError(f"cv must be an integer >= 2 or a splitter with a split(X) "
+                        f"method, got {cv!r}")
+    return [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X)]
+
+
+def _cross_validate(X, weight, ks, covs, settings, random_state, n_threads, verbose, folds):
+    """{(K, cov): (per-fold mean held-out log-likelihoods, fold models) or exception}."""
+    outcomes = {}
+    for train, test in folds:
+        w_train = None if weight is None else weight[train]
+        w_test = None if weight is None else weight[test]
+        if w_test is not None and not w_test.sum() > 0:
+            raise ValueError("a cross-validation fold has zero total sample weight")
+        fitted = _fit_grid(X[train], w_train, ks, covs, settings, random_state, n_threads,
+                           verbose)
+        for key, model in fitted.items():
+            if isinstance(outcomes.get(key), Exception):
+                continue
+            if isinstance(model, Exception):
+                outcomes[key] = model
+                continue
+            held = _weighted_loglik(model, X[test], w_test)
+            held /= len(test) if w_test is None else float(w_test.astype(np.float64).sum())
+            scores, models = outcomes.setdefault(key, ([], []))
+            scores.append(held)
+            models.append(model)
+    return outcomes
+
+
 def _as_table(records, as_frame):
     if as_frame is False:
         return records
@@ -221,7 +274,7 @@ def _as_table(records, as_frame):
 def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
            criterion="bic", *, n_init=1, random_state=None, sample_weight=None,
            init_params="kmeans", tol=1e-3, reg_covar=1e-6, max_iter=100, holdout=0.25,
-           n_threads=None, as_frame=None, keep_models=False, verbose=0):
+           cv=5, n_threads=None, as_frame=None, keep_models=False, verbose=0):
     """Fit a grid of Gaussian mixtures and return the best with a score table.
 
     Parameters
@@ -232,11 +285,14 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
         The numbers of components to try.
     covariance_types : str or iterable of str, default=all four
         Among 'full', 'tied', 'diag', 'spherical'.
-    criterion : {'bic', 'aic', 'holdout'}, default='bic'
-        Lower is better for all three. 'bic' and 'aic' are computed on X.
+    criterion : {'bic', 'aic', 'holdout', 'cv'}, default='bic'
+        Lower is better for all four. 'bic' and 'aic' are computed on X.
         'holdout' fits each candidate on a random ``1 - holdout`` share of the
-        rows and scores it by minus the mean log-likelihood of the rest; the
-        chosen configuration is then refitted on all of X.
+        rows and scores it by minus the mean log-likelihood of the rest. 'cv'
+        fits each candidate on every training part of ``cv`` folds and scores
+        it by minus the mean, over the folds, of the mean log-likelihood per
+        held-out sample (weighted by ``sample_weight``). For both, the chosen
+        configuration is then refitted on all of X.
     n_init : int, default=1
         Starts per candidate; the one with the best lower bound is kept.
     random_state : int, RandomState or None
@@ -255,6 +311,11 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
         Maximum number of EM iterations of each fit.
     holdout : float in (0, 1), default=0.25
         Share of the rows held out by ``criterion='holdout'``.
+    cv : int or splitter, default=5
+        The folds of ``criterion='cv'``: an int k >= 2 splits the shuffled rows
+        (shuffled by ``random_state``) into k disjoint folds of nearly equal
+        size; any object with a ``split(X)`` method yielding (train, test)
+        row indices, such as scikit-learn's ``KFold``, is used as it is.
     n_threads : int, default=None
         Kernel threads, as in :class:`GaussianMixture`.
     as_frame : bool or None, default=None
@@ -273,7 +334,12 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
         ``n_components``, ``covariance_type``, ``n_parameters``,
         ``log_likelihood`` (total, on the data it was fitted on), ``bic``,
         ``aic``, ``holdout_log_likelihood`` (mean per held-out sample; NaN
-        unless ``criterion='holdout'``), ``criterion`` (the value ranked, lower
+        unless ``criterion='holdout'``), ``cv_log_likelihood`` (its mean over
+        the folds) and ``cv_fold_log_likelihoods`` (the list per fold; NaN and
+        None unless ``criterion='cv'``, where the columns of a single fit,
+        ``log_likelihood``, ``bic`` and ``aic``, are NaN; ``converged`` is
+        then true when every fold converged and ``n_iter`` is the largest),
+        ``criterion`` (the value ranked, lower
         is better), ``converged``, ``n_iter``, ``selected`` and ``error`` (None,
         or why the candidate could not be fitted, e.g. too few samples for K;
         such rows have NaN scores). Non-convergence is reported in the table
@@ -333,26 +399,44 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     settings = dict(n_init=n_init, init_params=init_params, tol=tol, reg_covar=reg_covar,
                     max_iter=max_iter)
 
-    if criterion == "holdout":
+    folds = valid = None
+    if criterion == "cv":
+        folds = _folds(X, cv, random_state)
+        outcomes = _cross_validate(X, weight, ks, covs, settings, random_state, n_threads,
+                                   verbose, folds)
+        results = {key: outcome if isinstance(outcome, Exception) else outcome[1]
+                   for key, outcome in outcomes.items()}
+    elif criterion == "holdout":
         train, valid = _split(n_samples, weight, holdout, random_state)
         X_fit, w_fit = X[train], None if weight is None else weight[train]
         X_val, w_val = X[valid], None if weight is None else weight[valid]
     else:
-        X_fit, w_fit, valid = X, weight, None
-    results = _fit_grid(X_fit, w_fit, ks, covs, settings, random_state, n_threads, verbose)
+        X_fit, w_fit = X, weight
+    if criterion != "cv":
+        results = _fit_grid(X_fit, w_fit, ks, covs, settings, random_state, n_threads,
+                            verbose)
 
-    total_weight = float(X_fit.shape[0] if w_fit is None else w_fit.astype(np.float64).sum())
     records = []
     for (k, cov), outcome in results.items():
         record = dict(n_components=k, covariance_type=cov,
                       n_parameters=n_parameters(k, n_features, cov),
                       log_likelihood=math.nan, bic=math.nan, aic=math.nan,
-                      holdout_log_likelihood=math.nan, criterion=math.nan,
+                      holdout_log_likelihood=math.nan, cv_log_likelihood=math.nan,
+                      cv_fold_log_likelihoods=None, criterion=math.nan,
                       converged=False, n_iter=0, selected=False, error=None)
         if isinstance(outcome, Exception):
             record["error"] = str(outcome)
+        elif criterion == "cv":  # the fold models: no single fit to report
+            per_fold = outcomes[(k, cov)][0]
+            record.update(cv_log_likelihood=float(np.mean(per_fold)),
+                          cv_fold_log_likelihoods=per_fold,
+                          criterion=-float(np.mean(per_fold)),
+                          converged=all(m.converged_ for m in outcome),
+                          n_iter=max(int(m.n_iter_) for m in outcome))
         else:
             loglik = _weighted_loglik(outcome, X_fit, w_fit)
+            total_weight = float(X_fit.shape[0] if w_fit is None
+                                 else w_fit.astype(np.float64).sum())
             p = record["n_parameters"]
             record.update(log_likelihood=loglik,
                           bic=-2 * loglik + p * math.log(total_weight),
@@ -375,18 +459,19 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     best = min(scored, key=lambda i: records[i]["criterion"])  # first of ties
     records[best]["selected"] = True
     k, cov = records[best]["n_components"], records[best]["covariance_type"]
-    if criterion == "holdout":
+    if criterion in ("holdout", "cv"):  # refitted on all the data
         model = _fit_grid(X, weight, [k], [cov], settings, random_state, n_threads,
                           verbose)[(k, cov)]
         if isinstance(model, Exception):
             raise model
     else:
         model = results[(k, cov)]
-    fitted = [model] + [m for m in results.values() if not isinstance(m, Exception)]
+    fitted = [model] + [m for outcome in results.values() if not isinstance(outcome, Exception)
+                        for m in (outcome if criterion == "cv" else [outcome])]
     if names is not None:  # the grid was fitted on the bare array
         for m in fitted:
             m.feature_names_in_ = names
     models = None
     if keep_models:
         models = {key: m for key, m in results.items() if not isinstance(m, Exception)}
-    return Selection(model, _as_table(records, as_frame), criterion, models, valid)
+    return Selection(model, _as_table(records, as_frame), criterion, models, valid, folds)

@@ -185,6 +185,22 @@ def test_select_prints_the_table(capsys, faithful_csv, faithful, tmp_path):
         assert (tmp_path / "sel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_select_by_cross_validation(capsys, faithful_csv):
+    code, out, _ = run(capsys, "select", faithful_csv, "-k", "1:3", "--covariance-types",
+                       "full", "--criterion", "cv", "--folds", 3, "--random-state", 0)
+    assert code == 0 and "3-fold cross-validated log-likelihood" in out
+    rows = re.findall(r"^([* ])\s+(\d+)\s+full\s+\d+\s+(\S+)", out, re.M)
+    assert len(rows) == 3
+    X = gmmc.load_faithful()
+    result = gmmc.select(X, n_components=[1, 2, 3], covariance_types="full",
+                         criterion="cv", cv=3, random_state=0, as_frame=False)
+    for (mark, k, value), record in zip(rows, result.table):
+        assert float(value) == pytest.approx(record["cv_log_likelihood"], abs=1e-4)
+        assert (mark == "*") == record["selected"]
+    code, _, err = run(capsys, "select", faithful_csv, "--criterion", "cv", "--folds", 1)
+    assert code == 2 and "cv must be an integer >= 2" in err
+
+
 def test_select_component_lists_and_criteria(capsys, faithful_csv):
     code, out, _ = run(capsys, "select", faithful_csv, "-k", "2,3", "--covariance-types",
                        "tied,diag", "--criterion", "holdout", "--random-state", 1)

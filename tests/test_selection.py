@@ -19,8 +19,8 @@ from gmmc import GaussianMixture
 from conftest import COVARIANCE_TYPES, blobs, fit_quietly
 
 COLUMNS = ["n_components", "covariance_type", "n_parameters", "log_likelihood", "bic",
-           "aic", "holdout_log_likelihood", "criterion", "converged", "n_iter",
-           "selected", "error"]
+           "aic", "holdout_log_likelihood", "cv_log_likelihood", "cv_fold_log_likelihoods",
+           "criterion", "converged", "n_iter", "selected", "error"]
 
 
 def sklearn_refit(model, X, **fit_kwargs):
@@ -207,3 +207,74 @@ def test_feature_names_verbose_and_no_warnings(capsys):
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gmmc.select(gmmc.load_faithful(), **kwargs)
+
+
+# -- criterion='cv' -----------------------------------------------------------------------
+
+def hand_rolled_cv(X, w, folds, k, cov, random_state):
+    """Mean over folds of the (weighted) mean held-out log-likelihood per sample,
+    each fold's model a plain GaussianMixture fit on the other rows."""
+    scores = []
+    for train, test in folds:
+        gm = fit_quietly(GaussianMixture(k, covariance_type=cov, random_state=random_state),
+                         X[train], sample_weight=None if w is None else w[train])
+        logp = gm.score_samples(X[test])
+        scores.append(np.average(logp, weights=None if w is None else w[test]))
+    return np.mean(scores), scores
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_cv_is_the_mean_held_out_log_likelihood_of_a_k_fold_loop(weighted):
+    from sklearn.model_selection import KFold
+
+    X, _ = blobs(2, n_samples=300, centers=3, seed=5, cluster_std=1.2)
+    w = np.random.RandomState(1).uniform(0.5, 2.0, len(X)) if weighted else None
+    splitter = KFold(4, shuffle=True, random_state=0)
+    folds = list(splitter.split(X))
+    result = gmmc.select(X, n_components=[1, 2, 3, 4], covariance_types=("full", "diag"),
+                         criterion="cv", cv=splitter, random_state=2, sample_weight=w,
+                         as_frame=False)
+    assert result.criterion == "cv"
+    for record in result.table:
+        mean, per_fold = hand_rolled_cv(X, w, folds, record["n_components"],
+                                        record["covariance_type"], 2)
+        assert_allclose(record["cv_log_likelihood"], mean, rtol=1e-6)
+        assert_allclose(record["cv_fold_log_likelihoods"], per_fold, rtol=1e-6)
+        assert_allclose(record["criterion"], -mean, rtol=1e-6)
+    best = min(result.table, key=lambda r: r["criterion"])
+    assert best["selected"] and sum(r["selected"] for r in result.table) == 1
+    # The winner is refitted on all the data, as a plain fit would be.
+    alone = fit_quietly(GaussianMixture(best["n_components"],
+                                        covariance_type=best["covariance_type"],
+                                        random_state=2), X, sample_weight=w)
+    assert_allclose(result.model.means_, alone.means_, rtol=1e-7)
+
+
+def test_cv_with_an_integer_makes_disjoint_covering_folds():
+    X, _ = blobs(2, n_samples=101, centers=2, seed=6)
+    result = gmmc.select(X, n_components=[1, 2], covariance_types="full", criterion="cv",
+                         cv=5, random_state=0, as_frame=False)
+    tests = [test for _, test in result.folds]
+    assert len(tests) == 5
+    assert_allclose(np.sort(np.concatenate(tests)), np.arange(len(X)))
+    for train, test in result.folds:
+        assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(X)
+    mean, _ = hand_rolled_cv(X, None, result.folds, 2, "full", 0)
+    assert_allclose(result.table[1]["cv_log_likelihood"], mean, rtol=1e-6)
+
+
+def test_cv_finds_well_separated_clusters():
+    X, _ = blobs(2, n_samples=400, centers=4, seed=7, cluster_std=0.5)
+    model, table = gmmc.select(X, n_components=range(1, 8), covariance_types="full",
+                               criterion="cv", cv=5, random_state=0)
+    assert model.n_components == 4
+    assert table["cv_log_likelihood"].idxmax() == 3
+
+
+@pytest.mark.parametrize("cv, match", [(1, "cv must be"), (0, "cv must be"),
+                                       (1000, "cv=1000 folds"), ("five", "cv must be"),
+                                       (2.5, "cv must be"), (True, "cv must be")])
+def test_cv_rejects_bad_folds(cv, match):
+    X, _ = blobs(2, n_samples=50, centers=2, seed=6)
+    with pytest.raises((ValueError, TypeError), match=match):
+        gmmc.select(X, n_components=[1], criterion="cv", cv=cv)
