@@ -54,6 +54,7 @@ autosummary_imported_members = False
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 autodoc_default_options = {"exclude-members": "__init__"}
+toc_object_entries_show_parents = "hide"   # "fit()", not "GaussianMixture.fit()", in the page TOC
 
 numpydoc_show_class_members = False     # the class template lists the members
 numpydoc_class_members_toctree = False
