@@ -1,6 +1,7 @@
 """gmmc: fast Gaussian mixture models, a drop-in backend for scikit-learn's GaussianMixture."""
 __version__ = "0.1.0"
 
+from .bayesian import BayesianGaussianMixture
 from .datasets import load_faithful
 from .exceptions import ConvergenceWarning, NotFittedError
 from .io import load
@@ -10,6 +11,6 @@ from .selection import select
 from ._stats import SufficientStatistics
 from ._streaming import RowBlocks
 
-__all__ = ["GaussianMixture", "ConvergenceWarning", "NotFittedError", "load_faithful",
-           "load", "select", "patch_sklearn", "unpatch_sklearn", "SufficientStatistics",
-           "RowBlocks", "__version__"]
+__all__ = ["GaussianMixture", "BayesianGaussianMixture", "ConvergenceWarning",
+           "NotFittedError", "load_faithful", "load", "select", "patch_sklearn",
+           "unpatch_sklearn", "SufficientStatistics", "RowBlocks", "__version__"]

@@ -38,7 +38,8 @@ PUBLIC_MODULES = {"gmmc": None, "gmmc.io": None, "gmmc.conditioning": None,
                   "gmmc.plot": "matplotlib", "gmmc.selection": None, "gmmc.dask": "dask"}
 
 # Modules whose docstrings hold the examples of the public API.
-DOCTEST_MODULES = {"gmmc.mixture": None, "gmmc._stats": None, "gmmc._streaming": None,
+DOCTEST_MODULES = {"gmmc.mixture": None, "gmmc.bayesian": None, "gmmc._stats": None,
+                   "gmmc._streaming": None,
                    "gmmc.exceptions": "sklearn", "gmmc.datasets": None,
                    "gmmc._patch": "sklearn", "gmmc.io": None, "gmmc.conditioning": None,
                    "gmmc.plot": "matplotlib", "gmmc.selection": "pandas",
