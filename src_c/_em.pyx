@@ -32,7 +32,7 @@ small (``MAX_AMPLIFICATION_*``).
 import numpy as np
 
 from cython cimport floating
-from libc.math cimport sqrt
+from libc.math cimport fabs, sqrt
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, gram_upper, times_upper
@@ -110,6 +110,56 @@ cdef struct Model:
     const double* offset   # (K,) constant part of each weighted log-density
 
 
+cdef double _full_feature_terms(int d, const double* u, const double* cm,
+                                double* quadratic, double* linear,
+                                double* constant) noexcept nogil:
+    """One full component's feature-GEMM terms and rounding amplification.
+
+    u: the upper precision factor U (D x D), cm: mean - centre. With P = U U^T:
+    quadratic = P's upper triangle, off-diagonal terms doubled (they appear
+    twice in the quadratic form); linear = P cm; constant = cm^T P cm.
+    Returns sum_ab reach_a |P_ab| reach_b, reach = |cm| + the standard
+    deviations, the diagonal of inv(P) = inv(U)^T inv(U): squared column norms
+    of inv(U), which exists whenever U's diagonal is positive, however
+    ill-conditioned (inverting P itself can fail as singular).
+    """
+    cdef double p[GMMC_FEATURE_MAX_D * GMMC_FEATURE_MAX_D]
+    cdef double v[GMMC_FEATURE_MAX_D * GMMC_FEATURE_MAX_D]
+    cdef double reach[GMMC_FEATURE_MAX_D]
+    cdef int a, b, c, f = 0
+    cdef double total, amplification = 0.0
+    for a in range(d):
+        for b in range(a, d):  # P_ab = sum_{c >= b} U_ac U_bc (U upper, a <= b)
+            total = 0.0
+            for c in range(b, d):
+                total = total + u[a * d + c] * u[b * d + c]
+            p[a * d + b] = total
+            p[b * d + a] = total
+            quadratic[f] = total if a == b else 2.0 * total
+            f += 1
+    for b in range(d):  # V = inv(U), upper, by back substitution, column by column
+        v[b * d + b] = 1.0 / u[b * d + b]
+        for a in range(b - 1, -1, -1):
+            total = 0.0
+            for c in range(a + 1, b + 1):
+                total = total + u[a * d + c] * v[c * d + b]
+            v[a * d + b] = -total / u[a * d + a]
+    for a in range(d):
+        total = 0.0
+        for c in range(a + 1):
+            total = total + v[c * d + a] * v[c * d + a]
+        reach[a] = fabs(cm[a]) + sqrt(total)
+    constant[0] = 0.0
+    for a in range(d):
+        total = 0.0
+        for b in range(d):
+            total = total + p[a * d + b] * cm[b]
+            amplification = amplification + reach[a] * fabs(p[a * d + b]) * reach[b]
+        linear[a] = total
+        constant[0] = constant[0] + total * cm[a]
+    return amplification
+
+
 def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
                   str covariance_type, center, bint allow_features=True,
                   bint allow_microkernels=True):
@@ -162,15 +212,26 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     aux = np.zeros((1, 1))
     features = _features_possible(cov, d) and (allow_features or cov != FULL)
     exact = np.full(k, cov == FULL, dtype=np.uint8)
+    cdef int j, n_components
+    cdef double[:, ::1] quadratic_view, linear_view
+    cdef double[::1] amplification_view, constant_view
+    cdef const double[:, :, ::1] u_view
+    cdef const double[:, ::1] cm_view
     if cov == FULL and features:
-        precision = pc64 @ np.swapaxes(pc64, 1, 2)
-        # Covariance = inv(U)^T inv(U): its diagonal is the squared column norms
-        # of inv(U), which exists whenever U's diagonal is positive, however
-        # ill-conditioned; inverting U U^T itself can fail as singular.
-        with np.errstate(over="ignore", invalid="ignore"):
-            spread = np.sqrt((np.linalg.inv(pc64) ** 2).sum(axis=1))
-            reach = np.abs(centered_means) + spread
-            amplification = np.einsum("ka,kab,kb->k", reach, np.abs(precision), reach)
+        # Small K x D x D work, once per E-step: plain loops, not a dozen NumPy
+        # calls on tiny arrays (most of a small fit's time).
+        amplification = np.empty(k)
+        quadratic, linear = np.empty((k, _n_quadratic(FULL, d))), np.empty((k, d))
+        constant = np.empty(k)
+        u_view, cm_view = pc64, centered_means
+        amplification_view, quadratic_view = amplification, quadratic
+        linear_view, constant_view = linear, constant
+        n_components = k
+        with nogil:
+            for j in range(n_components):
+                amplification_view[j] = _full_feature_terms(
+                    d, &u_view[j, 0, 0], &cm_view[j, 0], &quadratic_view[j, 0],
+                    &linear_view[j, 0], &constant_view[j])
         # Not finite (an overflow): too large, so exact as well.
         exact = ~(amplification <= (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
                                     else MAX_AMPLIFICATION_DOUBLE))
@@ -182,13 +243,7 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     if cov == TIED:
         aux = (centered_means @ pc64).T
     elif features:
-        if cov == FULL:
-            upper = np.triu_indices(d)
-            # Off-diagonal products appear twice in the quadratic form.
-            quadratic = (precision * (2.0 - np.eye(d)))[:, upper[0], upper[1]]
-            linear = np.einsum("kab,kb->ka", precision, centered_means)
-            constant = np.einsum("ka,ka->k", linear, centered_means)
-        else:
+        if cov != FULL:  # (full: quadratic, linear and constant computed above)
             precision = pc64 ** 2
             quadratic = precision if cov == DIAG else precision[:, None]
             linear = centered_means * (precision if cov == DIAG else precision[:, None])
