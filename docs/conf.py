@@ -114,7 +114,6 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "show_memory": False,
     "min_reported_time": 0,
-    "reference_url": {"gmmc": None},
     "write_computation_times": False,
 }
 
