@@ -555,19 +555,29 @@ def m_step(stats, reg_covar, dtype):
     return weights, means, covariances
 
 
+# scikit-learn's message word for word (code matches it), then the first
+# component that failed.
 _ILL_DEFINED = (
-    "Fitting the mixture model failed because {what} has an ill-defined "
-    "empirical covariance (for instance caused by singleton or collapsed "
-    "samples). Try to decrease the number of components, increase reg_covar, "
-    "or scale the input data."
+    "Fitting the mixture model failed because some components have "
+    "ill-defined empirical covariance (for instance caused by singleton "
+    "or collapsed samples). Try to decrease the number of components, "
+    "increase reg_covar, or scale the input data."
 )
+_FLOAT32_HINT = (" The numerical accuracy can also be improved by passing float64"
+                 " data instead of float32.")
 
 
-def precision_cholesky(covariances, covariance_type):
+def _ill_defined(what, dtype):
+    hint = _FLOAT32_HINT if np.dtype(dtype) == np.float32 else ""
+    return ValueError(f"{_ILL_DEFINED}{hint} (The first is {what}.)")
+
+
+def precision_cholesky(covariances, covariance_type, dtype=np.float64):
     """Upper Cholesky factor of each precision matrix (scikit-learn's layout).
 
-    Raises ValueError naming the component whose covariance is not positive
-    definite.
+    Raises scikit-learn's ValueError, naming the first component whose
+    covariance is not positive definite; ``dtype`` is the data's (float32
+    data get scikit-learn's hint about float64).
     """
     covariances = np.asarray(covariances, dtype=np.float64)
     if covariance_type in ("full", "tied"):
@@ -576,12 +586,12 @@ def precision_cholesky(covariances, covariance_type):
         failed = _em.precision_cholesky(stack, out)
         if failed >= 0:
             what = "the tied covariance" if covariance_type == "tied" else f"component {failed}"
-            raise ValueError(_ILL_DEFINED.format(what=what))
+            raise _ill_defined(what, dtype)
         return out.reshape(covariances.shape)
     bad = np.flatnonzero(~(covariances > 0.0).reshape(covariances.shape[0], -1).all(axis=1)
                          | ~np.isfinite(covariances).reshape(covariances.shape[0], -1).all(axis=1))
     if bad.size:
-        raise ValueError(_ILL_DEFINED.format(what=f"component {bad[0]}"))
+        raise _ill_defined(f"component {bad[0]}", dtype)
     return 1.0 / np.sqrt(covariances)
 
 

@@ -618,7 +618,10 @@ class _BaseMixture:
         [0 0 0 0 0]
         """
         self._check_fitted()
-        check_scalar(n_samples, "n_samples", int, low=1)
+        check_scalar(n_samples, "n_samples", int)
+        if n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                             "requires at least one sample.")
         rng = check_random_state(self.random_state)
         weights = self.weights_.astype(np.float64)
         counts = rng.multinomial(n_samples, weights / weights.sum())
@@ -791,18 +794,24 @@ class GaussianMixture(_BaseMixture):
         self._check_common_parameters()
         k = self.n_components
         weights = means = precisions = None
+        # scikit-learn's messages, word for word (its test suite matches them).
         if self.weights_init is not None:
-            weights = _checked_init(self.weights_init, "weights_init", (k,))
+            weights = _checked_init(self.weights_init, "weights", (k,))
             if (weights < 0).any() or (weights > 1).any():
-                raise ValueError("weights_init must be in [0, 1], got min "
-                                 f"{weights.min():.5g} and max {weights.max():.5g}")
-            if abs(weights.sum() - 1.0) > 1e-6:
-                raise ValueError(f"weights_init must sum to 1, got {weights.sum():.8g}")
+                # (sic: scikit-learn prints the minimum as "max value" and v.v.)
+                raise ValueError("The parameter 'weights' should be in the range [0, 1], "
+                                 f"but got max value {weights.min():.5f}, min value "
+                                 f"{weights.max():.5f}")
+            atol = 1e-6 if np.asarray(self.weights_init).dtype == np.float32 else 1e-8
+            if not abs(1.0 - weights.sum()) <= atol:
+                raise ValueError("The parameter 'weights' should be normalized, but got "
+                                 f"sum(weights) = {weights.sum():.5f}")
         if self.means_init is not None:
-            means = _checked_init(self.means_init, "means_init", (k, n_features))
+            means = _checked_init(self.means_init, "means", (k, n_features))
         if self.precisions_init is not None:
             shape = _covariance_shape(self.covariance_type, k, n_features)
-            precisions = _checked_init(self.precisions_init, "precisions_init", shape)
+            precisions = _checked_init(self.precisions_init,
+                                       f"{self.covariance_type} precision", shape)
         return weights, means, precisions
 
     # -- fitting -----------------------------------------------------------
@@ -993,7 +1002,7 @@ class GaussianMixture(_BaseMixture):
         if means_init is not None:
             means = means_init
         if precisions_init is None:
-            prec_chol = _stats.precision_cholesky(covariances, cov_type)
+            prec_chol = _stats.precision_cholesky(covariances, cov_type, dtype)
         else:
             prec_chol = _precision_cholesky_from_precisions(precisions_init, cov_type)
             covariances = _covariances_from_precision_cholesky(prec_chol, cov_type)
@@ -1008,7 +1017,7 @@ class GaussianMixture(_BaseMixture):
     def _m_step_parameters(self, stats, dtype):
         """(weights, means, covariances, precisions_cholesky) from statistics."""
         weights, means, covariances = _stats.m_step(stats, self.reg_covar, dtype)
-        prec_chol = _stats.precision_cholesky(covariances, self.covariance_type)
+        prec_chol = _stats.precision_cholesky(covariances, self.covariance_type, dtype)
         return tuple(np.asarray(p, dtype=dtype) for p in
                      (weights, means, covariances, prec_chol))
 
@@ -1293,15 +1302,18 @@ def _covariance_shape(covariance_type, n_components, n_features):
 
 
 def _checked_init(value, name, shape):
-    """A user-given initial parameter as a finite float64 array of ``shape``."""
+    """A user-given initial parameter as a finite float64 array of ``shape``;
+    ``name`` as scikit-learn calls it ('weights', 'means', 'full precision')."""
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+        raise TypeError(f"The parameter '{name}' must be a real numeric array, got "
+                        f"dtype {array.dtype}")
     array = array.astype(np.float64)
     if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but "
+                         f"got {array.shape}")
     if not np.isfinite(array).all():
-        raise ValueError(f"{name} must contain only finite values")
+        raise ValueError(f"The parameter '{name}' must contain only finite values")
     return array
 
 
@@ -1309,12 +1321,15 @@ def _precision_cholesky_from_precisions(precisions, covariance_type):
     """Upper U with P = U U^T for each given precision P (validating P)."""
     if covariance_type in ("diag", "spherical"):
         if (precisions <= 0).any():
-            raise ValueError(f"precisions_init ({covariance_type}) must be positive")
+            raise ValueError(f"'{covariance_type} precision' should be positive")
         return np.sqrt(precisions)
+    # scikit-learn's message, naming the first matrix that is not.
+    message = f"'{covariance_type} precision' should be symmetric, positive-definite"
     stack = precisions.reshape(-1, *precisions.shape[-2:])
     symmetric = np.isclose(stack, np.swapaxes(stack, 1, 2)).all(axis=(1, 2))
     if not symmetric.all():
-        raise ValueError(f"precisions_init[{np.flatnonzero(~symmetric)[0]}] must be symmetric")
+        raise ValueError(f"{message} (precisions_init[{np.flatnonzero(~symmetric)[0]}] "
+                         "is not symmetric)")
     # Reversing rows and columns turns the lower Cholesky factor of the
     # reversed matrix into the upper factor U with P = U U^T.
     try:
@@ -1324,8 +1339,8 @@ def _precision_cholesky_from_precisions(precisions, covariance_type):
             try:
                 np.linalg.cholesky(precision)
             except np.linalg.LinAlgError:
-                raise ValueError(
-                    f"precisions_init[{k}] must be positive definite") from None
+                raise ValueError(f"{message} (precisions_init[{k}] is not positive "
+                                 "definite)") from None
         raise
     return np.ascontiguousarray(lower[:, ::-1, ::-1]).reshape(precisions.shape)
 
