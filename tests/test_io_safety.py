@@ -252,7 +252,7 @@ def zero_first(a):
     (lambda p, t: rewrite(p, weights=np.array([1.2, -0.1, -0.1])), "weights"),
     (lambda p, t: edit(p, "means", set_inf),
      "'means' has non-finite"),
-    (lambda p, t: rewrite(p, weights_init=np.ones(3)), "weights_init"),
+    (lambda p, t: rewrite(p, weights_init=np.ones(3)), "The parameter 'weights' should be normalized"),
     (lambda p, t: with_metadata(p, params={"n_threads": -5}), "n_threads"),
     (lambda p, t: with_metadata(p, params={"tol": "abc"}), "tol"),
     (lambda p, t: with_metadata(p, params={"reg_covar": float("nan")}), "reg_covar"),
