@@ -401,7 +401,7 @@ default='dirichlet_process'
         # E[log|L_k|] - log|nu_k W_k| = sum_i psi((nu_k - i) / 2) + D log 2 - D log nu_k
         log_det_gap = (digamma(0.5 * (dof[..., None] - np.arange(d))).sum(axis=-1)
                        + d * np.log(2.0) - d * np.log(dof))
-        return (_expected_log_weights(concentration, self.weight_concentration_prior_type)
+        return (_expected_log_weights(concentration)
                 + 0.5 * (log_det_gap - d / np.asarray(mean_precision, dtype=np.float64)))
 
     def _lower_bound(self, stats, params, new_params):
@@ -420,7 +420,7 @@ default='dirichlet_process'
                         + gammaln(0.5 * (np.asarray(dof)[..., None] - np.arange(d))).sum(-1))
         log_wishart = (self.n_components * log_wishart if cov_type == "tied"
                        else log_wishart.sum())
-        if self.weight_concentration_prior_type == "dirichlet_process":
+        if isinstance(concentration, tuple):  # Beta(a_k, b_k) sticks
             log_norm_weight = -betaln(*concentration).sum()
         else:
             log_norm_weight = gammaln(concentration.sum()) - gammaln(concentration).sum()
@@ -518,9 +518,9 @@ def _weights(concentration):
     return concentration / concentration.sum()
 
 
-def _expected_log_weights(concentration, prior_type):
+def _expected_log_weights(concentration):
     """E[log pi_k] under the variational posterior of the weights."""
-    if prior_type == "dirichlet_process":
+    if isinstance(concentration, tuple):  # stick-breaking: E[log v_k] + sum E[log(1 - v_j)]
         a, b = concentration
         digamma_total = digamma(a + b)
         return (digamma(a) - digamma_total

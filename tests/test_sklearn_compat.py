@@ -44,6 +44,10 @@ CONFIGURATIONS = [
     (GaussianMixture(2, covariance_type="tied", n_threads=2), RANDOM_INIT_WEIGHTS),
     (GaussianMixture(2, covariance_type="diag", init_params="random", n_init=2),
      RANDOM_INIT_WEIGHTS),
+    (gmmc.BayesianGaussianMixture(), {}),
+    (gmmc.BayesianGaussianMixture(n_components=3, covariance_type="diag",
+                                  weight_concentration_prior_type="dirichlet_distribution",
+                                  init_params="random"), RANDOM_INIT_WEIGHTS),
 ]
 
 
@@ -92,7 +96,7 @@ def test_sklearn_tags_and_fitted_state():
 
 def test_same_parameters_and_defaults_as_sklearn():
     ours, theirs = GaussianMixture().get_params(), SkGaussianMixture().get_params()
-    assert set(ours) - set(theirs) == {"n_threads"}
+    assert set(ours) - set(theirs) == {"n_threads", "nan_policy"}
     for name, value in theirs.items():
         assert ours[name] == value, name
 
