@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 from .bayesian import BayesianGaussianMixture
 from .datasets import load_faithful
 from .exceptions import ConvergenceWarning, NotFittedError
+from .impute import GaussianMixtureImputer
 from .io import load
 from .mixture import GaussianMixture
 from ._patch import patch_sklearn, unpatch_sklearn
@@ -11,6 +12,7 @@ from .selection import select
 from ._stats import SufficientStatistics
 from ._streaming import RowBlocks
 
-__all__ = ["GaussianMixture", "BayesianGaussianMixture", "ConvergenceWarning",
+__all__ = ["GaussianMixture", "BayesianGaussianMixture", "GaussianMixtureImputer",
+           "ConvergenceWarning",
            "NotFittedError", "load_faithful", "load", "select", "patch_sklearn",
            "unpatch_sklearn", "SufficientStatistics", "RowBlocks", "__version__"]

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import _init, _stats
+from . import _init, _missing, _stats
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
@@ -884,7 +884,8 @@ def sufficient_statistics(estimator, X, sample_weight=None):
     X = estimator._check_X(X)
     weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     with blas_limited(threads_for(X.shape[0], n_threads)):
-        return _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+        # _stats.e_step itself when X holds no NaN (nan_policy='marginalize' otherwise)
+        return _missing.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
 
 
 def m_step(estimator, stats):
@@ -992,7 +993,8 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
         X = estimator._check_X(X)
         X = X.astype(estimator.means_.dtype, copy=False)  # the model keeps its dtype
     else:
-        X = check_array(X, min_samples=1, estimator=type(estimator).__name__)
+        X = check_array(X, min_samples=1, estimator=type(estimator).__name__,
+                        allow_nan=estimator._allows_nan())
     n_samples, n_features = X.shape
     inits = estimator._check_parameters(n_features)
     state = _stepwise_state(estimator) if fitted else None
@@ -1015,7 +1017,8 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
             random_state = check_random_state(estimator.random_state)
             weights, means, _, prec_chol = estimator._initial_parameters(
                 X, weight, random_state, n_threads, *inits)
-        stats = _stats.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
+        # Takes _stats.e_step when X holds no NaN (nan_policy='marginalize' otherwise).
+        stats = _missing.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
     _check_statistics(stats, X)
     batch = stats.scaled(1.0 / stats.weight_sum)  # per unit of weight
     if fitted:

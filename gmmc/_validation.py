@@ -44,7 +44,7 @@ def check_dtype(dtype, name="X"):
 
 
 def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
-                estimator=None):
+                estimator=None, allow_nan=False):
     """Return X as a finite, C-contiguous float32/float64 2-D array.
 
     float32 stays float32, every other real dtype (integers, booleans, float16,
@@ -97,11 +97,17 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
                          f"{estimator or 'the model'} is expecting {n_features} features "
                          "as input.")
     array = np.ascontiguousarray(array, dtype=dtype)
-    check_finite(array, name)
+    check_finite(array, name, allow_nan)
     return array
 
 
-def check_finite(array, name):
+def check_finite(array, name, allow_nan=False):
+    if allow_nan:  # missing values (nan_policy='marginalize'); fmin/fmax skip NaN
+        if array.size and np.isinf([np.fmin.reduce(array, axis=None),
+                                    np.fmax.reduce(array, axis=None)]).any():
+            raise ValueError(f"Input {name} contains infinity; only NaN marks a "
+                             "missing value")
+        return
     # min and max propagate NaN and expose inf without an array-sized temporary.
     if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         what = "NaN" if np.isnan(array).any() else "infinity"
@@ -118,7 +124,9 @@ def check_magnitude(X, name, n_terms=1):
     """
     if not X.size:
         return
-    biggest = max(abs(float(X.max())), abs(float(X.min())))
+    # fmax/fmin skip NaN (missing values); the same as max/min otherwise.
+    biggest = max(abs(float(np.fmax.reduce(X, axis=None))),
+                  abs(float(np.fmin.reduce(X, axis=None))))
     limit = np.sqrt(float(np.finfo(X.dtype).max) / (4.0 * X.shape[1] * max(n_terms, 1)))
     if biggest > limit:
         raise ValueError(

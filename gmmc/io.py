@@ -165,6 +165,9 @@ def save(model, file):
         "n_iter": int(model.n_iter_),
         "feature_names": None if names is None else [str(n) for n in names],
     }
+    if params.get("nan_policy", "raise") != "raise":
+        # Only when set: files of models without it stay readable by older gmmc.
+        metadata["params"]["nan_policy"] = _json_scalar(params["nan_policy"], "nan_policy")
     arrays.update(_streaming.saved_state(model))
     arrays["metadata"] = np.asarray(json.dumps(metadata, indent=1))
     if isinstance(file, (str, os.PathLike)):

@@ -5,13 +5,14 @@ import warnings
 
 import numpy as np
 
-from . import _init, _stats, _streaming
+from . import _init, _missing, _stats, _streaming
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
 from .exceptions import ConvergenceWarning, NotFittedError, sklearn_compatible
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+NAN_POLICIES = ("raise", "marginalize")
 
 
 class _BaseMixture:
@@ -115,8 +116,12 @@ class _BaseMixture:
 
         return Tags(estimator_type="density_estimator",
                     target_tags=TargetTags(required=False),
-                    input_tags=InputTags(two_d_array=True, allow_nan=False,
+                    input_tags=InputTags(two_d_array=True, allow_nan=self._allows_nan(),
                                          sparse=False))
+
+    def _allows_nan(self):
+        """Whether NaN marks a missing value (``nan_policy='marginalize'``)."""
+        return getattr(self, "nan_policy", "raise") == "marginalize"
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "precisions_cholesky_")
@@ -238,10 +243,13 @@ class _BaseMixture:
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
     def _fit(self, X, sample_weight):
+        if isinstance(X, np.memmap) and self._allows_nan():
+            X = np.asarray(X)  # missing values: read whole (gmmc._missing regroups it)
         if _streaming.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
             return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
-        X = check_array(X, min_samples=2, estimator=type(self).__name__)
+        X = check_array(X, min_samples=2, estimator=type(self).__name__,
+                        allow_nan=self._allows_nan())
         n_samples, n_features = X.shape
         checked = self._check_parameters(n_features)
         if n_samples < self.n_components:
@@ -254,13 +262,19 @@ class _BaseMixture:
         random_state = check_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
         cov_type = self.covariance_type
+        # Missing values: rows grouped by pattern once per fit (gmmc._missing).
+        patterns = (_missing.Patterns(X, weight)
+                    if self._allows_nan() and _missing.has_nan(X) else None)
         with blas_limited(threads_for(n_samples, n_threads)):
             context = self._fit_context(X, weight, n_threads, checked)
             self._fit_loop(
                 lambda: self._initial_parameters(X, weight, random_state, n_threads,
                                                  *context),
                 lambda w, m, pc, log_w=None: _stats.e_step(
-                    X, weight, w, m, pc, cov_type, n_threads, log_weights=log_w),
+                    X, weight, w, m, pc, cov_type, n_threads, log_weights=log_w)
+                if patterns is None else _missing.e_step(
+                    X, weight, w, m, pc, cov_type, n_threads, log_weights=log_w,
+                    patterns=patterns),
                 X, names)
         self.n_samples_seen_ = float(n_samples if weight is None
                                      else weight.sum(dtype=np.float64))
@@ -372,12 +386,19 @@ class _BaseMixture:
                           "names", UserWarning, stacklevel=3)
         elif names is not None and not np.array_equal(names, fitted):
             raise ValueError(_feature_names_mismatch(names, fitted))
-        X = check_array(X, n_features=self.means_.shape[1], estimator=cls)
+        X = check_array(X, n_features=self.means_.shape[1], estimator=cls,
+                        allow_nan=self._allows_nan())
         check_magnitude(X, "X")
         return X
 
     def _posterior(self, X, n_threads=None, responsibilities=True):
         n_threads = effective_n_threads(self.n_threads) if n_threads is None else n_threads
+        if self._allows_nan() and _missing.has_nan(X):  # marginal densities
+            with blas_limited(threads_for(X.shape[0], n_threads)):
+                return _missing.posterior(X, self.weights_, self.means_,
+                                          self.precisions_cholesky_, self.covariance_type,
+                                          n_threads, responsibilities,
+                                          log_weights=self._log_weight_terms())
         with blas_limited(threads_for(X.shape[0], n_threads)):
             log_norm, resp = _stats.posterior(X, self.weights_, self.means_,
                                               self.precisions_cholesky_,
@@ -713,6 +734,22 @@ class GaussianMixture(_BaseMixture):
         variable, else the BLAS thread limit in force (threadpoolctl's limits are
         respected), capped by the available cores. An addition to
         scikit-learn's parameters.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        'raise': NaN in X is an error, as in scikit-learn. 'marginalize': NaN
+        marks a missing value (missing at random); each row is scored by the
+        marginal mixture over its observed features (``fit``,
+        ``partial_fit``, ``score_samples``, ``score``, ``predict``,
+        ``predict_proba``, ``bic``, ``aic``), and EM is exact EM for
+        incomplete data (Ghahramani & Jordan 1994): the M-step uses the
+        conditional means and covariances of the missing features. The
+        ``init_params`` start is computed on a copy of X with each NaN
+        replaced by its feature's mean: unlike the complete rows, of which
+        there may be few or none, that uses every row, and EM then corrects
+        the shrunken spread. A row with every feature missing raises
+        ValueError; a memory map is read whole, and streamed (RowBlocks, h5py,
+        zarr) and Dask data raise NotImplementedError. Data without NaN fits
+        exactly as with 'raise'.
+        An addition to scikit-learn's parameters.
 
     Attributes
     ----------
@@ -770,7 +807,7 @@ class GaussianMixture(_BaseMixture):
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 n_threads=None):
+                 n_threads=None, nan_policy="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -786,12 +823,16 @@ class GaussianMixture(_BaseMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.nan_policy = nan_policy
 
     # -- parameters --------------------------------------------------------
 
     def _check_parameters(self, n_features):
         """Validate the constructor parameters; return the checked inits."""
         self._check_common_parameters()
+        if not isinstance(self.nan_policy, str) or self.nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, "
+                             f"got {self.nan_policy!r}")
         k = self.n_components
         weights = means = precisions = None
         # scikit-learn's messages, word for word (its test suite matches them).
@@ -977,6 +1018,10 @@ class GaussianMixture(_BaseMixture):
     def _fit_streamed(self, X, sample_weight):
         """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
         RowBlocks) or fitted by Dask: gmmc._streaming."""
+        if self._allows_nan():
+            raise NotImplementedError(
+                "nan_policy='marginalize' fits in-memory arrays and memory maps only, "
+                f"not streamed ({type(X).__name__}) or Dask data: pass np.asarray(X)")
         return _streaming.fit(self, X, sample_weight)
 
     def _initial_parameters(self, X, weight, random_state, n_threads,
@@ -984,6 +1029,10 @@ class GaussianMixture(_BaseMixture):
         """(weights, means, covariances, precisions_cholesky) to start EM from."""
         stats = None
         if weights_init is None or means_init is None or precisions_init is None:
+            if _missing.has_nan(X):
+                # Missing values: the start is computed on a copy of X with each
+                # NaN replaced by its feature's mean (see nan_policy).
+                X = _missing.mean_filled(X, weight)
             stats = self._initial_statistics(X, weight, random_state, n_threads)
         return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
 

@@ -276,7 +276,7 @@ def test_get_params_and_set_params():
     gm = GaussianMixture(3, covariance_type="diag", tol=1e-4, random_state=5)
     params = gm.get_params()
     assert SKLEARN_PARAMS <= set(params)
-    assert set(params) == set(SkGaussianMixture().get_params()) | {"n_threads"}
+    assert set(params) == set(SkGaussianMixture().get_params()) | {"n_threads", "nan_policy"}
     assert params["n_components"] == 3 and params["covariance_type"] == "diag"
     assert params["tol"] == 1e-4 and params["random_state"] == 5
     defaults = GaussianMixture().get_params()
