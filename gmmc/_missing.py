@@ -96,15 +96,24 @@ class Patterns:
                                     weights(rows)))
             else:
                 rare.append(rows)
-        self.rare_rows = np.sort(np.concatenate(rare)) if rare else None
-        self.rare = None if self.rare_rows is None else np.ascontiguousarray(
-            X[self.rare_rows])
-        self.rare_weight = None if self.rare_rows is None else weights(self.rare_rows)
+        self.rare_rows = self.rare = self.rare_weight = self.rare_n_missing = None
+        if rare:
+            # Sorted by their number of missing features (the per-row path
+            # takes rows with one number at a time).
+            rows = np.sort(np.concatenate(rare))
+            n_missing = np.zeros(len(rows), dtype=np.intp)
+            for a, b in _stats.row_chunks(0, len(rows)):
+                n_missing[a:b] = np.isnan(X[rows[a:b]]).sum(axis=1)
+            order = np.argsort(n_missing, kind="stable")
+            self.rare_rows, self.rare_n_missing = rows[order], n_missing[order]
+            self.rare = np.ascontiguousarray(X[self.rare_rows])
+            self.rare_weight = weights(self.rare_rows)
 
 
 class _Model:
-    """The mixture in float64 with each component's covariance S_k, for the
-    marginal and conditional factors."""
+    """The mixture in float64 with each component's covariance S_k (for the
+    marginal factors of frequent patterns) and precision P_k (for the
+    per-row path)."""
 
     def __init__(self, weights, means, precisions_cholesky, covariance_type, log_weights):
         self.cov_type = covariance_type
@@ -116,22 +125,28 @@ class _Model:
         self.log_weights = np.asarray(log_weights, dtype=np.float64)
         self.k, self.d = self.means.shape
         if covariance_type in ("full", "tied"):
+            u = self.prec_chol if covariance_type == "full" else self.prec_chol[None]
             # S = inv(U U^T) = inv(U)^T inv(U), from the triangular inverse.
-            inverse = np.linalg.inv(self.prec_chol)
-            self.cov = np.swapaxes(inverse, -1, -2) @ inverse
+            inverse = np.linalg.inv(u)
+            self.cov = np.swapaxes(inverse, -1, -2) @ inverse  # (K or 1, D, D)
+            self.precision = u @ np.swapaxes(u, -1, -2)
+            self.log_det_precision = 2.0 * np.log(np.diagonal(u, axis1=1, axis2=2)).sum(
+                axis=1)
         else:
             self.cov = 1.0 / self.prec_chol ** 2  # (K, D) diag, (K,) spherical
 
-    def variances(self, j):
-        """Component j's variances (D,) for diag and spherical."""
+    def variances(self):
+        """(K, D) variances of diag and spherical components."""
         if self.cov_type == "diag":
-            return self.cov[j]
-        return np.full(self.d, self.cov[j])
+            return self.cov
+        return np.repeat(self.cov[:, None], self.d, axis=1)
 
     def marginal(self, observed):
-        """Kernel parameters over ``observed`` and, per component, (B_k, C_k)
-        of the missing features given the observed ones (None for diag and
-        spherical, whose B is 0 and C the missing variances)."""
+        """Factors of the pattern observing ``observed``: (missing columns,
+        kernel means and precision factors over the observed ones, and for
+        full and tied the (K, |m|, |o|) regression matrices B_k and (K, |m|,
+        |m|) conditional covariances C_k; None for diag and spherical, whose
+        B is 0 and C the missing variances)."""
         o = observed
         m = np.setdiff1d(np.arange(self.d), o)
         means = np.ascontiguousarray(self.means[:, o])
@@ -139,63 +154,45 @@ class _Model:
             prec = self.prec_chol if self.cov_type == "spherical" else np.ascontiguousarray(
                 self.prec_chol[:, o])
             return m, means, prec, None
-        covs = self.cov if self.cov_type == "full" else self.cov[None]
-        precs, conditionals = [], []
-        for S in covs:
+        precs, regressions, conditionals = [], [], []
+        for S in self.cov:
             S_oo, S_om = S[np.ix_(o, o)], S[np.ix_(o, m)]
             lower = np.linalg.cholesky(S_oo)
             # Upper U with inv(S_oo) = U U^T (scikit-learn's layout).
             precs.append(solve_triangular(lower, np.eye(len(o)), lower=True).T)
             B = cho_solve((lower, True), S_om).T
-            conditionals.append((B, S[np.ix_(m, m)] - B @ S_om))
+            regressions.append(B)
+            conditionals.append(S[np.ix_(m, m)] - B @ S_om)
         prec = np.stack(precs) if self.cov_type == "full" else precs[0]
-        if self.cov_type == "tied":
-            conditionals = conditionals * self.k
-        return m, means, prec, conditionals
+        repeat = 1 if self.cov_type == "full" else self.k
+        return m, means, prec, (np.stack(regressions * repeat),
+                                np.stack(conditionals * repeat))
 
 
-def _completed(Xo, observed, missing, model, conditionals, j, shift):
-    """Rows of component j completed by their conditional means, minus
-    ``shift`` (float64, (n, D)); Xo holds the observed columns."""
-    Y = np.empty((Xo.shape[0], model.d))
-    Y[:, observed] = Xo
-    Y[:, observed] -= shift[observed]
-    mu = model.means[j]
-    if conditionals is None:  # diag, spherical: the missing features' means
-        Y[:, missing] = mu[missing] - shift[missing]
-    else:
-        B = conditionals[j][0]
-        Y[:, missing] = ((Xo - mu[observed]) @ B.T) + (mu[missing] - shift[missing])
-    return Y
-
-
-def _add(stats, a, Y, j, extra):
-    """Add rows Y (about the shift) with weights a to component j's sums, and
-    ``extra``, the weighted conditional covariance (D x D, or its diagonal)."""
-    total = a.sum()
-    stats.resp_sum[j] += total
-    stats.sum_x[j] += a @ Y
+def _add(stats, A, Y, extra):
+    """Add completed rows Y (K, n, D), taken about the shift, with weights A
+    (n, K), and ``extra``, the weighted conditional covariances (K, D, D),
+    or their diagonals (K, D), to the sums."""
+    stats.resp_sum += A.sum(axis=0)
+    stats.sum_x += np.matmul(A.T[:, None, :], Y)[:, 0]
     cov_type = stats.covariance_type
     if cov_type in ("full", "tied"):
-        scatter = (Y * a[:, None]).T @ Y + extra
+        scatter = np.matmul(np.swapaxes(Y * A.T[:, :, None], 1, 2), Y) + extra
         if cov_type == "full":
-            stats.sum_xx[j] += scatter
-        else:
             stats.sum_xx += scatter
-    else:
-        diagonal = a @ (Y * Y) + extra
-        if cov_type == "diag":
-            stats.sum_xx[j] += diagonal
         else:
-            stats.sum_xx[j] += diagonal.sum()
+            stats.sum_xx += scatter.sum(axis=0)
+    else:
+        diagonal = np.matmul(A.T[:, None, :], Y * Y)[:, 0] + extra
+        stats.sum_xx += diagonal if cov_type == "diag" else diagonal.sum(axis=1)
 
 
 def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
     """Add the statistics of rows of one pattern (observed columns Xo)."""
     missing, means_o, prec_o, conditionals = factors
-    n = Xo.shape[0]
+    n, k = Xo.shape[0], model.k
     log_norm = np.empty(n, dtype=Xo.dtype)
-    resp = np.empty((n, model.k), dtype=Xo.dtype)
+    resp = np.empty((n, k), dtype=Xo.dtype)
     _em.posterior(Xo, model.log_weights, means_o, prec_o, model.cov_type, log_norm,
                   resp, prepared)
     w64 = np.ones(n) if w is None else w.astype(np.float64)
@@ -203,62 +200,77 @@ def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
     stats.weight_sum += float(w64.sum())
     A = resp.astype(np.float64) * w64[:, None]
     X64 = Xo.astype(np.float64)
-    for j in range(model.k):
-        Y = _completed(X64, observed, missing, model, conditionals, j, stats.shift[j])
-        a = A[:, j]
-        if conditionals is None:
-            extra = np.zeros(model.d)
-            extra[missing] = a.sum() * model.variances(j)[missing]
-        else:
-            extra = np.zeros((model.d, model.d))
-            extra[np.ix_(missing, missing)] = a.sum() * conditionals[j][1]
-        _add(stats, a, Y, j, extra)
+    shift, means = stats.shift, model.means
+    # Each component's completed rows, x_hat_k - shift_k, all at once.
+    Y = np.empty((k, n, model.d))
+    Y[:, :, observed] = X64[None] - shift[:, None, observed]
+    offset = (means[:, missing] - shift[:, missing])[:, None, :]
+    weight = A.sum(axis=0)
+    if conditionals is None:  # diag, spherical: the missing features' means
+        Y[:, :, missing] = offset
+        extra = np.zeros((k, model.d))
+        extra[:, missing] = weight[:, None] * model.variances()[:, missing]
+    else:
+        B, C = conditionals
+        Y[:, :, missing] = np.matmul(X64[None] - means[:, None, observed],
+                                     np.swapaxes(B, 1, 2)) + offset
+        extra = np.zeros((k, model.d, model.d))
+        extra[:, missing[:, None], missing[None, :]] = weight[:, None, None] * C
+    _add(stats, A, Y, extra)
 
 
 def _rare_posterior(X, model):
-    """Per-row marginal log-densities of rows with NaN, in batched NumPy.
+    """Marginal log-densities and completed rows of rows with NaN, by rows.
 
-    Returns log p_k(x_o) + log w_k (n, K) and, for full and tied, the
-    embedded inverses P_n = inv(S_oo) (zero outside o x o, (n, D, D) per
-    component, shared for tied), and the completed rows (n, K, D).
+    For full and tied every row of X must miss the same number r of features
+    (``Patterns`` sorts the rare rows so). Each row and component then needs
+    only an r x r inverse: with P = inv(S), the missing features given the
+    observed ones are Gaussian with covariance C = inv(P_mm) and mean
+    mu_m - C P_mo (x_o - mu_o); the marginal's quadratic form is that of the
+    completed row under P, and log det S_oo = log det P_mm - log det P.
+
+    Returns log w_k + log p_k(x_o) (n, K), the completed rows (K, n, D), and
+    for full and tied (the missing columns (n, r), [C_k (n, r, r)]), else None.
     """
     n, d = X.shape
     X = X.astype(np.float64)
-    obs = ~np.isnan(X)
-    n_obs = obs.sum(axis=1)
-    filled = np.where(obs, X, 0.0)
+    missing = np.isnan(X)
+    observed = ~missing
+    n_obs = observed.sum(axis=1)
+    filled = np.where(observed, X, 0.0)
     log_p = np.empty((n, model.k))
-    xhat = np.empty((n, model.k, d))
-    inverses = []
+    xhat = np.empty((model.k, n, d))
     if model.cov_type in ("diag", "spherical"):
+        var = model.variances()
         for j in range(model.k):
-            var = model.variances(j)
-            z = np.where(obs, (filled - model.means[j]), 0.0)
+            z = np.where(observed, filled - model.means[j], 0.0)
             log_p[:, j] = (model.log_weights[j]
-                           - 0.5 * (n_obs * LOG_2PI + obs @ np.log(var) + (z * z) @ (1 / var)))
-            xhat[:, j] = np.where(obs, X, model.means[j])
-        return log_p, None, xhat
-    pair = obs[:, :, None] & obs[:, None, :]
-    eye = np.eye(d, dtype=bool)
-    covs = model.cov if model.cov_type == "full" else model.cov[None]
-    for S in covs:
-        # S restricted to o x o, identity elsewhere: same inverse and
-        # determinant on o, batched over rows of any pattern.
-        masked = np.where(pair, S, eye)
-        inverse = np.linalg.inv(masked)
-        inverse[~pair] = 0.0
-        _, logdet = np.linalg.slogdet(masked)
-        inverses.append((inverse, logdet))
+                           - 0.5 * (n_obs * LOG_2PI + observed @ np.log(var[j])
+                                    + (z * z) @ (1.0 / var[j])))
+            xhat[j] = np.where(observed, X, model.means[j])
+        return log_p, xhat, None
+    r = int(missing[0].sum())
+    columns = np.nonzero(missing)[1].reshape(n, r)
+    rows = np.arange(n)[:, None]
+    conditionals, cache = [], {}
     for j in range(model.k):
-        S = covs[j if model.cov_type == "full" else 0]
-        inverse, logdet = inverses[j if model.cov_type == "full" else 0]
-        z = np.where(obs, filled - model.means[j], 0.0)
-        alpha = np.einsum("nab,nb->na", inverse, z)
-        log_p[:, j] = model.log_weights[j] - 0.5 * (n_obs * LOG_2PI + logdet
-                                                     + np.einsum("na,na->n", z, alpha))
-        # mu + S alpha is x_o on o (kept exact) and the conditional mean on m.
-        xhat[:, j] = np.where(obs, X, model.means[j] + alpha @ S)
-    return log_p, inverses, xhat
+        c = j if model.cov_type == "full" else 0
+        P = model.precision[c]
+        if c not in cache:
+            P_m = P[columns]  # (n, r, D)
+            P_mm = np.take_along_axis(P_m, columns[:, None, :], axis=2)
+            _, log_det_mm = np.linalg.slogdet(P_mm)
+            cache[c] = (P_m, np.linalg.inv(P_mm), log_det_mm)
+        P_m, C, log_det_mm = cache[c]
+        z = np.where(observed, filled - model.means[j], 0.0)  # zero on m
+        z[rows, columns] = -np.einsum("nab,nb->na", C, np.einsum("nrd,nd->nr", P_m, z))
+        quadratic = np.einsum("nd,nd->n", z @ P, z)
+        log_p[:, j] = model.log_weights[j] - 0.5 * (
+            n_obs * LOG_2PI + log_det_mm - model.log_det_precision[c] + quadratic)
+        z += model.means[j]
+        xhat[j] = np.where(observed, X, z)  # observed entries exactly
+        conditionals.append(C)
+    return log_p, xhat, (columns, conditionals)
 
 
 def _normalise(log_p):
@@ -271,29 +283,37 @@ def _normalise(log_p):
 
 def _rare_statistics(stats, X, w, model):
     """Add the statistics of rows of rare patterns (X with NaN)."""
-    log_p, inverses, xhat = _rare_posterior(X, model)
+    log_p, xhat, conditionals = _rare_posterior(X, model)
     log_norm, resp = _normalise(log_p)
-    n = X.shape[0]
+    n, d = X.shape
     w64 = np.ones(n) if w is None else w.astype(np.float64)
     stats.loglik_sum += float(w64 @ log_norm)
     stats.weight_sum += float(w64.sum())
     A = resp * w64[:, None]
-    missing = np.isnan(X)
-    for j in range(model.k):
-        a = A[:, j]
-        if inverses is None:
-            extra = a @ (missing * model.variances(j))
-        else:
-            S = model.cov[j] if model.cov_type == "full" else model.cov
-            inverse = inverses[j if model.cov_type == "full" else 0][0]
-            # sum_n a_n C_n = sum(a) S - S (sum_n a_n P_n) S, C_n = S - S P_n S.
-            extra = a.sum() * S - S @ np.einsum("n,nab->ab", a, inverse) @ S
-        _add(stats, a, xhat[:, j] - stats.shift[j], j, extra)
+    if conditionals is None:
+        extra = (A.T @ np.isnan(X)) * model.variances()
+    else:
+        # sum_n a_nk C_nk, each C_nk added at its row's missing columns.
+        columns, Cs = conditionals
+        index = (columns[:, :, None] * d + columns[:, None, :]).ravel()
+        extra = np.stack([np.bincount(index, weights=(A[:, j, None, None] * C).ravel(),
+                                      minlength=d * d).reshape(d, d)
+                          for j, C in enumerate(Cs)])
+    _add(stats, A, xhat - stats.shift[:, None, :], extra)
 
 
-def _rare_chunk_rows(d):
-    # The batched inverses hold a few (rows, D, D) arrays: keep them ~ 8 MB.
-    return max(1, min(_stats.CHUNK_ROWS, (1 << 20) // (d * d)))
+def _chunk_rows(k, d):
+    # Rows per step: the (K, rows, D) completed rows stay ~ 8 MB.
+    return max(1, min(_stats.CHUNK_ROWS, (1 << 20) // (k * d)))
+
+
+def _rare_chunks(n_missing, start, stop, rows):
+    """Chunks of at most ``rows`` rows in [start, stop) of rows sorted by
+    their number of missing features, each with one number."""
+    cuts = np.flatnonzero(np.diff(n_missing[start:stop])) + start + 1
+    edges = [start, *cuts.tolist(), stop]
+    for a, b in zip(edges[:-1], edges[1:]):
+        yield from _stats.row_chunks(a, b, rows)
 
 
 def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_type,
@@ -315,27 +335,27 @@ def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_typ
                                    means, precisions_cholesky, covariance_type, n_threads,
                                    log_weights=log_weights))
     model = _Model(weights, means, precisions_cholesky, covariance_type, log_weights)
+    step = _chunk_rows(model.k, model.d)
     for rows, observed, Xo, w in patterns.groups:
         factors = model.marginal(observed)
+        # Prepared once per pattern and iteration, shared by the threads.
         prepared = _em.prepare_model(Xo[:1], model.log_weights, factors[1], factors[2],
                                      covariance_type, None)
 
         def block(start, stop, Xo=Xo, w=w, observed=observed, factors=factors,
                   prepared=prepared):
             stats = _stats.SufficientStatistics(covariance_type, shift)
-            for a, b in _stats.row_chunks(start, stop):
+            for a, b in _stats.row_chunks(start, stop, step):
                 _group_statistics(stats, Xo[a:b], None if w is None else w[a:b],
                                   observed, factors, prepared, model)
             return stats
 
         parts.extend(map_row_blocks(block, Xo.shape[0], n_threads))
     if patterns.rare is not None:
-        rows = _rare_chunk_rows(model.d)
-
         def rare_block(start, stop):
             stats = _stats.SufficientStatistics(covariance_type, shift)
             w = patterns.rare_weight
-            for a, b in _stats.row_chunks(start, stop, rows):
+            for a, b in _rare_chunks(patterns.rare_n_missing, start, stop, step):
                 _rare_statistics(stats, patterns.rare[a:b], None if w is None else w[a:b],
                                  model)
             return stats
@@ -358,29 +378,28 @@ def posterior(X, weights, means, precisions_cholesky, covariance_type, n_threads
     k = len(weights)
     log_norm = np.empty(n, dtype=X.dtype)
     resp = np.empty((n, k), dtype=X.dtype) if responsibilities else None
-    if patterns.complete is not None:
-        ln, r = _stats.posterior(patterns.complete, weights, means, precisions_cholesky,
-                                 covariance_type, n_threads, responsibilities, log_weights)
-        log_norm[patterns.complete_rows] = ln
+
+    def put(rows, ln, r):
+        log_norm[rows] = ln
         if resp is not None:
-            resp[patterns.complete_rows] = r
+            resp[rows] = r
+
+    if patterns.complete is not None:
+        put(patterns.complete_rows, *_stats.posterior(
+            patterns.complete, weights, means, precisions_cholesky, covariance_type,
+            n_threads, responsibilities, log_weights))
     model = _Model(weights, means, precisions_cholesky, covariance_type, log_weights)
     for rows, observed, Xo, _ in patterns.groups:
         _, means_o, prec_o, _ = model.marginal(observed)
         ln = np.empty(len(rows), dtype=X.dtype)
         r = np.empty((len(rows), k), dtype=X.dtype)
         _em.posterior(Xo, model.log_weights, means_o, prec_o, covariance_type, ln, r)
-        log_norm[rows] = ln
-        if resp is not None:
-            resp[rows] = r
+        put(rows, ln, r)
     if patterns.rare is not None:
-        step = _rare_chunk_rows(model.d)
-        for a, b in _stats.row_chunks(0, patterns.rare.shape[0], step):
-            ln, r = _normalise(_rare_posterior(patterns.rare[a:b], model)[0])
-            rows = patterns.rare_rows[a:b]
-            log_norm[rows] = ln
-            if resp is not None:
-                resp[rows] = r
+        for a, b in _rare_chunks(patterns.rare_n_missing, 0, patterns.rare.shape[0],
+                                 _chunk_rows(model.k, model.d)):
+            put(patterns.rare_rows[a:b],
+                *_normalise(_rare_posterior(patterns.rare[a:b], model)[0]))
     return log_norm, resp
 
 
@@ -395,43 +414,44 @@ def conditional_fill(X, weights, means, precisions_cholesky, covariance_type,
     if not has_nan(out):
         return out
     model = _Model(weights, means, precisions_cholesky, covariance_type, None)
-    incomplete = np.flatnonzero(np.isnan(out).any(axis=1))
-    for a, b in _stats.row_chunks(0, len(incomplete), _rare_chunk_rows(model.d)):
+    n_missing = np.isnan(out).sum(axis=1)
+    incomplete = np.flatnonzero(n_missing)
+    incomplete = incomplete[np.argsort(n_missing[incomplete], kind="stable")]
+    for a, b in _rare_chunks(n_missing[incomplete], 0, len(incomplete),
+                             _chunk_rows(model.k, model.d)):
         rows = incomplete[a:b]
         chunk = out[rows].astype(np.float64)
-        missing = np.isnan(chunk)  # a row missing everything gets the prior mixture
-        log_p, inverses, xhat = _rare_posterior(chunk, model)
+        missing = np.isnan(chunk)
+        log_p, xhat, conditionals = _rare_posterior(chunk, model)
         _, resp = _normalise(log_p)
         if random_state is None:
-            filled = np.einsum("nk,nkd->nd", resp, xhat)
+            filled = np.einsum("nk,knd->nd", resp, xhat)
         else:
-            filled = _draw(chunk, missing, resp, inverses, xhat, model, random_state)
+            filled = _draw(missing, resp, xhat, conditionals, model, random_state)
         out[rows] = np.where(missing, filled, chunk).astype(out.dtype)
     return out
 
 
-def _draw(chunk, missing, resp, inverses, xhat, model, random_state):
+def _draw(missing, resp, xhat, conditionals, model, random_state):
     """One draw per row from its conditional mixture: a component from
     p(k | x_o), then the missing features from that component's conditional
     Gaussian N(x_hat_m, C_k)."""
-    n, d = chunk.shape
+    n, d = missing.shape
     cumulative = resp.cumsum(axis=1)
     u = random_state.uniform(size=n)[:, None]
     labels = np.minimum((cumulative < u * cumulative[:, -1:]).sum(axis=1), model.k - 1)
     noise = random_state.standard_normal(size=(n, d))
-    out = xhat[np.arange(n), labels].copy()
-    for i in range(n):
-        m = missing[i]
-        j = labels[i]
-        if inverses is None:
-            out[i, m] += noise[i, m] * np.sqrt(model.variances(j)[m])
-            continue
-        S = model.cov[j] if model.cov_type == "full" else model.cov
-        P = inverses[j if model.cov_type == "full" else 0][0][i]
-        C = (S - S @ P @ S)[np.ix_(m, m)]
-        # C may be semi-definite to rounding: a symmetric square root is safe.
-        values, vectors = np.linalg.eigh((C + C.T) / 2)
-        out[i, m] += vectors @ (np.sqrt(np.clip(values, 0.0, None)) * noise[i, m])
+    out = xhat[labels, np.arange(n)]
+    if conditionals is None:
+        return out + np.where(missing, noise * np.sqrt(model.variances()[labels]), 0.0)
+    columns, Cs = conditionals
+    r = columns.shape[1]
+    C = np.stack(Cs)[labels, np.arange(n)]  # (n, r, r)
+    # A symmetric square root: C may be semi-definite to rounding.
+    values, vectors = np.linalg.eigh((C + np.swapaxes(C, 1, 2)) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))[:, None, :]
+    rows = np.arange(n)[:, None]
+    out[rows, columns] += np.einsum("nab,nb->na", root, noise[:, :r])
     return out
 
 
