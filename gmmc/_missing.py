@@ -413,7 +413,9 @@ def conditional_fill(X, weights, means, precisions_cholesky, covariance_type,
     if not has_nan(out):
         return out
     model = _Model(weights, means, precisions_cholesky, covariance_type, None)
-    n_missing = np.isnan(out).sum(axis=1)
+    n_missing = np.empty(out.shape[0], dtype=np.intp)
+    for a, b in _stats.row_chunks(0, out.shape[0]):
+        n_missing[a:b] = np.isnan(out[a:b]).sum(axis=1)
     incomplete = np.flatnonzero(n_missing)
     incomplete = incomplete[np.argsort(n_missing[incomplete], kind="stable")]
     for a, b in _rare_chunks(n_missing[incomplete], 0, len(incomplete),
