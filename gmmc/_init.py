@@ -183,6 +183,17 @@ class Responsibilities:
                                                        covariance_type, n_threads)
 
 
+class ArrayResponsibilities(Responsibilities):
+    """Given (N, K) responsibilities, served block by block."""
+
+    def __init__(self, resp):
+        super().__init__(*resp.shape)
+        self.resp = resp
+
+    def block(self, start, stop, dtype):
+        return np.asarray(self.resp[start:stop], dtype=dtype)
+
+
 class HardAssignments(Responsibilities):
     """Each sample wholly in the component of its label (k-means)."""
 

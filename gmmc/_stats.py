@@ -435,8 +435,8 @@ def statistics_from_responsibilities(X, sample_weight, responsibilities, covaria
             totals, sums = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
             for a, b in row_chunks(start, stop):
                 resp = responsibilities.block(a, b, np.float64)
-                if sample_weight is not None:
-                    resp *= sample_weight[a:b, None]
+                if sample_weight is not None:  # not in place: the block may be a view
+                    resp = resp * sample_weight[a:b, None]
                 totals += resp.sum(axis=0)
                 sums += resp.T @ (X[a:b].astype(np.float64) - center)
             return totals, sums

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _init, _missing, _stats, _streaming
 from ._parallel import blas_limited, effective_n_threads, threads_for
+from ._sklearn_private import SklearnPrivateMethods
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
 from .exceptions import ConvergenceWarning, NotFittedError, sklearn_compatible
@@ -686,7 +687,7 @@ class _BaseMixture:
                   f"\t lower bound {lower_bound:.5f}.")
 
 
-class GaussianMixture(_BaseMixture):
+class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
     """Gaussian mixture model fitted by Expectation-Maximization.
 
     A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same

@@ -15,7 +15,7 @@ from scipy.spatial.distance import cdist
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from gmmc import _em, _kmeans, _stats
+from gmmc import _em, _init, _kmeans, _stats
 
 from conftest import COVARIANCE_TYPES, full_covariances
 
@@ -661,18 +661,6 @@ def numpy_m_step(X, w, resp, covariance_type, reg_covar, dtype):
     return nk / nk.sum(), means, covariances
 
 
-class GivenResponsibilities:
-    """An (N, K) array served block by block, as gmmc._init's Responsibilities."""
-    sequential = False
-
-    def __init__(self, resp):
-        self.resp = resp
-        self.n_components = resp.shape[1]
-
-    def block(self, start, stop, dtype):
-        return self.resp[start:stop].astype(dtype)
-
-
 def stats_from_numpy(X, w, resp, covariance_type, shift):
     stats = _stats.SufficientStatistics(covariance_type, shift)
     stats.resp_sum, stats.sum_x, stats.sum_xx = reference_statistics(X, w, resp, shift,
@@ -705,7 +693,7 @@ def test_m_step_matches_numpy(covariance_type, n_features, weighted):
     for g, e in zip(got, expected):
         assert_allclose(g, e, rtol=1e-10, atol=1e-12)
     # ... and from the kernels' statistics (what initialisation uses).
-    stats = _stats.statistics_from_responsibilities(X, w, GivenResponsibilities(resp),
+    stats = _stats.statistics_from_responsibilities(X, w, _init.ArrayResponsibilities(resp),
                                                     covariance_type, 1)
     got = _stats.m_step(stats, reg, np.float64)
     for g, e in zip(got, expected):

@@ -17,8 +17,6 @@ EXPECTED_FAILURES = {
     # Mocks scikit-learn's private module-level _estimate_gaussian_parameters,
     # which gmmc does not call.
     "test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters",
-    # Calls the private GaussianMixture._initialize, which gmmc lacks yet.
-    "test_gaussian_mixture_precisions_init",
 }
 
 
