@@ -80,27 +80,28 @@ class Patterns:
             return None if sample_weight is None else np.ascontiguousarray(
                 sample_weight[rows])
 
+        masks = np.unpackbits(np.frombuffer(unique.tobytes(), dtype=np.uint8).reshape(
+            -1, width), axis=1)[:, :d].astype(bool)
+        complete = ~masks.any(axis=1)
+        rare = ~complete & (counts < MIN_PATTERN_ROWS)
         self.complete = self.complete_rows = self.complete_weight = None
-        self.groups, rare = [], []
-        for p, key in enumerate(unique):
+        self.groups = []
+        for p in np.flatnonzero(~rare):  # the loop skips the (possibly many) rare ones
             rows = order[bounds[p]:bounds[p + 1]]
-            missing = np.unpackbits(np.frombuffer(key.tobytes(), dtype=np.uint8))[:d]
-            if not missing.any():
+            if complete[p]:
                 self.complete_rows = rows
                 self.complete = np.ascontiguousarray(X[rows])
                 self.complete_weight = weights(rows)
-            elif len(rows) >= MIN_PATTERN_ROWS:
-                observed = np.flatnonzero(missing == 0)
+            else:
+                observed = np.flatnonzero(~masks[p])
                 self.groups.append((rows, observed,
                                     np.ascontiguousarray(X[np.ix_(rows, observed)]),
                                     weights(rows)))
-            else:
-                rare.append(rows)
         self.rare_rows = self.rare = self.rare_weight = self.rare_n_missing = None
-        if rare:
+        if rare.any():
             # Sorted by their number of missing features (the per-row path
             # takes rows with one number at a time).
-            rows = np.sort(np.concatenate(rare))
+            rows = np.flatnonzero(rare[inverse])
             n_missing = np.zeros(len(rows), dtype=np.intp)
             for a, b in _stats.row_chunks(0, len(rows)):
                 n_missing[a:b] = np.isnan(X[rows[a:b]]).sum(axis=1)

@@ -104,13 +104,34 @@ def start(cov_type, k, d, seed=1):
     return weights, means, covs, precisions
 
 
-@pytest.fixture(params=["patterns", "rows"])
+@pytest.fixture(params=["patterns", "rows", "mixed"])
 def engine_path(request, monkeypatch):
     """Run the missing-data E-step with every pattern on the kernels
-    ('patterns') or every incomplete row on the per-row batched path ('rows')."""
+    ('patterns'), every incomplete row on the per-row batched path ('rows'),
+    or patterns of at least 4 rows on the kernels and the others by rows."""
     monkeypatch.setattr(_missing, "MIN_PATTERN_ROWS",
-                        1 if request.param == "patterns" else 10 ** 9)
+                        {"patterns": 1, "rows": 10 ** 9, "mixed": 4}[request.param])
     return request.param
+
+
+def test_patterns_split_rows_once(monkeypatch):
+    monkeypatch.setattr(_missing, "MIN_PATTERN_ROWS", 4)
+    X = with_holes(blobs(80, 4), 0.25, seed=2)
+    patterns = _missing.Patterns(X)
+    assert patterns.groups and patterns.rare_rows is not None
+    seen = [patterns.complete_rows] + [g[0] for g in patterns.groups]
+    if patterns.rare_rows is not None:
+        seen.append(patterns.rare_rows)
+    assert_array_equal(np.sort(np.concatenate(seen)), np.arange(80))
+    assert_array_equal(patterns.complete, X[patterns.complete_rows])
+    for rows, observed, Xo, _ in patterns.groups:
+        assert len(rows) >= 4
+        assert_array_equal(np.isnan(X[rows]), np.isnan(X[rows[:1]]).repeat(len(rows), 0))
+        assert_array_equal(Xo, X[np.ix_(rows, observed)])
+    keys = [tuple(row) for row in np.isnan(X)]
+    for i in patterns.rare_rows:
+        assert keys.count(keys[i]) < 4
+    assert_array_equal(np.diff(patterns.rare_n_missing) >= 0, True)
 
 
 @pytest.mark.parametrize("cov_type", COV_TYPES)
