@@ -1,28 +1,37 @@
-"""Make scikit-learn's ``GaussianMixture`` name gmmc's class.
+"""Make scikit-learn's mixture classes name gmmc's.
 
-After ``gmmc.patch_sklearn()``, code that does
-``from sklearn.mixture import GaussianMixture`` (or uses
-``sklearn.mixture.GaussianMixture``) gets :class:`gmmc.GaussianMixture`,
-which takes the same parameters and has the same methods and fitted
-attributes. ``gmmc.unpatch_sklearn()`` restores scikit-learn's class.
-
-Only the public ``sklearn.mixture`` namespace is patched, and only names looked
-up after the call see the change: a module that imported the class before
-``patch_sklearn()`` keeps scikit-learn's.
+After ``gmmc.patch_sklearn()``, ``sklearn.mixture.GaussianMixture`` and
+``sklearn.mixture.BayesianGaussianMixture`` are gmmc's classes, which take the
+same parameters and have the same methods and fitted attributes, and so is
+every reference to scikit-learn's classes that an already-imported module
+holds (libraries that did ``from sklearn.mixture import GaussianMixture`` at
+import time). ``gmmc.unpatch_sklearn()`` restores exactly what was changed.
 """
 import importlib
 import sys
 
-_PATCHED = (("sklearn.mixture", "GaussianMixture"),)
-_originals = {}
+_CLASSES = ("GaussianMixture", "BayesianGaussianMixture")
+_rebound = []  # (module, attribute, scikit-learn's class) changed by patch_sklearn
+
+
+def _replacements():
+    """{scikit-learn's class: gmmc's class}."""
+    from . import bayesian, mixture
+
+    sklearn_mixture = importlib.import_module("sklearn.mixture")
+    ours = {"GaussianMixture": mixture.GaussianMixture,
+            "BayesianGaussianMixture": bayesian.BayesianGaussianMixture}
+    return {getattr(sklearn_mixture, name): ours[name] for name in _CLASSES
+            if getattr(sklearn_mixture, name) is not ours[name]}
 
 
 def patch_sklearn():
-    """Make ``sklearn.mixture.GaussianMixture`` name gmmc's class.
+    """Make scikit-learn's ``GaussianMixture`` and ``BayesianGaussianMixture`` gmmc's.
 
     Imports scikit-learn (it must be installed). Calling it twice is harmless.
-    Only names looked up after the call see gmmc's class: a module that
-    imported scikit-learn's ``GaussianMixture`` earlier keeps it.
+    Every reference to scikit-learn's two classes held by an imported module
+    is rebound, ``sklearn.mixture``'s and those of libraries that imported
+    the classes earlier; modules imported later see ``sklearn.mixture``'s.
 
     Raises
     ------
@@ -44,20 +53,28 @@ def patch_sklearn():
     >>> sklearn.mixture.GaussianMixture is gmmc.GaussianMixture
     False
     """
-    from .mixture import GaussianMixture
-
-    for module_name, name in _PATCHED:
-        module = importlib.import_module(module_name)
-        current = getattr(module, name)
-        if current is not GaussianMixture:
-            _originals.setdefault((module_name, name), current)
-            setattr(module, name, GaussianMixture)
+    replacements = _replacements()
+    if not replacements:  # already patched
+        return
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not isinstance(namespace, dict):
+            continue
+        for attribute, value in list(namespace.items()):
+            try:
+                ours = replacements.get(value)
+            except TypeError:  # an unhashable value
+                continue
+            if ours is not None:
+                _rebound.append((module, attribute, value))
+                setattr(module, attribute, ours)
 
 
 def unpatch_sklearn():
-    """Restore scikit-learn's own ``GaussianMixture`` after :func:`patch_sklearn`.
+    """Restore scikit-learn's own classes after :func:`patch_sklearn`.
 
-    Does nothing when scikit-learn is not patched.
+    Puts back exactly the references it changed; does nothing when
+    scikit-learn is not patched.
 
     See Also
     --------
@@ -72,9 +89,9 @@ def unpatch_sklearn():
     >>> sklearn.mixture.GaussianMixture is gmmc.GaussianMixture
     False
     """
-    for (module_name, name), original in list(_originals.items()):
-        setattr(importlib.import_module(module_name), name, original)
-        del _originals[(module_name, name)]
+    while _rebound:
+        module, attribute, original = _rebound.pop()
+        setattr(module, attribute, original)
 
 
 def sklearn_is_patched():

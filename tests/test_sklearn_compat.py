@@ -338,3 +338,33 @@ def test_patched_model_matches_sklearns_fit(unpatched):
     assert type(gm) is GaussianMixture
     np.testing.assert_allclose(gm.means_, sk.means_, rtol=1e-6)
     assert_array_equal(gm.predict(X), sk.predict(X))
+
+
+def test_patch_sklearn_rebinds_names_imported_before_it(unpatched):
+    """Libraries (PyOD, scikit-lego, astroML, FlowCal) import the classes at
+    module load: patch_sklearn() rebinds those names too, both classes, and
+    unpatch_sklearn() restores exactly what it changed."""
+    import types
+
+    import sklearn.mixture
+
+    original_gm = sklearn.mixture.GaussianMixture
+    original_bgm = sklearn.mixture.BayesianGaussianMixture
+    library = types.ModuleType("a_library_importing_sklearn_mixture")
+    library.GaussianMixture = original_gm
+    library.BGM = original_bgm  # under another name
+    library.unrelated = object()
+    sys.modules[library.__name__] = library
+    try:
+        gmmc.patch_sklearn()
+        assert library.GaussianMixture is gmmc.GaussianMixture
+        assert library.BGM is gmmc.BayesianGaussianMixture
+        assert sklearn.mixture.BayesianGaussianMixture is gmmc.BayesianGaussianMixture
+        assert gmmc._patch.sklearn_is_patched()
+        gmmc.unpatch_sklearn()
+        assert library.GaussianMixture is original_gm and library.BGM is original_bgm
+        assert sklearn.mixture.GaussianMixture is original_gm
+        assert sklearn.mixture.BayesianGaussianMixture is original_bgm
+        assert not gmmc._patch.sklearn_is_patched()
+    finally:
+        del sys.modules[library.__name__]
