@@ -1,9 +1,6 @@
 """pytest plugin (``-p sklearn_swap``): scikit-learn's mixture tests, unmodified,
-run against gmmc's estimators swapped into scikit-learn's modules."""
-import sklearn.mixture
-import sklearn.mixture._gaussian_mixture
-
+run against gmmc's estimators, swapped in by ``gmmc.patch_sklearn()`` (which
+also rebinds the names scikit-learn's own modules hold)."""
 import gmmc
 
-sklearn.mixture.GaussianMixture = gmmc.GaussianMixture
-sklearn.mixture._gaussian_mixture.GaussianMixture = gmmc.GaussianMixture
+gmmc.patch_sklearn()

@@ -1,6 +1,7 @@
-"""scikit-learn's own mixture tests, unmodified, with gmmc's GaussianMixture
-swapped into scikit-learn's modules (tests/sklearn_swap.py), in a child
-pytest run: every test passes but the few listed here, with the reason.
+"""scikit-learn's own mixture tests, unmodified, with gmmc's GaussianMixture and
+BayesianGaussianMixture swapped into scikit-learn's modules
+(tests/sklearn_swap.py), in a child pytest run: every test passes but the few
+listed here, with the reason.
 """
 import os
 import subprocess
@@ -17,6 +18,9 @@ EXPECTED_FAILURES = {
     # Mocks scikit-learn's private module-level _estimate_gaussian_parameters,
     # which gmmc does not call.
     "test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters",
+    # Calls BayesianGaussianMixture's private _check_parameters(X) and
+    # _initialize_parameters, which gmmc's lacks yet.
+    "test_compare_covar_type",
 }
 
 
@@ -28,6 +32,7 @@ def test_scikit_learn_mixture_tests_pass_with_gmmc(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
          "sklearn_swap", "--pyargs", "sklearn.mixture.tests.test_gaussian_mixture",
+         "sklearn.mixture.tests.test_bayesian_mixture",
          "sklearn.mixture.tests.test_mixture", "-k",
          " and ".join(f"not {name}" for name in sorted(EXPECTED_FAILURES))],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
