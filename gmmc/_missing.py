@@ -169,28 +169,45 @@ class _Model:
         return m, means, np.ascontiguousarray(upper), (B, C)
 
 
-def _add(stats, A, Y, extra):
-    """Add completed rows Y (K, n, D), taken about the shift, with weights A
-    (n, K), and ``extra``, the weighted conditional covariances (K, D, D),
-    or their diagonals (K, D), to the sums."""
+def _add(stats, A, Y, extra, columns=None):
+    """Add completed rows, Y (K, D, n) (rows along the last axis, where
+    NumPy's loops are long), taken about the shift, with weights A (n, K),
+    and ``extra``, the weighted conditional covariances (K, D, D), or their
+    diagonals (K, D), to the sums. ``columns``: the feature of each row of
+    Y and extra (None: in order). Y is overwritten."""
     stats.resp_sum += A.sum(axis=0)
-    stats.sum_x += np.matmul(A.T[:, None, :], Y)[:, 0]
+    weights = np.ascontiguousarray(A.T)
+    sum_x = np.matmul(Y, weights[:, :, None])[:, :, 0]
     cov_type = stats.covariance_type
     if cov_type in ("full", "tied"):
-        scatter = np.matmul(np.swapaxes(Y * A.T[:, :, None], 1, 2), Y) + extra
-        if cov_type == "full":
-            stats.sum_xx += scatter
-        else:
-            stats.sum_xx += scatter.sum(axis=0)
+        Y *= np.sqrt(weights)[:, None, :]  # in place: sum_n a y y^T = Y' Y'^T
+        second = np.matmul(Y, np.swapaxes(Y, 1, 2)) + extra
     else:
-        diagonal = np.matmul(A.T[:, None, :], Y * Y)[:, 0] + extra
-        stats.sum_xx += diagonal if cov_type == "diag" else diagonal.sum(axis=1)
+        np.square(Y, out=Y)
+        second = np.matmul(Y, weights[:, :, None])[:, :, 0] + extra
+    if columns is None:
+        stats.sum_x += sum_x
+    else:
+        order = np.argsort(columns)  # back to feature order
+        sum_x, second = sum_x[:, order], second[:, order]
+        if second.ndim == 3:
+            second = second[:, :, order]
+    if cov_type == "full":
+        stats.sum_xx += second
+    elif cov_type == "tied":
+        stats.sum_xx += second.sum(axis=0)
+    elif cov_type == "diag":
+        stats.sum_xx += second
+    else:
+        stats.sum_xx += second.sum(axis=1)
+    if columns is not None:
+        stats.sum_x += sum_x
 
 
 def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
     """Add the statistics of rows of one pattern (observed columns Xo)."""
     missing, means_o, prec_o, conditionals = factors
-    n, k = Xo.shape[0], model.k
+    n, k, n_obs = Xo.shape[0], model.k, len(observed)
     log_norm = np.empty(n, dtype=Xo.dtype)
     resp = np.empty((n, k), dtype=Xo.dtype)
     _em.posterior(Xo, model.log_weights, means_o, prec_o, model.cov_type, log_norm,
@@ -199,24 +216,29 @@ def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
     stats.loglik_sum += float(w64 @ log_norm.astype(np.float64))
     stats.weight_sum += float(w64.sum())
     A = resp.astype(np.float64) * w64[:, None]
-    X64 = Xo.astype(np.float64)
     shift, means = stats.shift, model.means
-    # Each component's completed rows, x_hat_k - shift_k, all at once.
-    Y = np.empty((k, n, model.d))
-    Y[:, :, observed] = X64[None] - shift[:, None, observed]
-    offset = (means[:, missing] - shift[:, missing])[:, None, :]
+    # Each component's completed rows, x_hat_k - shift_k, all at once, with
+    # the observed features first (slices, not scattered columns).
+    Y = np.empty((k, model.d, n))
+    # (A transposed copy first: NumPy subtracts contiguous rows much faster.)
+    np.subtract(np.ascontiguousarray(Xo.T)[None], shift[:, observed, None],
+                out=Y[:, :n_obs])
+    offset = (means[:, missing] - shift[:, missing])[:, :, None]
     weight = A.sum(axis=0)
     if conditionals is None:  # diag, spherical: the missing features' means
-        Y[:, :, missing] = offset
+        Y[:, n_obs:] = offset
         extra = np.zeros((k, model.d))
-        extra[:, missing] = weight[:, None] * model.variances()[:, missing]
+        extra[:, n_obs:] = weight[:, None] * model.variances()[:, missing]
     else:
         B, C = conditionals
-        Y[:, :, missing] = np.matmul(X64[None] - means[:, None, observed],
-                                     np.swapaxes(B, 1, 2)) + offset
+        if stats.covariance_type == "full":  # the shift is the means: no offset
+            np.matmul(B, Y[:, :n_obs], out=Y[:, n_obs:])
+        else:
+            centred = Y[:, :n_obs] + (shift[:, observed] - means[:, observed])[:, :, None]
+            np.add(np.matmul(B, centred), offset, out=Y[:, n_obs:])
         extra = np.zeros((k, model.d, model.d))
-        extra[:, missing[:, None], missing[None, :]] = weight[:, None, None] * C
-    _add(stats, A, Y, extra)
+        extra[:, n_obs:, n_obs:] = weight[:, None, None] * C
+    _add(stats, A, Y, extra, np.concatenate([observed, missing]))
 
 
 def _rare_posterior(X, model):
@@ -299,12 +321,12 @@ def _rare_statistics(stats, X, w, model):
         extra = np.stack([np.bincount(index, weights=(A[:, j, None, None] * C).ravel(),
                                       minlength=d * d).reshape(d, d)
                           for j, C in enumerate(Cs)])
-    _add(stats, A, xhat - stats.shift[:, None, :], extra)
+    _add(stats, A, np.swapaxes(xhat - stats.shift[:, None, :], 1, 2), extra)
 
 
 def _chunk_rows(k, d):
-    # Rows per step: the (K, rows, D) completed rows stay ~ 8 MB.
-    return max(1, min(_stats.CHUNK_ROWS, (1 << 20) // (k * d)))
+    # Rows per step: the (K, rows, D) completed rows stay ~ 1 MB, in cache.
+    return max(1, min(_stats.CHUNK_ROWS, (1 << 18) // (k * d)))
 
 
 def _rare_chunks(n_missing, start, stop, rows):
