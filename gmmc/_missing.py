@@ -14,9 +14,11 @@ responsibility, to the second-moment sums. The statistics are those of
 
 Rows are grouped by missingness pattern. Complete rows go through the usual
 fused kernels. A pattern with at least ``MIN_PATTERN_ROWS`` rows gets its
-marginal factors (Cholesky of S_oo, B_k, C_k) once per iteration and its rows
-the compiled posterior kernel on their observed columns (the marginal of a
-full/tied/diag/spherical Gaussian has the same type over o). Rarer patterns
+marginal factors (Cholesky of S_oo, B_k, C_k) once per iteration, and its
+rows the same fused statistics kernel on their observed columns (the
+marginal of a full/tied/diag/spherical Gaussian has the same type over o);
+the sums of the completed rows follow from the kernel's in closed form
+(``_group_statistics``), with no per-row work in NumPy. Rarer patterns
 are done row by row in batched NumPy from the precision matrix (an r x r
 inverse per row and component for r missing features, rows batched by r;
 diag and spherical need none), which costs more per row but nothing per
@@ -205,40 +207,68 @@ def _add(stats, A, Y, extra, columns=None):
 
 
 def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
-    """Add the statistics of rows of one pattern (observed columns Xo)."""
+    """Add the statistics of rows of one pattern (observed columns Xo).
+
+    The fused kernel takes the rows' statistics over their observed
+    features, about the shift's observed part; those of the completed rows
+    follow in closed form, since each component's conditional mean is affine
+    in the observed part: x_hat_m - shift_m = B_k y + d_k with y = x_o -
+    shift_o and d_k = mu_m - shift_m - B_k (mu_o - shift_o) (0 for full,
+    whose shift is the means; B_k = 0 for diag and spherical). So
+
+        sum r (x_hat_m - shift_m) = B_k s_k + n_k d_k,
+        sum r (x_hat_m - shift_m) y^T = B_k S_k + d_k s_k^T,
+        sum r (x_hat_m - shift_m)(...)^T = B_k S_k B_k^T + B_k s_k d_k^T
+                                           + d_k s_k^T B_k^T + n_k d_k d_k^T,
+
+    with n_k, s_k and S_k the kernel's sums, and n_k C_k is added to the last.
+    """
     missing, means_o, prec_o, conditionals = factors
-    n, k, n_obs = Xo.shape[0], model.k, len(observed)
-    log_norm = np.empty(n, dtype=Xo.dtype)
-    resp = np.empty((n, k), dtype=Xo.dtype)
-    _em.posterior(Xo, model.log_weights, means_o, prec_o, model.cov_type, log_norm,
-                  resp, prepared)
-    w64 = np.ones(n) if w is None else w.astype(np.float64)
-    stats.loglik_sum += float(w64 @ log_norm.astype(np.float64))
-    stats.weight_sum += float(w64.sum())
-    A = resp.astype(np.float64) * w64[:, None]
-    shift, means = stats.shift, model.means
-    # Each component's completed rows, x_hat_k - shift_k, all at once, with
-    # the observed features first (slices, not scattered columns).
-    Y = np.empty((k, model.d, n))
-    # (A transposed copy first: NumPy subtracts contiguous rows much faster.)
-    np.subtract(np.ascontiguousarray(Xo.T)[None], shift[:, observed, None],
-                out=Y[:, :n_obs])
-    offset = (means[:, missing] - shift[:, missing])[:, :, None]
-    weight = A.sum(axis=0)
-    if conditionals is None:  # diag, spherical: the missing features' means
-        Y[:, n_obs:] = offset
-        extra = np.zeros((k, model.d))
-        extra[:, n_obs:] = weight[:, None] * model.variances()[:, missing]
-    else:
-        B, C = conditionals
-        if stats.covariance_type == "full":  # the shift is the means: no offset
-            np.matmul(B, Y[:, :n_obs], out=Y[:, n_obs:])
+    cov_type, shift, means = model.cov_type, stats.shift, model.means
+    part = _stats.SufficientStatistics(cov_type, shift[:, observed])
+    loglik, weight = _em.accumulate_statistics(Xo, w, model.log_weights, means_o, prec_o,
+                                               cov_type, *part._accumulators(),
+                                               prepared=prepared)
+    stats.loglik_sum += loglik
+    stats.weight_sum += weight
+    nk, s = part.resp_sum, part.sum_x
+    stats.resp_sum += nk
+    o, m = observed, missing
+    stats.sum_x[:, o] += s
+    if conditionals is None:  # diag, spherical: x_hat_m = mu_m
+        d = means[:, m] - shift[:, m]
+        stats.sum_x[:, m] += nk[:, None] * d
+        missing_squares = nk[:, None] * (d ** 2 + model.variances()[:, m])
+        if cov_type == "diag":
+            stats.sum_xx[:, o] += part.sum_xx
+            stats.sum_xx[:, m] += missing_squares
         else:
-            centred = Y[:, :n_obs] + (shift[:, observed] - means[:, observed])[:, :, None]
-            np.add(np.matmul(B, centred), offset, out=Y[:, n_obs:])
-        extra = np.zeros((k, model.d, model.d))
-        extra[:, n_obs:, n_obs:] = weight[:, None, None] * C
-    _add(stats, A, Y, extra, np.concatenate([observed, missing]))
+            stats.sum_xx += part.sum_xx + missing_squares.sum(axis=1)
+        return
+    B, C = conditionals
+    d = (means[:, m] - shift[:, m]
+         - np.einsum("kmo,ko->km", B, means[:, o] - shift[:, o]))
+    Bs = np.einsum("kmo,ko->km", B, s)
+    stats.sum_x[:, m] += Bs + nk[:, None] * d
+    if cov_type == "full":
+        S = part.sum_xx  # (K, o, o)
+        S_mo = B @ S + d[:, :, None] * s[:, None, :]
+        S_mm = (S_mo @ np.swapaxes(B, 1, 2) + Bs[:, :, None] * d[:, None, :]
+                + nk[:, None, None] * (d[:, :, None] * d[:, None, :] + C))
+        stats.sum_xx[:, o[:, None], o[None, :]] += S
+        stats.sum_xx[:, m[:, None], o[None, :]] += S_mo
+        stats.sum_xx[:, o[:, None], m[None, :]] += np.swapaxes(S_mo, 1, 2)
+        stats.sum_xx[:, m[:, None], m[None, :]] += S_mm
+    else:  # tied: one B and C; the sums run over the components too
+        S = part.sum_xx  # (o, o), summed over components
+        B0 = B[0]
+        S_mo = B0 @ S + d.T @ s
+        S_mm = (S_mo @ B0.T + Bs.T @ d + nk.sum() * C[0]
+                + (nk[:, None] * d).T @ d)
+        stats.sum_xx[o[:, None], o[None, :]] += S
+        stats.sum_xx[m[:, None], o[None, :]] += S_mo
+        stats.sum_xx[o[:, None], m[None, :]] += S_mo.T
+        stats.sum_xx[m[:, None], m[None, :]] += S_mm
 
 
 def _rare_posterior(X, model):
@@ -360,16 +390,17 @@ def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_typ
     step = _chunk_rows(model.k, model.d)
     for rows, observed, Xo, w in patterns.groups:
         factors = model.marginal(observed)
-        # Prepared once per pattern and iteration, shared by the threads.
-        prepared = _em.prepare_model(Xo[:1], model.log_weights, factors[1], factors[2],
-                                     covariance_type, None)
+        # Prepared once per pattern and iteration, shared by the threads; the
+        # centre of tied, diag and spherical sums is the shift's.
+        prepared = _em.prepare_model(
+            Xo[:1], model.log_weights, factors[1], factors[2], covariance_type,
+            None if covariance_type == "full" else shift[0, observed])
 
         def block(start, stop, Xo=Xo, w=w, observed=observed, factors=factors,
                   prepared=prepared):
             stats = _stats.SufficientStatistics(covariance_type, shift)
-            for a, b in _stats.row_chunks(start, stop, step):
-                _group_statistics(stats, Xo[a:b], None if w is None else w[a:b],
-                                  observed, factors, prepared, model)
+            _group_statistics(stats, Xo[start:stop], None if w is None else w[start:stop],
+                              observed, factors, prepared, model)
             return stats
 
         parts.extend(map_row_blocks(block, Xo.shape[0], n_threads))
