@@ -271,6 +271,32 @@ def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
         stats.sum_xx[m[:, None], m[None, :]] += S_mm
 
 
+# Up to this size the batched inverses are vectorised over the matrices;
+# NumPy's LAPACK loop costs ~1 us a matrix, several times more for these.
+SMALL_INVERSE = 8
+
+
+def _inverse_log_det(M):
+    """inv(M) and log det(M) of a stack (n, r, r) of positive definite matrices."""
+    r = M.shape[-1]
+    if r > SMALL_INVERSE:
+        return np.linalg.inv(M), np.linalg.slogdet(M)[1]
+    # Cholesky M = L L^T, one column at a time across the stack...
+    L = np.zeros_like(M)
+    for j in range(r):
+        L[:, j, j] = np.sqrt(M[:, j, j] - np.einsum("nk,nk->n", L[:, j, :j], L[:, j, :j]))
+        L[:, j + 1:, j] = (M[:, j + 1:, j] - np.einsum("nik,nk->ni", L[:, j + 1:, :j],
+                                                       L[:, j, :j])) / L[:, j, j, None]
+    # ...then inv(L) by forward substitution, and inv(M) = inv(L)^T inv(L).
+    inverse = np.zeros_like(M)
+    eye = np.eye(r)
+    for i in range(r):
+        inverse[:, i] = (eye[i] - np.einsum("nk,nkc->nc", L[:, i, :i], inverse[:, :i])
+                         ) / L[:, i, i, None]
+    log_det = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+    return np.matmul(np.swapaxes(inverse, 1, 2), inverse), log_det
+
+
 def _rare_posterior(X, model):
     """Marginal log-densities and completed rows of rows with NaN, by rows.
 
@@ -311,8 +337,7 @@ def _rare_posterior(X, model):
         if c not in cache:
             P_m = P[columns]  # (n, r, D)
             P_mm = np.take_along_axis(P_m, columns[:, None, :], axis=2)
-            _, log_det_mm = np.linalg.slogdet(P_mm)
-            cache[c] = (P_m, np.linalg.inv(P_mm), log_det_mm)
+            cache[c] = (P_m, *_inverse_log_det(P_mm))
         P_m, C, log_det_mm = cache[c]
         z = np.where(observed, filled - model.means[j], 0.0)  # zero on m
         z[rows, columns] = -np.einsum("nab,nb->na", C, np.einsum("nrd,nd->nr", P_m, z))
@@ -413,7 +438,9 @@ def e_step(X, sample_weight, weights, means, precisions_cholesky, covariance_typ
                                  model)
             return stats
 
-        parts.extend(map_row_blocks(rare_block, patterns.rare.shape[0], n_threads))
+        # One thread: these small NumPy operations mostly hold the GIL, and a
+        # second thread made this path slower (benchmarks/bench_missing.py).
+        parts.extend(map_row_blocks(rare_block, patterns.rare.shape[0], 1))
     total = parts[0]
     for part in parts[1:]:
         total.merge(part)

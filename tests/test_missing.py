@@ -114,6 +114,16 @@ def engine_path(request, monkeypatch):
     return request.param
 
 
+@pytest.mark.parametrize("r", [1, 2, 3, 5, 8, 9])
+def test_batched_inverse_and_log_det(r):
+    rng = np.random.default_rng(r)
+    a = rng.normal(size=(50, r, r))
+    M = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(r)
+    inverse, log_det = _missing._inverse_log_det(M)
+    assert_allclose(inverse, np.linalg.inv(M), rtol=1e-9, atol=1e-12)
+    assert_allclose(log_det, np.linalg.slogdet(M)[1], rtol=1e-10, atol=1e-12)
+
+
 def test_patterns_split_rows_once(monkeypatch):
     monkeypatch.setattr(_missing, "MIN_PATTERN_ROWS", 4)
     X = with_holes(blobs(80, 4), 0.25, seed=2)
