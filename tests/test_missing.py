@@ -413,6 +413,19 @@ def test_imputer_sample_posterior_and_pipeline():
     assert list(pipe[0].get_feature_names_out()) == ["x0", "x1", "x2", "x3"]
 
 
+def test_imputer_pandas_output_in_a_pipeline():
+    pd = pytest.importorskip("pandas")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    X = pd.DataFrame(with_holes(blobs(100, 3, seed=21), 0.2, seed=22),
+                     columns=["a", "b", "c"], index=np.arange(100) + 1000)
+    pipe = make_pipeline(gmmc.GaussianMixtureImputer(2, random_state=0),
+                         StandardScaler()).set_output(transform="pandas")
+    out = pipe.fit_transform(X)
+    assert list(out.columns) == ["a", "b", "c"] and list(out.index) == list(X.index)
+    assert not out.isna().any().any()
+
+
 def test_imputer_check_estimator():
     from sklearn.utils.estimator_checks import check_estimator
     with warnings.catch_warnings():
