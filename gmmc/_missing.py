@@ -171,39 +171,23 @@ class _Model:
         return m, means, np.ascontiguousarray(upper), (B, C)
 
 
-def _add(stats, A, Y, extra, columns=None):
+def _add(stats, A, Y, extra):
     """Add completed rows, Y (K, D, n) (rows along the last axis, where
     NumPy's loops are long), taken about the shift, with weights A (n, K),
     and ``extra``, the weighted conditional covariances (K, D, D), or their
-    diagonals (K, D), to the sums. ``columns``: the feature of each row of
-    Y and extra (None: in order). Y is overwritten."""
+    diagonals (K, D), to the sums. Y is overwritten."""
     stats.resp_sum += A.sum(axis=0)
     weights = np.ascontiguousarray(A.T)
-    sum_x = np.matmul(Y, weights[:, :, None])[:, :, 0]
+    stats.sum_x += np.matmul(Y, weights[:, :, None])[:, :, 0]
     cov_type = stats.covariance_type
     if cov_type in ("full", "tied"):
         Y *= np.sqrt(weights)[:, None, :]  # in place: sum_n a y y^T = Y' Y'^T
         second = np.matmul(Y, np.swapaxes(Y, 1, 2)) + extra
+        stats.sum_xx += second if cov_type == "full" else second.sum(axis=0)
     else:
         np.square(Y, out=Y)
         second = np.matmul(Y, weights[:, :, None])[:, :, 0] + extra
-    if columns is None:
-        stats.sum_x += sum_x
-    else:
-        order = np.argsort(columns)  # back to feature order
-        sum_x, second = sum_x[:, order], second[:, order]
-        if second.ndim == 3:
-            second = second[:, :, order]
-    if cov_type == "full":
-        stats.sum_xx += second
-    elif cov_type == "tied":
-        stats.sum_xx += second.sum(axis=0)
-    elif cov_type == "diag":
-        stats.sum_xx += second
-    else:
-        stats.sum_xx += second.sum(axis=1)
-    if columns is not None:
-        stats.sum_x += sum_x
+        stats.sum_xx += second if cov_type == "diag" else second.sum(axis=1)
 
 
 def _group_statistics(stats, Xo, w, observed, factors, prepared, model):
