@@ -364,7 +364,7 @@ def _rare_statistics(stats, X, w, model):
 
 
 def _chunk_rows(k, d):
-    # Rows per step: the (K, rows, D) completed rows stay ~ 1 MB, in cache.
+    # Rows per step of the per-row path: its (K, rows, D) arrays stay ~ 2 MB.
     return max(1, min(_stats.CHUNK_ROWS, (1 << 18) // (k * d)))
 
 
