@@ -451,8 +451,10 @@ def test_partial_fit_approaches_the_full_batch_fit(covariance_type):
     # blobs overlap, so the components still move a lot.
     means = np.array([X[y == k].mean(axis=0) for k in range(3)])
     means += np.random.RandomState(1).uniform(-1.0, 1.0, means.shape)
+    # random_state: the starting weights and precisions come from a k-means
+    # start, which must not depend on the global RNG (the tests run before).
     kw = dict(n_components=3, covariance_type=covariance_type, n_threads=1,
-              means_init=means)
+              means_init=means, random_state=0)
     full = fit_quietly(GaussianMixture(tol=1e-8, max_iter=500, **kw), X)
     online = GaussianMixture(**kw)
     rng = np.random.RandomState(0)

@@ -15,14 +15,19 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+import gmmc
+
+# Children import the gmmc under test, wherever it is installed, from a folder
+# that has no source checkout to shadow it (a checkout has no compiled kernels).
+CHILD = dict(cwd=Path(__file__).resolve().parent,
+             env={**os.environ, "PYTHONPATH": str(Path(gmmc.__file__).resolve().parents[1])})
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="needs fork and SIGINT")
 
 
 def _run_script(source, timeout):
     """Run ``source`` in a fresh interpreter; its last stdout line, parsed as JSON."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], **CHILD,
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -142,7 +147,7 @@ print(json.dumps(report), flush=True)
 def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(INTERRUPT_SCRIPT), method, str(n_threads)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        **CHILD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(120, child.kill)  # a hang fails, it does not block
     watchdog.start()
     try:
