@@ -207,13 +207,15 @@ class RowBlocks:
             return out
         return np.asarray(block)
 
-    def read(self, start, stop):
+    def read(self, start, stop, allow_nan=False):
         """Read rows ``start:stop``, validated as ``fit`` validates its input.
 
         Parameters
         ----------
         start, stop : int
             The first row and one past the last.
+        allow_nan : bool, default=False
+            Accept NaN, as missing values (``nan_policy='marginalize'``).
 
         Returns
         -------
@@ -224,7 +226,7 @@ class RowBlocks:
         Raises
         ------
         ValueError
-            When the rows hold NaN or infinite values.
+            When the rows hold infinite values, or NaN without ``allow_nan``.
 
         See Also
         --------
@@ -237,7 +239,8 @@ class RowBlocks:
         [[ 3.6 79. ]
          [ 1.8 54. ]]
         """
-        return check_array(self.read_raw(start, stop), name="X", min_samples=0)
+        return check_array(self.read_raw(start, stop), name="X", min_samples=0,
+                           allow_nan=allow_nan)
 
     def release(self, start, stop):
         """Signal that rows ``start:stop`` are no longer needed.
@@ -379,11 +382,13 @@ class BlockChunks:
         self.dtype = source.dtype
         self.task_threads = n_threads
         self.bounds = source.bounds()
+        self.allow_nan = False  # NaN are missing values (nan_policy='marginalize')
+        self.fill = None  # (D,): what replaces NaN while a start is computed
 
     def _read(self, i):
         start, stop = self.bounds[i]
         w = None if self.weight is None else self.weight[start:stop]
-        return self.source.read(start, stop), w, start
+        return fill_missing(self.source.read(start, stop, self.allow_nan), self.fill), w, start
 
     def _chunks(self, chunks):
         """Yield (X, w, start) per chunk; the next block is read in a background
@@ -422,7 +427,8 @@ class BlockChunks:
         indices = np.asarray(indices, dtype=np.intp).reshape(-1)
         out = np.empty((indices.size, self.n_features), dtype=self.dtype)
         for j, i in enumerate(indices):
-            out[j] = self.source.read(int(i), int(i) + 1)[0]
+            out[j] = fill_missing(self.source.read(int(i), int(i) + 1, self.allow_nan),
+                                  self.fill)[0]
             self.source.release(int(i), int(i) + 1)
         return out
 
@@ -437,17 +443,47 @@ class BlockChunks:
 
 # -- chunk tasks (module level, so that they pickle to Dask workers) ----------
 
+def fill_missing(X, fill):
+    """X with its NaN (missing values) replaced by ``fill``'s entries (D,), or X
+    itself when ``fill`` is None: a start is computed on mean-filled data (see
+    nan_policy)."""
+    if fill is None or not _missing.has_nan(X):
+        return X
+    return np.where(np.isnan(X), np.asarray(fill, dtype=X.dtype), X)
+
+
+def prepare_chunk(block, allow_nan=False, fill=None):
+    """A block of rows validated as ``fit`` validates X (NaN allowed as missing
+    values with ``allow_nan``), then ``fill_missing``."""
+    return fill_missing(check_array(block, name="X", min_samples=0, allow_nan=allow_nan),
+                        fill)
+
+
 def _summary_chunk(X, w, start):
-    """(largest magnitude, weight sum, weighted sum of x, count of positive weights)."""
-    biggest = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
-    if w is None:
-        return biggest, float(X.shape[0]), X.sum(axis=0, dtype=np.float64), X.shape[0]
-    w64 = w.astype(np.float64)
-    return biggest, float(w64.sum()), w64 @ X, int(np.count_nonzero(w))
+    """(largest magnitude, weight sum, weighted sum of x, count of positive
+    weights, weight of the observed values of each feature, count of missing
+    values); NaN (missing values) count as 0 in the sums."""
+    if not _missing.has_nan(X):
+        biggest = max(abs(float(X.max())), abs(float(X.min()))) if X.size else 0.0
+        if w is None:
+            return (biggest, float(X.shape[0]), X.sum(axis=0, dtype=np.float64),
+                    X.shape[0], np.full(X.shape[1], float(X.shape[0])), 0)
+        w64 = w.astype(np.float64)
+        return (biggest, float(w64.sum()), w64 @ X, int(np.count_nonzero(w)),
+                np.full(X.shape[1], float(w64.sum())), 0)
+    missing = np.isnan(X)
+    empty = np.flatnonzero(missing.all(axis=1))
+    if empty.size:
+        raise _missing._all_missing_error(start + int(empty[0]))
+    filled = np.where(missing, 0.0, X.astype(np.float64))
+    w64 = np.ones(X.shape[0]) if w is None else w.astype(np.float64)
+    n_positive = X.shape[0] if w is None else int(np.count_nonzero(w))
+    return (float(np.abs(filled).max()), float(w64.sum()), w64 @ filled, n_positive,
+            w64 @ ~missing, int(missing.sum()))
 
 
 def _summary_combine(a, b):
-    return (max(a[0], b[0]), a[1] + b[1], a[2] + b[2], a[3] + b[3])
+    return tuple(max(x, y) if i == 0 else x + y for i, (x, y) in enumerate(zip(a, b)))
 
 
 def _variance_chunk(X, w, start, mean):
@@ -477,7 +513,8 @@ def _read_rows(data, rows):
 
 
 def _estep_chunk(X, w, start, weights, means, prec_chol, covariance_type, n_threads):
-    return _stats.e_step(X, w, weights, means, prec_chol, covariance_type, n_threads)
+    # _stats.e_step itself when the chunk holds no NaN (missing values).
+    return _missing.e_step(X, w, weights, means, prec_chol, covariance_type, n_threads)
 
 
 class _OneHotRows:
@@ -687,7 +724,7 @@ def kmeans_labels_centers(data, summary, n_clusters, random_state, max_iter=300,
     nearest-centre assignment is ``_init.kmeans``'s final labels. Like it,
     works about the data mean: the centres are centred (c - mean)."""
     threads = data.task_threads
-    mean = summary["sum_x"] / summary["weight_sum"]
+    mean = summary["mean"]
     seeds, _ = kmeans_plusplus(data, n_clusters, random_state, mean)
     centers = _init._centred(seeds, mean, data.dtype)
     variance = data.map_reduce(_variance_chunk, mean) / summary["weight_sum"]
@@ -723,7 +760,7 @@ def _random_responsibilities(data, n_components, random_state):
 
 def initial_statistics(data, summary, responsibilities, covariance_type, n_components):
     """``_stats.statistics_from_responsibilities`` over chunks (two passes for full)."""
-    center = summary["sum_x"] / summary["weight_sum"]
+    center = summary["mean"]
     shift = np.tile(center, (n_components, 1))
     if covariance_type == "full":  # about each component's mean, as in EM
         totals, weighted_x = data.map_reduce(_resp_moments_chunk, responsibilities)
@@ -739,10 +776,12 @@ def summarize(data):
     """One validating pass: every chunk is checked finite (and its weights, on
     Dask); returns the largest magnitude, the weight sum, the weighted sum of
     the rows and the number of samples of positive weight."""
-    biggest, weight_sum, sum_x, n_positive = data.map_reduce(_summary_chunk,
-                                                             combine=_summary_combine)
+    biggest, weight_sum, sum_x, n_positive, observed, n_missing = data.map_reduce(
+        _summary_chunk, combine=_summary_combine)
+    # With missing values, each feature's mean is over its observed values.
+    mean = sum_x / (observed if n_missing else weight_sum)
     return {"biggest": biggest, "weight_sum": weight_sum, "sum_x": sum_x,
-            "n_positive": n_positive}
+            "n_positive": n_positive, "mean": mean, "n_missing": n_missing}
 
 
 def check_shape(estimator, n_samples, n_features, min_samples=2):
@@ -769,11 +808,11 @@ def initial_parameters(estimator, data, summary, random_state, inits):
     init = estimator.init_params
     if init == "kmeans":
         centers = kmeans_labels_centers(data, summary, n_components, random_state)
-        responsibilities = _NearestCenter(centers, summary["sum_x"] / summary["weight_sum"],
+        responsibilities = _NearestCenter(centers, summary["mean"],
                                           data.task_threads)
     elif init == "k-means++":
         _, indices = kmeans_plusplus(data, n_components, random_state,
-                                     summary["sum_x"] / summary["weight_sum"])
+                                     summary["mean"])
         responsibilities = _OneHotRows(indices)
     elif init == "random_from_data":
         weight = data.all_weights() if data.has_weights else None
@@ -787,7 +826,7 @@ def initial_parameters(estimator, data, summary, random_state, inits):
     if isinstance(responsibilities, _OneHotRows) and cov_type != "tied":
         seeds, seed_weights = _read_rows(data, responsibilities.rows)
         stats = _stats.seed_statistics(seeds, seed_weights, summary["weight_sum"],
-                                       summary["sum_x"] / summary["weight_sum"], cov_type)
+                                       summary["mean"], cov_type)
     else:
         stats = initial_statistics(data, summary, responsibilities, cov_type, n_components)
     if isinstance(responsibilities, _UniformRows) and responsibilities.random_state is not None:
@@ -796,11 +835,22 @@ def initial_parameters(estimator, data, summary, random_state, inits):
     return estimator._start_from(stats, dtype, *inits)
 
 
+def _mean_filled_start(estimator, data, summary, random_state, inits):
+    """``initial_parameters``, computed (as in memory) on the data with each
+    missing value replaced by its feature's mean."""
+    data.fill = summary["mean"] if summary["n_missing"] else None
+    try:
+        return initial_parameters(estimator, data, summary, random_state, inits)
+    finally:
+        data.fill = None
+
+
 def fit_chunked(estimator, data):
     """``GaussianMixture._fit`` on a chunk executor; sets the fitted attributes."""
     n_samples, n_features = data.n_samples, data.n_features
     check_shape(estimator, n_samples, n_features)
     inits = estimator._check_parameters(n_features)
+    data.allow_nan = estimator._allows_nan()
     if n_samples < estimator.n_components:
         raise ValueError(f"Expected n_samples >= n_components but got n_components = "
                          f"{estimator.n_components}, n_samples = {n_samples}")
@@ -817,7 +867,7 @@ def fit_chunked(estimator, data):
     # One row of X's largest magnitude stands for X in the overflow message.
     probe = np.full((1, n_features), summary["biggest"], dtype=data.dtype)
     estimator._fit_loop(
-        lambda: initial_parameters(estimator, data, summary, random_state, inits),
+        lambda: _mean_filled_start(estimator, data, summary, random_state, inits),
         lambda w, m, pc: data.map_reduce(_estep_chunk, w, m, pc, cov_type, data.task_threads),
         probe, None)
     estimator.n_samples_seen_ = summary["weight_sum"]

@@ -44,16 +44,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "(dask[array] and distributed)") from exc
 
 from . import _streaming
-from ._validation import (check_array, check_dtype, check_finite, check_sample_weight,
+from ._validation import (check_dtype, check_finite, check_sample_weight,
                           check_scalar)
 from .mixture import GaussianMixture as _GaussianMixture
 
 __all__ = ["GaussianMixture", "DaskChunks"]
 
 
-def _apply(func, block, weight, start, args):
-    """Run a chunk task on a worker: validate the chunk, then ``func``."""
-    X = check_array(block, name="X", min_samples=0)
+def _apply(func, block, weight, start, args, allow_nan=False, fill=None):
+    """Run a chunk task on a worker: validate the chunk (and fill its missing
+    values while a start is computed, see ``_streaming.prepare_chunk``), then
+    ``func``."""
+    X = _streaming.prepare_chunk(block, allow_nan, fill)
     if weight is not None:
         weight = _chunk_weight(weight, X.dtype)
     return func(X, weight, start, *args)
@@ -149,6 +151,8 @@ class DaskChunks:
         self.bounds = [(starts[i], starts[i] + sizes[i]) for i in keep]
         self._blocks = [blocks[i] for i in keep]
         self.has_weights = sample_weight is not None
+        self.allow_nan = False  # NaN are missing values (nan_policy='marginalize')
+        self.fill = None  # (D,): what replaces NaN while a start is computed
         self._weight = None
         self._weights = [None] * len(keep)
         if sample_weight is None:
@@ -171,7 +175,8 @@ class DaskChunks:
     def _tasks(self, func, args, chunks):
         indices = range(len(self.bounds)) if chunks is None else chunks
         return [dask.delayed(_apply)(func, self._blocks[i], self._weights[i],
-                                     self.bounds[i][0], args) for i in indices]
+                                     self.bounds[i][0], args, self.allow_nan, self.fill)
+                for i in indices]
 
     def map_list(self, func, *args, chunks=None):
         """Compute ``func(X, w, start, *args)`` on each chunk, as a list.
@@ -272,7 +277,8 @@ class DaskChunks:
          [ 4.467 74.   ]]
         """
         indices = np.asarray(indices, dtype=np.intp).reshape(-1)
-        return check_array(self.X[indices].compute(), name="X", min_samples=0)
+        return _streaming.prepare_chunk(self.X[indices].compute(), self.allow_nan,
+                                        self.fill)
 
     def chunk_weight_totals(self):
         """Total sample weight of each chunk.
@@ -396,6 +402,9 @@ class GaussianMixture(_GaussianMixture):
     n_threads : int, default=None
         Kernel threads of one chunk task (None: 1, as Dask runs chunks in
         parallel).
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN in X: an error, or missing values, as in
+        :class:`gmmc.GaussianMixture`.
     split_every : int, default=8
         Fan-in of the tree reduction of the per-chunk statistics.
 
@@ -425,14 +434,14 @@ class GaussianMixture(_GaussianMixture):
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 n_threads=None, split_every=8):
+                 n_threads=None, nan_policy="raise", split_every=8):
         super().__init__(n_components, covariance_type=covariance_type, tol=tol,
                          reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
                          init_params=init_params, weights_init=weights_init,
                          means_init=means_init, precisions_init=precisions_init,
                          random_state=random_state, warm_start=warm_start,
                          verbose=verbose, verbose_interval=verbose_interval,
-                         n_threads=n_threads)
+                         n_threads=n_threads, nan_policy=nan_policy)
         self.split_every = split_every
 
     def fit_predict(self, X, y=None, sample_weight=None):

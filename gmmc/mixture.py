@@ -244,8 +244,6 @@ class _BaseMixture:
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
     def _fit(self, X, sample_weight):
-        if isinstance(X, np.memmap) and self._allows_nan():
-            X = np.asarray(X)  # missing values: read whole (gmmc._missing regroups it)
         if _streaming.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
             return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
@@ -747,8 +745,8 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         replaced by its feature's mean: unlike the complete rows, of which
         there may be few or none, that uses every row, and EM then corrects
         the shrunken spread. A row with every feature missing raises
-        ValueError; a memory map is read whole, and streamed (RowBlocks, h5py,
-        zarr) and Dask data raise NotImplementedError. Data without NaN fits
+        ValueError. Streamed (memmap, RowBlocks, h5py, zarr) and Dask data
+        fit with missing values too, block by block. Data without NaN fits
         exactly as with 'raise'.
         An addition to scikit-learn's parameters.
 
@@ -1019,10 +1017,6 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
     def _fit_streamed(self, X, sample_weight):
         """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
         RowBlocks) or fitted by Dask: gmmc._streaming."""
-        if self._allows_nan():
-            raise NotImplementedError(
-                "nan_policy='marginalize' fits in-memory arrays and memory maps only, "
-                f"not streamed ({type(X).__name__}) or Dask data: pass np.asarray(X)")
         return _streaming.fit(self, X, sample_weight)
 
     def _initial_parameters(self, X, weight, random_state, n_threads,

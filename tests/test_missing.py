@@ -329,16 +329,45 @@ def test_sufficient_statistics_and_save_keep_the_policy(tmp_path):
     assert_array_equal(loaded.score_samples(X), gm.score_samples(X))
 
 
-def test_memmap_is_read_whole_and_streams_are_not_implemented(tmp_path):
-    X = with_holes(blobs(100, 3), 0.2, seed=1)
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data",
+                                         "random"])
+def test_streamed_and_dask_fits_equal_the_in_memory_fit(tmp_path, init_params):
+    """Missing values stream: a memmap, RowBlocks of 64 rows and a Dask array
+    (chunks of 100 rows) give the in-memory model, start included (the start
+    is computed on mean-filled chunks). Dask draws 'random' starts per chunk
+    (as for complete data), so that start is compared for the others only."""
+    da = pytest.importorskip("dask.array")
+    import gmmc.dask
+
+    X = with_holes(blobs(500, 3), 0.2, seed=1)
+    w = np.random.RandomState(2).uniform(0.5, 2.0, len(X))
     path = tmp_path / "x.npy"
     np.save(path, X)
-    data = np.load(path, mmap_mode="r")
-    a = GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(data)
-    b = GaussianMixture(2, nan_policy="marginalize", random_state=0).fit(X)
-    assert_array_equal(a.means_, b.means_)
-    with pytest.raises(NotImplementedError, match="marginalize"):
-        GaussianMixture(2, nan_policy="marginalize").fit(gmmc.RowBlocks(data))
+    params = dict(n_components=3, nan_policy="marginalize", random_state=0,
+                  init_params=init_params, n_threads=1, tol=1e-8, max_iter=30)
+    reference = GaussianMixture(**params).fit(X, sample_weight=w)
+    sources = [np.load(path, mmap_mode="r"), gmmc.RowBlocks(X, block_rows=64)]
+    fitted = [GaussianMixture(**params).fit(source, sample_weight=w) for source in sources]
+    if init_params != "random":  # Dask draws 'random' per chunk, by design
+        fitted.append(gmmc.dask.GaussianMixture(**params).fit(
+            da.from_array(X, chunks=100), sample_weight=w))
+    for gm in fitted:
+        assert gm.n_iter_ == reference.n_iter_
+        for name in ("weights_", "means_", "covariances_"):
+            assert_allclose(getattr(gm, name), getattr(reference, name), rtol=1e-7,
+                            atol=1e-9, err_msg=name)
+    labels = GaussianMixture(**params).fit_predict(gmmc.RowBlocks(X, block_rows=64),
+                                                   sample_weight=w)
+    assert_array_equal(labels, reference.predict(X))
+
+
+def test_streamed_rows_with_every_feature_missing_are_named(tmp_path):
+    X = with_holes(blobs(300, 3), 0.1, seed=3)
+    X[250] = np.nan
+    with pytest.raises(ValueError, match="row 250 of X has every feature missing"):
+        GaussianMixture(2, nan_policy="marginalize").fit(gmmc.RowBlocks(X, block_rows=64))
+    with pytest.raises(ValueError, match="Input X contains NaN"):  # the default policy
+        GaussianMixture(2).fit(gmmc.RowBlocks(X, block_rows=64))
 
 
 def test_check_estimator_with_marginalize():
