@@ -929,6 +929,7 @@ def sufficient_statistics(estimator, X, sample_weight=None):
             raise ValueError(f"X has {data.n_features} features, but "
                              f"{type(estimator).__name__} is expecting {means.shape[1]} "
                              "features as input.")
+        data.allow_nan = estimator._allows_nan()
         return data.map_reduce(_estep_chunk, weights, means, prec_chol, cov_type,
                                data.task_threads)
     X = estimator._check_X(X)

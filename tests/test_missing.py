@@ -359,6 +359,8 @@ def test_streamed_and_dask_fits_equal_the_in_memory_fit(tmp_path, init_params):
     labels = GaussianMixture(**params).fit_predict(gmmc.RowBlocks(X, block_rows=64),
                                                    sample_weight=w)
     assert_array_equal(labels, reference.predict(X))
+    streamed = reference.sufficient_statistics(gmmc.RowBlocks(X, block_rows=64))
+    assert_allclose(streamed.mean_loglik, reference.score(X), rtol=1e-10)
 
 
 def test_streamed_rows_with_every_feature_missing_are_named(tmp_path):
