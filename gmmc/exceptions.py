@@ -64,16 +64,43 @@ class NotFittedError(ValueError, AttributeError):
     """
 
 
+class InvalidParameterError(ValueError, TypeError):
+    """Error raised for a constructor parameter of the wrong type or value.
+
+    A subclass of both ``ValueError`` and ``TypeError``, as scikit-learn's;
+    while scikit-learn is imported, the error raised is also an instance of
+    scikit-learn's ``InvalidParameterError``, so code that catches it keeps
+    working.
+
+    See Also
+    --------
+    GaussianMixture : Its parameters.
+
+    Examples
+    --------
+    >>> import gmmc
+    >>> from gmmc.exceptions import InvalidParameterError
+    >>> try:
+    ...     gmmc.GaussianMixture(0).fit([[1.0], [2.0]])
+    ... except InvalidParameterError as error:
+    ...     print(error)
+    n_components must be >= 1, got 0
+    """
+
+
 _TWIN_PREFIX = "_SklearnCompatible"
 _twins = {}
+# Where scikit-learn keeps each class (loaded by then if anything names it).
+_SKLEARN_MODULES = {"InvalidParameterError": "sklearn.utils._param_validation"}
 
 
 def sklearn_compatible(cls):
     """``cls``, or its twin that also subclasses scikit-learn's same-named class.
 
-    The twin is returned only while ``sklearn.exceptions`` is imported.
+    The twin is returned only while scikit-learn's module of that class is
+    imported.
     """
-    module = sys.modules.get("sklearn.exceptions")
+    module = sys.modules.get(_SKLEARN_MODULES.get(cls.__name__, "sklearn.exceptions"))
     base = getattr(module, cls.__name__, None)
     if not isinstance(base, type) or issubclass(cls, base):
         return cls
@@ -92,9 +119,11 @@ def __getattr__(name):
     # Unpickling a twin in a fresh process: build it (this needs scikit-learn,
     # which the pickling process had loaded).
     if name.startswith(_TWIN_PREFIX):
-        cls = {"ConvergenceWarning": ConvergenceWarning,
-               "NotFittedError": NotFittedError}.get(name[len(_TWIN_PREFIX):])
+        cls = {"ConvergenceWarning": ConvergenceWarning, "NotFittedError": NotFittedError,
+               "InvalidParameterError": InvalidParameterError}.get(name[len(_TWIN_PREFIX):])
         if cls is not None:
-            import sklearn.exceptions  # noqa: F401
+            import importlib
+            importlib.import_module(_SKLEARN_MODULES.get(cls.__name__,
+                                                         "sklearn.exceptions"))
             return sklearn_compatible(cls)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

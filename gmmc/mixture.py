@@ -10,7 +10,8 @@ from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
-from .exceptions import ConvergenceWarning, NotFittedError, sklearn_compatible
+from .exceptions import (ConvergenceWarning, InvalidParameterError, NotFittedError,
+                         sklearn_compatible)
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 NAN_POLICIES = ("raise", "marginalize")
@@ -128,7 +129,14 @@ class _BaseMixture:
         return hasattr(self, "precisions_cholesky_")
 
     def _check_common_parameters(self):
-        """Validate the parameters the mixtures share."""
+        """Validate the parameters the mixtures share (scikit-learn's
+        InvalidParameterError while scikit-learn is imported)."""
+        try:
+            self._check_shared_parameters()
+        except (TypeError, ValueError) as exc:
+            raise sklearn_compatible(InvalidParameterError)(str(exc)) from None
+
+    def _check_shared_parameters(self):
         check_scalar(self.n_components, "n_components", int, low=1)
         if (not isinstance(self.covariance_type, str)
                 or self.covariance_type not in _stats.COVARIANCE_TYPES):

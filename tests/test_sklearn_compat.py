@@ -368,3 +368,19 @@ def test_patch_sklearn_rebinds_names_imported_before_it(unpatched):
         assert not gmmc._patch.sklearn_is_patched()
     finally:
         del sys.modules[library.__name__]
+
+
+@pytest.mark.parametrize("params", [dict(n_components=0), dict(tol=-1.0),
+                                    dict(covariance_type="fool"), dict(max_iter="3"),
+                                    dict(warm_start=1), dict(n_threads=0),
+                                    dict(init_params="bad"), dict(reg_covar=float("nan"))])
+@pytest.mark.parametrize("cls", ["GaussianMixture", "BayesianGaussianMixture"])
+def test_bad_parameters_raise_sklearns_invalid_parameter_error(cls, params):
+    """Code that catches scikit-learn's InvalidParameterError (a ValueError and a
+    TypeError) keeps working with gmmc's estimators; the message still names
+    the parameter."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    estimator = getattr(gmmc, cls)(**params)
+    with pytest.raises(InvalidParameterError, match=list(params)[0]):
+        estimator.fit(np.random.RandomState(0).standard_normal((20, 2)))
