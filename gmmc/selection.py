@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _stats
+from . import _init, _missing, _stats
 from ._stats import n_parameters
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._validation import (check_array, check_random_state, check_sample_weight, check_scalar,
@@ -147,6 +147,9 @@ def _fit_grid(X, weight, ks, covs, settings, random_state, n_threads, verbose):
     """Fit every (K, covariance type); returns {(K, cov): model or exception}."""
     n_init, init_params = settings["n_init"], settings["init_params"]
     threads = effective_n_threads(n_threads)
+    # With missing values the starts are computed, as by a plain fit, on X with
+    # each NaN replaced by its feature's mean (see GaussianMixture's nan_policy).
+    start_X = _missing.mean_filled(X, weight) if _missing.has_nan(X) else X
     results = {}
     for k in ks:
         if k > X.shape[0] or (weight is not None and np.count_nonzero(weight) < k):
@@ -159,20 +162,21 @@ def _fit_grid(X, weight, ks, covs, settings, random_state, n_threads, verbose):
         best = {}
         for _ in range(n_init):
             with blas_limited(threads_for(X.shape[0], threads)):
-                resp = _init.initial_responsibilities(X, weight, k, init_params, rng,
-                                                      threads)
+                resp = _init.initial_responsibilities(start_X, weight, k, init_params,
+                                                      rng, threads)
             for cov in covs:
                 if isinstance(best.get(cov), Exception):
                     continue
                 try:
                     with blas_limited(threads_for(X.shape[0], threads)):
-                        w0, m0, p0 = _initial_parameters(X, weight, resp, cov,
+                        w0, m0, p0 = _initial_parameters(start_X, weight, resp, cov,
                                                          settings["reg_covar"], threads)
                     model = GaussianMixture(
                         k, covariance_type=cov, tol=settings["tol"],
                         reg_covar=settings["reg_covar"], max_iter=settings["max_iter"],
                         init_params=init_params, weights_init=w0, means_init=m0,
-                        precisions_init=p0, random_state=random_state, n_threads=n_threads)
+                        precisions_init=p0, random_state=random_state, n_threads=n_threads,
+                        nan_policy=settings["nan_policy"])
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         model.fit(X, sample_weight=weight)
@@ -274,7 +278,8 @@ def _as_table(records, as_frame):
 def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
            criterion="bic", *, n_init=1, random_state=None, sample_weight=None,
            init_params="kmeans", tol=1e-3, reg_covar=1e-6, max_iter=100, holdout=0.25,
-           cv=5, n_threads=None, as_frame=None, keep_models=False, verbose=0):
+           cv=5, nan_policy="raise", n_threads=None, as_frame=None, keep_models=False,
+           verbose=0):
     """Fit a grid of Gaussian mixtures and return the best with a score table.
 
     Parameters
@@ -316,6 +321,10 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
         (shuffled by ``random_state``) into k disjoint folds of nearly equal
         size; any object with a ``split(X)`` method yielding (train, test)
         row indices, such as scikit-learn's ``KFold``, is used as it is.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        NaN in X: an error, or missing values, each candidate fitted and
+        scored on the observed values as by
+        ``GaussianMixture(nan_policy='marginalize')``.
     n_threads : int, default=None
         Kernel threads, as in :class:`GaussianMixture`.
     as_frame : bool or None, default=None
@@ -391,13 +400,15 @@ def select(X, n_components=range(1, 11), covariance_types=COVARIANCE_TYPES,
     if init_params not in ("kmeans", "k-means++", "random", "random_from_data"):
         raise ValueError(f"unknown init_params {init_params!r}")
     names = feature_names(X)
-    X = check_array(X, min_samples=2)
+    if nan_policy not in ("raise", "marginalize"):
+        raise ValueError(f"nan_policy must be 'raise' or 'marginalize', got {nan_policy!r}")
+    X = check_array(X, min_samples=2, allow_nan=nan_policy == "marginalize")
     n_samples, n_features = X.shape
     weight = check_sample_weight(sample_weight, n_samples, X.dtype)
     if n_threads is not None:
         check_scalar(n_threads, "n_threads", int, low=1)
     settings = dict(n_init=n_init, init_params=init_params, tol=tol, reg_covar=reg_covar,
-                    max_iter=max_iter)
+                    max_iter=max_iter, nan_policy=nan_policy)
 
     folds = valid = None
     if criterion == "cv":

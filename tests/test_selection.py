@@ -278,3 +278,26 @@ def test_cv_rejects_bad_folds(cv, match):
     X, _ = blobs(2, n_samples=50, centers=2, seed=6)
     with pytest.raises((ValueError, TypeError), match=match):
         gmmc.select(X, n_components=[1], criterion="cv", cv=cv)
+
+
+@pytest.mark.parametrize("criterion", ["bic", "cv"])
+def test_select_with_missing_values(criterion):
+    """nan_policy='marginalize': every candidate is the model a plain fit with
+    missing values gives, scored on the observed values."""
+    X, _ = blobs(3, n_samples=300, centers=3, seed=8, cluster_std=0.7)
+    X[np.random.RandomState(0).uniform(size=X.shape) < 0.1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        gmmc.select(X, n_components=[1, 2])
+    result = gmmc.select(X, n_components=[1, 2, 3, 4], covariance_types=("full", "diag"),
+                         criterion=criterion, random_state=0, nan_policy="marginalize",
+                         cv=3, as_frame=False)
+    assert result.model.n_components == 3
+    assert np.isnan(result.model.means_).sum() == 0
+    for record in result.table:
+        alone = fit_quietly(GaussianMixture(record["n_components"],
+                                            covariance_type=record["covariance_type"],
+                                            random_state=0, nan_policy="marginalize"), X)
+        if criterion == "bic":
+            assert_allclose(record["bic"], alone.bic(X), rtol=1e-6)
+        else:
+            assert np.isfinite(record["cv_log_likelihood"])
