@@ -172,6 +172,7 @@ class Responsibilities:
     """
 
     sequential = False
+    normalized = False  # True: every sample's responsibilities sum to one
 
     def __init__(self, n_samples, n_components):
         self.n_samples = n_samples
@@ -196,6 +197,8 @@ class ArrayResponsibilities(Responsibilities):
 
 class HardAssignments(Responsibilities):
     """Each sample wholly in the component of its label (k-means)."""
+
+    normalized = True
 
     def __init__(self, labels, n_components):
         super().__init__(labels.shape[0], n_components)
@@ -244,6 +247,7 @@ class UniformDraws(Responsibilities):
     """
 
     sequential = True
+    normalized = True
 
     def __init__(self, n_samples, n_components, random_state):
         super().__init__(n_samples, n_components)

@@ -454,6 +454,11 @@ def statistics_from_responsibilities(X, sample_weight, responsibilities, covaria
             stats.merge(responsibility_statistics(
                 X[a:b], ws, responsibilities.block(a, b, X.dtype), covariance_type,
                 shift, center))
+        # Responsibilities that sum to one per sample (k-means labels, random
+        # draws) let the tied M-step skip the terms of unexplained weight: for
+        # them those are 10 eps of |centre|^2, which far from the origin swamp
+        # (and, negative, break) the covariance.
+        stats.normalized = responsibilities.normalized
         return stats
 
     return _merged(map_row_blocks(block, X.shape[0], n_threads))

@@ -766,8 +766,11 @@ def initial_statistics(data, summary, responsibilities, covariance_type, n_compo
         totals, weighted_x = data.map_reduce(_resp_moments_chunk, responsibilities)
         means = weighted_x / np.maximum(totals, 1e-300)[:, None]
         shift = np.where(totals[:, None] > 0, means, center)
-    return data.map_reduce(_resp_stats_chunk, responsibilities, covariance_type, shift,
-                           center)
+    stats = data.map_reduce(_resp_stats_chunk, responsibilities, covariance_type, shift,
+                            center)
+    # As in memory: k-means labels and random draws sum to one per sample.
+    stats.normalized = not isinstance(responsibilities, _OneHotRows)
+    return stats
 
 
 # -- validation, initial parameters, EM and the fit driver ------------------------

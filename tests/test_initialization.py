@@ -156,3 +156,24 @@ def test_streamed_kmeans_start_is_translation_invariant(init_params):
     assert adjusted_rand_score(truth, streamed.predict(far)) > 0.99
     assert_allclose(streamed.means_ - 1e10, in_memory.means_, atol=1e-4)
     assert_allclose(streamed.lower_bound_, in_memory.lower_bound_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_tied_start_far_from_the_origin(init_params):
+    """iris at 1e6 with its spread shrunk 1000 times: the tied start took
+    10 eps of |centre|^2 (negative) from every covariance entry and failed as
+    ill-defined (scikit-learn fails too); now it fits as the data near 0 do,
+    in memory and streamed."""
+    from sklearn.datasets import load_iris
+
+    from gmmc import RowBlocks
+
+    near = load_iris().data * 1e-3
+    far = near + 1e6
+    params = dict(n_components=3, covariance_type="tied", init_params=init_params,
+                  random_state=0)
+    reference = fit(GaussianMixture(**params), near)
+    for X in (far, RowBlocks(far, block_rows=64)):
+        gm = fit(GaussianMixture(**params), X)
+        assert_allclose(gm.lower_bound_, reference.lower_bound_, rtol=1e-8)
+        assert_allclose(gm.covariances_, reference.covariances_, rtol=1e-4)

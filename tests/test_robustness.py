@@ -117,12 +117,10 @@ def test_large_offset_small_spread(covariance_type):
 def test_collapsed_components_without_reg_covar(case, covariance_type):
     """reg_covar=0 and a component on a single distinct point.
 
-    Where scikit-learn fits (diag and spherical, one point per component: its
-    variance keeps 10 eps of each point's squared norm), gmmc fits too, with
-    variances as small and positive. Elsewhere both raise the same clear
-    error, except tied with one point per component, where scikit-learn
-    returns a covariance that is rounding noise and gmmc, whose statistics
-    are taken about the means, sees the exact zero and raises.
+    Where scikit-learn fits (diag, spherical and tied, one point per
+    component: its variance keeps 10 eps of each point's squared norm), gmmc
+    fits too, with covariances as small and positive definite. Elsewhere both
+    raise the same clear error.
     """
     make, k = DEGENERATE[case]
     X = make()
@@ -130,10 +128,14 @@ def test_collapsed_components_without_reg_covar(case, covariance_type):
     noise = 1e3 * np.finfo(np.float64).eps * max(np.abs(X).max(), 1.0) ** 2
     if isinstance(sk, SkGaussianMixture):
         assert np.abs(sk.covariances_).max() <= noise, sk.covariances_
-    if isinstance(sk, SkGaussianMixture) and covariance_type in ("diag", "spherical"):
+    if isinstance(sk, SkGaussianMixture):
         assert isinstance(gm, GaussianMixture), gm
         assert_sound(gm, X)
-        assert (gm.covariances_ > 0).all() and (gm.covariances_ <= noise).all()
+        assert np.abs(gm.covariances_).max() <= noise
+        if covariance_type == "tied":
+            assert np.linalg.eigvalsh(gm.covariances_).min() > 0
+        else:
+            assert (gm.covariances_ > 0).all()
         assert len(set(gm.predict(X))) == len(set(sk.predict(X))) == k  # a point each
         return
     assert isinstance(gm, ValueError)
