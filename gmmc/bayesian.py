@@ -22,14 +22,15 @@ GaussianMixture, and the same kernels run it:
   from the same statistics, the second the E-step's log-likelihood. Nothing
   of size N x K is kept.
 """
+import numbers
 from collections import namedtuple
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from . import _stats
-from ._parallel import map_row_blocks
-from ._validation import check_scalar
+from ._parallel import effective_n_threads, map_row_blocks
+from ._validation import check_array, check_scalar
 from .mixture import _BaseMixture
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
@@ -261,7 +262,13 @@ default='dirichlet_process'
     # -- parameters and priors -------------------------------------------------
 
     def _check_parameters(self, n_features):
-        """Validate the parameters; return the given (mean, covariance) priors."""
+        """Validate the parameters; return the given (mean, covariance) priors.
+
+        ``n_features`` may also be X itself, as scikit-learn's private
+        ``_check_parameters(X)`` takes it.
+        """
+        if not isinstance(n_features, numbers.Integral):
+            n_features = np.shape(n_features)[1]
         self._check_common_parameters()
         if (not isinstance(self.weight_concentration_prior_type, str)
                 or self.weight_concentration_prior_type not in PRIOR_TYPES):
@@ -336,6 +343,14 @@ default='dirichlet_process'
                                 else self.degrees_of_freedom_prior),
             covariance=covariance, dtype=X.dtype)
         return ()
+
+    def _initialize_parameters(self, X, random_state):
+        """scikit-learn's private start, for the code that calls it: the priors
+        and the initial posterior parameters from ``init_params``."""
+        X = check_array(X, min_samples=2, estimator=type(self).__name__)
+        n_threads = effective_n_threads(self.n_threads)
+        self._fit_context(X, None, n_threads, self._check_parameters(X.shape[1]))
+        self._set_parameters(self._initial_parameters(X, None, random_state, n_threads))
 
     # -- the model: start, E-step terms, M-step, lower bound --------------------
 

@@ -18,9 +18,6 @@ EXPECTED_FAILURES = {
     # Mocks scikit-learn's private module-level _estimate_gaussian_parameters,
     # which gmmc does not call.
     "test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters",
-    # Calls BayesianGaussianMixture's private _check_parameters(X) and
-    # _initialize_parameters, which gmmc's lacks yet.
-    "test_compare_covar_type",
 }
 
 
