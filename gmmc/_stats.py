@@ -509,6 +509,19 @@ def responsibility_statistics(X, sample_weight, resp, covariance_type, shift, ce
     return stats
 
 
+def check_statistics(stats, X):
+    """Raise a clear ValueError when an E-step over- or underflowed X's dtype."""
+    if np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all() \
+            and np.isfinite(stats.sum_xx).all():
+        return
+    biggest = float(np.nanmax(np.abs(X)))
+    raise ValueError(
+        "EM failed: the log-likelihood of some samples is not finite in "
+        f"{X.dtype.name} (the largest magnitude in X is {biggest:.3g}, and some "
+        "samples are too far from a narrow component). Rescale X, for example "
+        "standardize each feature, or increase reg_covar.")
+
+
 def m_step(stats, reg_covar, dtype):
     """Weights, means and covariances (float64) maximising the expected loglik.
 

@@ -1055,7 +1055,6 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
     weight = check_sample_weight(sample_weight, n_samples, X.dtype)
     n_threads = effective_n_threads(estimator.n_threads)
     cov_type, dtype = estimator.covariance_type, X.dtype
-    from .mixture import _check_statistics
     with blas_limited(threads_for(n_samples, n_threads)):
         check_magnitude(X, "X", n_terms=n_samples)
         if fitted:
@@ -1073,7 +1072,7 @@ def partial_fit(estimator, X, sample_weight=None, step_exponent=None):
                 X, weight, random_state, n_threads, *inits)
         # Takes _stats.e_step when X holds no NaN (nan_policy='marginalize' otherwise).
         stats = _missing.e_step(X, weight, weights, means, prec_chol, cov_type, n_threads)
-    _check_statistics(stats, X)
+    _stats.check_statistics(stats, X)
     batch = stats.scaled(1.0 / stats.weight_sum)  # per unit of weight
     if fitted:
         # The running statistics stand for the weight seen so far: this batch

@@ -358,7 +358,7 @@ class _BaseMixture:
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
             stats = e_step(*self._e_step_arguments(params))
-            _check_statistics(stats, X)
+            _stats.check_statistics(stats, X)
             new_params = self._m_step_parameters(stats, X.dtype)
             lower_bound = self._lower_bound(stats, params, new_params)
             params = new_params
@@ -1325,19 +1325,6 @@ def _feature_names_mismatch(names, fitted):
     if not unseen and not missing:
         message += "Feature names must be in the same order as they were in fit.\n"
     return message
-
-
-def _check_statistics(stats, X):
-    """Raise a clear ValueError when an E-step over- or underflowed X's dtype."""
-    if np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all() \
-            and np.isfinite(stats.sum_xx).all():
-        return
-    biggest = float(np.abs(X).max())
-    raise ValueError(
-        "EM failed: the log-likelihood of some samples is not finite in "
-        f"{X.dtype.name} (the largest magnitude in X is {biggest:.3g}, and some "
-        "samples are too far from a narrow component). Rescale X, for example "
-        "standardize each feature, or increase reg_covar.")
 
 
 def _same(a, b):
