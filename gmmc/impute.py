@@ -10,7 +10,6 @@ import numpy as np
 
 from . import _missing
 from ._validation import check_random_state
-from .exceptions import NotFittedError, sklearn_compatible
 from .mixture import GaussianMixture, _BaseMixture
 
 __all__ = ["GaussianMixtureImputer"]
@@ -177,11 +176,7 @@ class GaussianMixtureImputer:
     def __sklearn_is_fitted__(self):
         return hasattr(self, "mixture_")
 
-    def _check_fitted(self):
-        if not self.__sklearn_is_fitted__():
-            raise sklearn_compatible(NotFittedError)(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator.")
+    _check_fitted = _BaseMixture._check_fitted
 
     def fit(self, X, y=None):
         """Fit the mixture on X, whose NaN entries are missing values.
