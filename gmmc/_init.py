@@ -9,7 +9,7 @@ are handed to the statistics block by block (``Responsibilities``).
 import numpy as np
 
 from . import _kmeans, _stats
-from ._parallel import map_row_blocks
+from ._parallel import map_row_blocks, single_block
 
 
 def _typed_weights(sample_weight, dtype):
@@ -50,13 +50,25 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         offset = _stats.weighted_mean(X, weight, n_threads)
     n_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.intp)
-    if weight is None:  # random_state.choice(n, p=ones / n), without N-sized arrays
-        indices[0] = _kmeans.uniform_choice(n_samples, random_state.random_sample())
-    else:
-        w = weight.astype(np.float64)
-        indices[0] = random_state.choice(n_samples, p=w / w.sum())
-    closest = np.full(n_samples, np.inf, dtype=X.dtype)
-    potential = _update_closest(X, weight, offset, X[indices[:1]], closest, n_threads)
+    def first_center():
+        indices[0] = _first_center(n_samples, weight, random_state)
+        closest = np.full(n_samples, np.inf, dtype=X.dtype)
+        return closest, _update_closest(X, weight, offset, X[indices[:1]], closest, n_threads)
+
+    if single_block(n_samples, n_threads) and n_clusters > 1:
+        # Small data: centres 1 .. K-1 in one kernel call, from the same draws
+        # drawn at once (the same numbers: the legacy generator's uniforms
+        # come one after the other). Where every sample sits on a centre
+        # before the end, the draws differ: replay them step by step below.
+        start_state = random_state.get_state()
+        closest, potential = first_center()
+        draws = random_state.uniform(size=(n_clusters - 1, n_trials))
+        if _kmeans.kmeans_plusplus_loop(X, weight, offset, closest, potential, draws,
+                                        indices) == n_clusters:
+            return X[indices].copy(), indices
+        random_state.set_state(start_state)
+    closest, potential = first_center()
+    w = None if weight is None else weight.astype(np.float64)
     for c in range(1, n_clusters):
         if potential <= 0:  # every sample already sits on a centre
             # Draw among the samples of positive weight: a zero-weight sample
@@ -76,6 +88,13 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         potential = potentials[best]
         _update_closest(X, weight, offset, X[candidates[best:best + 1]], closest, n_threads)
     return X[indices].copy(), indices
+
+
+def _first_center(n_samples, weight, random_state):
+    if weight is None:  # random_state.choice(n, p=ones / n), without N-sized arrays
+        return _kmeans.uniform_choice(n_samples, random_state.random_sample())
+    w = weight.astype(np.float64)
+    return random_state.choice(n_samples, p=w / w.sum())
 
 
 def _update_closest(X, weight, offset, center, closest, n_threads):
@@ -142,11 +161,22 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
     centers = _centred(seeds, offset, X.dtype)
     tol = tol * np.mean(variance)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
-    for _ in range(max_iter):
-        sums, counts, _, changed = _lloyd_step(X, weight, offset, centers, labels,
-                                               n_threads)
-        if not changed:
-            break
+    remaining = max_iter
+    while remaining > 0:
+        if single_block(X.shape[0], n_threads):
+            # Small data: the iterations up to an emptied cluster in one call.
+            sums, counts = np.empty(centers.shape), np.empty(centers.shape[0])
+            n_iter, reason = _kmeans.lloyd_loop(X, weight, offset, centers, labels, sums,
+                                                counts, remaining, tol)
+            remaining -= n_iter
+            if reason != _kmeans.LLOYD_EMPTY:
+                break
+        else:
+            sums, counts, _, changed = _lloyd_step(X, weight, offset, centers, labels,
+                                                   n_threads)
+            remaining -= 1
+            if not changed:
+                break
         empty = np.flatnonzero(counts == 0)
         new_centers = sums / np.maximum(counts, np.finfo(np.float64).tiny)[:, None]
         if empty.size:  # reseed empty clusters at the worst-fitted samples

@@ -225,6 +225,11 @@ def _sub_block_bounds(n_rows, n_threads):
     return [n_rows * i // n_blocks for i in range(n_blocks + 1)]
 
 
+def single_block(n_rows, n_threads):
+    """Whether ``map_row_blocks`` would make one call, in the calling thread."""
+    return len(_sub_block_bounds(n_rows, threads_for(n_rows, n_threads))) == 2
+
+
 def map_row_blocks(func, n_rows, n_threads):
     """Call ``func(start, stop)`` on contiguous row blocks covering ``n_rows``.
 
@@ -236,7 +241,7 @@ def map_row_blocks(func, n_rows, n_threads):
     """
     n_threads = threads_for(n_rows, n_threads)
     bounds = _sub_block_bounds(n_rows, n_threads)
-    if len(bounds) == 2:  # one sub-block, in this thread: no one to share it with
+    if len(bounds) == 2:  # one sub-block (single_block), in this thread: no one to share it with
         return [func(0, n_rows)]
     job = _Job(func, bounds)
     if n_threads > 1:

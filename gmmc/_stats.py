@@ -509,9 +509,35 @@ def responsibility_statistics(X, sample_weight, resp, covariance_type, shift, ce
     return stats
 
 
+def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max_iter,
+                  lower_bound):
+    """EM from ``params`` (weights, means, covariances, precisions_cholesky in
+    X's dtype) with every iteration in the kernels (``_em.em_loop``): the
+    Python driver's E-step, ``m_step`` and ``precision_cholesky``, without
+    its per-iteration Python work, for data in one block of rows.
+
+    Returns (params, lower_bound, bounds, n_iter, converged), as the driver,
+    and raises its errors.
+    """
+    weights, means, covariances, prec_chol = (np.array(p, dtype=X.dtype) for p in params)
+    bounds = np.empty(max_iter)
+    n_iter, converged, lower_bound, status = _em.em_loop(
+        X, sample_weight, weight_sum(sample_weight, X.shape[0]), covariance_type,
+        weights, means, covariances.reshape(-1), prec_chol.reshape(-1), reg_covar,
+        10 * np.finfo(X.dtype).eps, tol, max_iter, lower_bound, bounds)
+    if status == -2:
+        check_statistics(None, X)
+    if status >= 0:
+        what = "the tied covariance" if covariance_type == "tied" else f"component {status}"
+        raise _ill_defined(what, X.dtype)
+    return ((weights, means, covariances, prec_chol), lower_bound,
+            bounds[:n_iter].tolist(), n_iter, converged)
+
+
 def check_statistics(stats, X):
-    """Raise a clear ValueError when an E-step over- or underflowed X's dtype."""
-    if np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all() \
+    """Raise a clear ValueError when an E-step over- or underflowed X's dtype
+    (always when ``stats`` is None: the kernels found it so)."""
+    if stats is not None and np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all() \
             and np.isfinite(stats.sum_xx).all():
         return
     biggest = float(np.nanmax(np.abs(X)))
@@ -527,50 +553,13 @@ def m_step(stats, reg_covar, dtype):
 
     ``dtype`` is the data's dtype: like scikit-learn, 10 machine epsilons of it
     are added to each component's responsibility sum so that an empty
-    component gives finite means.
+    component gives finite means (the formulas: ``_em._m_step``).
     """
-    resp_sum = stats.resp_sum
-    nk = resp_sum + 10 * np.finfo(dtype).eps
-    delta = stats.sum_x / nk[:, None]  # new mean - shift
-    means = stats.shift + delta
-    # Full: sum_n r (x - mean)(x - mean)^T / nk, as scikit-learn's, written
-    # with sums about the shift: sum_xx/nk - (2 - resp_sum/nk) delta delta^T.
-    # Diag and spherical: scikit-learn's sum_n r x^2 / nk - (sum_n r x / nk)^2
-    # taken about the shift instead of the origin, sum_xx/nk - delta^2. It
-    # exceeds the exact scatter about the mean by eps10 delta^2 / nk: for a
-    # component holding one sample, that margin, 10 eps of the sample's
-    # squared distance to the shift, is what keeps the computed variance
-    # positive whatever reg_covar (rounding is a few eps of it), as it does
-    # scikit-learn's. About the shift rather than the origin, it stays that
-    # small for data far from the origin.
-    correction = 2.0 - resp_sum / nk
-    if stats.covariance_type == "full":
-        covariances = (stats.sum_xx / nk[:, None, None]
-                       - correction[:, None, None] * delta[:, :, None] * delta[:, None, :])
-        idx = np.arange(means.shape[1])
-        covariances[:, idx, idx] += reg_covar
-    elif stats.covariance_type == "tied":
-        # scikit-learn's (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), written about
-        # the centre c: sum_xx - sum_k nk delta_k delta_k^T, plus, when the
-        # responsibilities of a sample need not sum to one (one-hot seeds),
-        # c u^T + u c^T + (W - sum(nk)) c c^T with u = total_x - sum_k nk delta_k.
-        # After an E-step those terms are rounding noise times c c^T: skip them.
-        covariances = stats.sum_xx - (nk[:, None] * delta).T @ delta
-        if not stats.normalized:
-            center = stats.shift[0]
-            unexplained = stats.total_x - nk @ delta
-            covariances += (np.outer(center, unexplained) + np.outer(unexplained, center)
-                            + (stats.weight_sum - nk.sum()) * np.outer(center, center))
-        covariances /= nk.sum()
-        covariances.flat[:: means.shape[1] + 1] += reg_covar
-    elif stats.covariance_type == "diag":
-        covariances = stats.sum_xx / nk[:, None] - delta ** 2 + reg_covar
-    else:  # spherical: the mean of the diagonal variances, from the trace
-        n_features = means.shape[1]
-        covariances = (stats.sum_xx / nk - (delta ** 2).sum(axis=1)) / n_features
-        covariances += reg_covar
-    weights = nk / nk.sum()
-    return weights, means, covariances
+    weights, means, covariances = _em.m_step(
+        stats.covariance_type, 10 * np.finfo(dtype).eps, reg_covar, stats.resp_sum,
+        stats.sum_x, stats.sum_xx.reshape(-1), stats.shift, stats.normalized,
+        stats.total_x, stats.weight_sum)
+    return weights, means, covariances.reshape(stats.sum_xx.shape)
 
 
 # scikit-learn's message word for word (code matches it), then the first
@@ -597,20 +586,12 @@ def precision_cholesky(covariances, covariance_type, dtype=np.float64):
     covariance is not positive definite; ``dtype`` is the data's (float32
     data get scikit-learn's hint about float64).
     """
-    covariances = np.asarray(covariances, dtype=np.float64)
-    if covariance_type in ("full", "tied"):
-        stack = np.ascontiguousarray(covariances.reshape(-1, *covariances.shape[-2:]))
-        out = np.empty_like(stack)
-        failed = _em.precision_cholesky(stack, out)
-        if failed >= 0:
-            what = "the tied covariance" if covariance_type == "tied" else f"component {failed}"
-            raise _ill_defined(what, dtype)
-        return out.reshape(covariances.shape)
-    bad = np.flatnonzero(~(covariances > 0.0).reshape(covariances.shape[0], -1).all(axis=1)
-                         | ~np.isfinite(covariances).reshape(covariances.shape[0], -1).all(axis=1))
-    if bad.size:
-        raise _ill_defined(f"component {bad[0]}", dtype)
-    return 1.0 / np.sqrt(covariances)
+    covariances = np.ascontiguousarray(covariances, dtype=np.float64)
+    out, failed = _em.precision_factors(covariance_type, covariances)
+    if failed >= 0:
+        what = "the tied covariance" if covariance_type == "tied" else f"component {failed}"
+        raise _ill_defined(what, dtype)
+    return out
 
 
 def precisions_from_cholesky(precisions_cholesky, covariance_type):

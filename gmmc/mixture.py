@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from . import _init, _missing, _stats, _streaming
-from ._parallel import blas_limited, effective_n_threads, threads_for
+from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
@@ -282,7 +282,9 @@ class _BaseMixture:
                 if patterns is None else _missing.e_step(
                     X, weight, w, m, pc, cov_type, n_threads, log_weights=log_w,
                     patterns=patterns),
-                X, names)
+                X, names,
+                run_em=None if patterns is not None else self._em_in_kernels(
+                    X, weight, n_threads))
         self.n_samples_seen_ = float(n_samples if weight is None
                                      else weight.sum(dtype=np.float64))
         return X, weight, n_threads
@@ -312,14 +314,20 @@ class _BaseMixture:
                     stacklevel=7)
         return resp.statistics(X, weight, self.covariance_type, n_threads)
 
-    def _fit_loop(self, initial_parameters, e_step, X, names):
+    def _em_in_kernels(self, X, weight, n_threads):
+        """A replacement for ``_em`` running every iteration in the kernels, or
+        None (here: the driver's loop)."""
+        return None
+
+    def _fit_loop(self, initial_parameters, e_step, X, names, run_em=None):
         """The ``n_init`` starts of EM, keeping the best; sets the fitted attributes.
 
         Shared by the in-memory fit and the chunked ones (gmmc._streaming):
         ``initial_parameters()`` gives a start, ``e_step(weights, means,
         precisions_cholesky[, log_weights])`` (``_e_step_arguments``) the
         merged statistics of all the data, and X
-        (the data, or one row of its largest magnitude) its dtype and width.
+        (the data, or one row of its largest magnitude) its dtype and width;
+        ``run_em(params, lower_bound)``, when given, replaces ``_em``.
         """
         n_features = X.shape[1]
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -335,7 +343,8 @@ class _BaseMixture:
                 params = self._fitted_parameters(X.dtype)
                 # As scikit-learn: a fit without iterations has no lower bound.
                 lower_bound = self.lower_bound_ if self.max_iter > 0 else -np.inf
-            result = self._em(e_step, params, lower_bound, X)
+            result = (self._em(e_step, params, lower_bound, X) if run_em is None
+                      else run_em(params, lower_bound))
             # Without iterations the last start is kept, as by scikit-learn.
             if best is None or result[1] > best[1] or self.max_iter == 0:
                 best = result
@@ -1026,6 +1035,17 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
         RowBlocks) or fitted by Dask: gmmc._streaming."""
         return _streaming.fit(self, X, sample_weight)
+
+    def _em_in_kernels(self, X, weight, n_threads):
+        # Small data: the E-step costs less than the driver's Python work per
+        # iteration, so the whole loop runs in the kernels, the same steps in
+        # the same order. Only where the driver would use one block in this
+        # thread, and prints nothing per iteration.
+        if self.verbose or not single_block(X.shape[0], n_threads):
+            return None
+        return lambda params, lower_bound: _stats.em_in_kernels(
+            X, weight, params, self.covariance_type, self.reg_covar, self.tol,
+            self.max_iter, lower_bound)
 
     def _initial_parameters(self, X, weight, random_state, n_threads,
                             weights_init, means_init, precisions_init):

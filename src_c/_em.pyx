@@ -31,8 +31,9 @@ small (``MAX_AMPLIFICATION_*``).
 """
 import numpy as np
 
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
-from libc.math cimport fabs, sqrt
+from libc.math cimport exp, fabs, log, sqrt
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, gram_upper, times_upper
@@ -175,6 +176,144 @@ cdef double _full_feature_terms(int d, const double* u, const double* cm,
     return amplification
 
 
+cdef inline bint _finite(double v) noexcept nogil:
+    return v - v == 0.0  # false for NaN and +-inf
+
+
+cdef inline int _aux_size(int cov, int d, int k) noexcept nogil:
+    """Values of a Model's ``aux``: tied's projected means (D, K), or the
+    feature coefficients (F, K)."""
+    if cov == TIED:
+        return d * k
+    return _n_features(cov, d) * k if _features_possible(cov, d) else 1
+
+
+cdef inline size_t _work_size(int cov, int d, int k) noexcept nogil:
+    """Doubles of _fill_model's work space."""
+    return <size_t>k * (2 * d + _n_quadratic(cov, d) + 1) + d + (
+        <size_t>d * d if cov == FULL and _features_possible(cov, d) else 0)
+
+
+cdef void _fill_model(int cov, int d, int k, const double* log_weights,
+                      const floating* means, const floating* prec,
+                      const double* center_in, bint allow_features,
+                      bint allow_micro, double* work, floating* aux,
+                      floating* center_out, double* offset, unsigned char* exact,
+                      floating* prec_padded, Model* model) noexcept nogil:
+    """Build a Model: the per-component constants every chunk needs.
+
+    prec: upper factors, zero below the diagonal. center_in: the centre of
+    tied, diag and spherical computations (NULL: the mixture mean, which is
+    accurate; any centre is exact). Full covariances take the feature GEMMs
+    when at least half the components are accurate on them; the others are
+    then done per component alone. work: _work_size doubles. OUT: aux
+    (_aux_size), center_out (D,), offset (K,), exact (K,), prec_padded
+    (K, dp, dp) when micro-kernels may run, and ``model``, which points into
+    them and into means and prec.
+    """
+    cdef int nq = _n_quadratic(cov, d), nf = _n_features(cov, d), j, a, b, n_exact = 0
+    cdef int dp = _padded(d, sizeof(floating))
+    cdef double total, p
+    cdef double max_amplification = (MAX_AMPLIFICATION_FLOAT if floating is float
+                                      else MAX_AMPLIFICATION_DOUBLE)
+    cdef double* cm = work                        # (K, D) means - centre
+    cdef double* quadratic = cm + k * d           # (K, nq)
+    cdef double* linear = quadratic + k * nq      # (K, D)
+    cdef double* constant = linear + k * d        # (K,)
+    cdef double* center = constant + k            # (D,)
+    cdef double* u64 = center + d                 # (D, D) one full factor
+    cdef bint features = _features_possible(cov, d) and (allow_features or cov != FULL)
+    for j in range(k):  # log-density constants: log weight + log det(U)
+        total = 0.0
+        if cov == FULL:
+            for a in range(d):
+                total = total + log(<double>prec[j * d * d + a * d + a])
+        elif cov == TIED:
+            for a in range(d):
+                total = total + log(<double>prec[a * d + a])
+        elif cov == DIAG:
+            for a in range(d):
+                total = total + log(<double>prec[j * d + a])
+        else:
+            total = d * log(<double>prec[j])
+        offset[j] = log_weights[j] + total - 0.5 * d * LOG_2PI
+    for a in range(d):
+        if center_in != NULL:
+            center[a] = center_in[a]
+        else:
+            total = 0.0
+            for j in range(k):
+                total = total + exp(log_weights[j]) * <double>means[j * d + a]
+            center[a] = total
+        center_out[a] = <floating>center[a]
+    for j in range(k):
+        exact[j] = cov == FULL
+        for a in range(d):
+            cm[j * d + a] = <double>means[j * d + a] - center[a]
+    if cov == FULL and features:
+        for j in range(k):
+            for a in range(d * d):
+                u64[a] = prec[j * d * d + a]
+            # Not finite (an overflow): too large, so exact as well.
+            exact[j] = not (_full_feature_terms(
+                d, u64, cm + j * d, quadratic + j * nq, linear + j * d,
+                constant + j) <= max_amplification)
+            n_exact += exact[j]
+        # The feature GEMMs cost about half the per-component work of all K.
+        features = 2 * n_exact <= k
+        if not features:
+            for j in range(k):
+                exact[j] = 1
+    if cov == TIED:  # aux (D, K) = (means - centre) U, transposed
+        for a in range(d):
+            for j in range(k):
+                total = 0.0
+                for b in range(d):
+                    total = total + cm[j * d + b] * <double>prec[b * d + a]
+                aux[a * k + j] = <floating>total
+    elif features:
+        if cov != FULL:  # (full: quadratic, linear and constant computed above)
+            for j in range(k):
+                constant[j] = 0.0
+                for a in range(d):
+                    p = <double>prec[j * d + a] if cov == DIAG else <double>prec[j]
+                    p = p * p
+                    if cov == DIAG or a == 0:
+                        quadratic[j * nq + a] = p
+                    linear[j * d + a] = cm[j * d + a] * p
+                    constant[j] = constant[j] + cm[j * d + a] * linear[j * d + a]
+        # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
+        for j in range(k):
+            for a in range(nq):
+                aux[a * k + j] = <floating>quadratic[j * nq + a]
+            for a in range(d):
+                aux[(nq + a) * k + j] = <floating>(-2.0 * linear[j * d + a])
+            aux[(nf - 1) * k + j] = <floating>(-2.0 * (offset[j] - 0.5 * constant[j]))
+    model.micro = False
+    if cov == FULL and HAVE_AVX512 and allow_micro:
+        for j in range(k):
+            model.micro = model.micro or exact[j]
+    if model.micro:
+        for a in range(k * dp * dp):
+            prec_padded[a] = 0
+        for j in range(k):
+            for a in range(d):
+                for b in range(d):
+                    prec_padded[(j * dp + a) * dp + b] = prec[(j * d + a) * d + b]
+    model.cov = cov
+    model.features = features
+    model.exact = exact
+    model.dp = dp
+    model.prec_padded = prec_padded
+    model.d = d
+    model.k = k
+    model.means = means
+    model.prec_chol = prec
+    model.aux = aux
+    model.center = center_out
+    model.offset = offset
+
+
 def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
                   str covariance_type, center, bint allow_features=True,
                   bint allow_microkernels=True):
@@ -182,8 +321,6 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
 
     X gives the dtype and D (its rows are not read); ``center`` is the centre
     of tied, diag and spherical computations (None: the mixture mean).
-    Full covariances take the feature GEMMs when at least half the components
-    are accurate on them; the others are then done per component alone.
     ``allow_features=False`` keeps full covariances on the per-component path
     and ``allow_microkernels=False`` that path on BLAS (to test one path
     against the other). Returns an opaque tuple that
@@ -194,10 +331,10 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     dtype = np.float32 if floating is float else np.float64
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"unknown covariance_type {covariance_type!r}")
-    cov = COVARIANCE_TYPES[covariance_type]
-    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    cdef int cov = COVARIANCE_TYPES[covariance_type]
+    cdef const double[::1] log_w = np.ascontiguousarray(log_weights, dtype=np.float64)
     means = np.ascontiguousarray(means, dtype=dtype)
-    k = log_weights.shape[0]
+    cdef int k = log_w.shape[0]
     if k < 1 or d < 1:
         raise ValueError(f"need at least one component and one feature, got K={k}, D={d}")
     if means.shape != (k, d):
@@ -209,71 +346,32 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
             f"{covariance_type} prec_chol must have shape {expected}, got {prec_chol.shape}")
     if cov == FULL or cov == TIED:  # times_upper may read the whole square
         prec_chol = _upper_triangles(prec_chol.reshape(-1, d, d)).reshape(expected)
-    pc64 = prec_chol.astype(np.float64)
-    if cov == FULL:
-        log_det = np.log(np.diagonal(pc64, axis1=1, axis2=2)).sum(axis=1)
-    elif cov == TIED:
-        log_det = np.full(k, np.log(np.diag(pc64)).sum())
-    elif cov == DIAG:
-        log_det = np.log(pc64).sum(axis=1)
-    else:
-        log_det = d * np.log(pc64)
-    offset = log_weights + log_det - 0.5 * d * LOG_2PI
-
-    if center is None:  # any centre is exact; the mixture mean is accurate
-        center = np.exp(log_weights) @ means.astype(np.float64)
-    center = np.ascontiguousarray(center, dtype=np.float64)
-    centered_means = means.astype(np.float64) - center
-    aux = np.zeros((1, 1))
-    features = _features_possible(cov, d) and (allow_features or cov != FULL)
-    exact = np.full(k, cov == FULL, dtype=np.uint8)
-    cdef int j, n_components
-    cdef double[:, ::1] quadratic_view, linear_view
-    cdef double[::1] amplification_view, constant_view
-    cdef const double[:, :, ::1] u_view
-    cdef const double[:, ::1] cm_view
-    if cov == FULL and features:
-        # Small K x D x D work, once per E-step: plain loops, not a dozen NumPy
-        # calls on tiny arrays (most of a small fit's time).
-        amplification = np.empty(k)
-        quadratic, linear = np.empty((k, _n_quadratic(FULL, d))), np.empty((k, d))
-        constant = np.empty(k)
-        u_view, cm_view = pc64, centered_means
-        amplification_view, quadratic_view = amplification, quadratic
-        linear_view, constant_view = linear, constant
-        n_components = k
-        with nogil:
-            for j in range(n_components):
-                amplification_view[j] = _full_feature_terms(
-                    d, &u_view[j, 0, 0], &cm_view[j, 0], &quadratic_view[j, 0],
-                    &linear_view[j, 0], &constant_view[j])
-        # Not finite (an overflow): too large, so exact as well.
-        exact = ~(amplification <= (MAX_AMPLIFICATION_FLOAT if dtype == np.float32
-                                    else MAX_AMPLIFICATION_DOUBLE))
-        exact = exact.astype(np.uint8)
-        # The feature GEMMs cost about half the per-component work of all K.
-        features = 2 * np.count_nonzero(exact) <= k
-        if not features:
-            exact[:] = 1
-    if cov == TIED:
-        aux = (centered_means @ pc64).T
-    elif features:
-        if cov != FULL:  # (full: quadratic, linear and constant computed above)
-            precision = pc64 ** 2
-            quadratic = precision if cov == DIAG else precision[:, None]
-            linear = centered_means * (precision if cov == DIAG else precision[:, None])
-            constant = (centered_means * linear).sum(axis=1)
-        # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
-        aux = np.concatenate([quadratic.T, -2.0 * linear.T,
-                              -2.0 * (offset - 0.5 * constant)[None, :]])
-    micro = cov == FULL and HAVE_AVX512 and allow_microkernels and exact.any()
-    dp = _padded(d, 4 if dtype == np.float32 else 8)
-    prec_padded = np.zeros((k, dp, dp) if micro else (1, 1, 1), dtype=dtype)
-    if micro:
-        prec_padded[:, :d, :d] = prec_chol
-    return (cov, means, prec_chol, np.ascontiguousarray(aux, dtype=dtype),
-            center.astype(dtype), np.ascontiguousarray(offset), features, exact,
-            micro, prec_padded)
+    cdef const double[::1] center_in = (
+        None if center is None else np.ascontiguousarray(center, dtype=np.float64))
+    if center_in is not None and center_in.shape[0] != d:
+        raise ValueError(f"center must have {d} entries, got {center_in.shape[0]}")
+    cdef int dp = _padded(d, 4 if floating is float else 8)
+    may_be_micro = cov == FULL and HAVE_AVX512 and allow_microkernels
+    aux = np.zeros(_aux_size(cov, d, k), dtype=dtype)
+    center_out = np.empty(d, dtype=dtype)
+    offset = np.empty(k)
+    exact = np.empty(k, dtype=np.uint8)
+    prec_padded = np.zeros(k * dp * dp if may_be_micro else 1, dtype=dtype)
+    work = np.empty(_work_size(cov, d, k))
+    cdef const floating[:, ::1] means_view = means
+    cdef const floating[::1] prec_view = prec_chol.reshape(-1)
+    cdef floating[::1] aux_view = aux, center_view = center_out
+    cdef floating[::1] padded_view = prec_padded.reshape(-1)
+    cdef double[::1] offset_view = offset, work_view = work
+    cdef unsigned char[::1] exact_view = exact
+    cdef Model model
+    with nogil:
+        _fill_model(cov, d, k, &log_w[0], &means_view[0, 0], &prec_view[0],
+                    NULL if center_in is None else &center_in[0], allow_features,
+                    allow_microkernels, &work_view[0], &aux_view[0], &center_view[0],
+                    &offset_view[0], &exact_view[0], &padded_view[0], &model)
+    return (cov, means, prec_chol, aux, center_out, offset, bool(model.features), exact,
+            bool(model.micro), prec_padded)
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -856,6 +954,40 @@ def statistics_from_responsibilities(
     return weight_sum
 
 
+cdef int _precision_cholesky(int cov, int d, int k, const double* covariances,
+                             double* out) noexcept nogil:
+    """Precision factors of float64 covariances, scikit-learn's layout: full
+    and tied U with inv(C) = U U^T (upper, zero below), diag and spherical
+    1 / sqrt(C). Returns the first component (tied: 0) whose covariance is
+    not positive definite (or not finite), -1 when all succeeded."""
+    cdef int count = k if cov == FULL else 1, j, a, b, info
+    cdef double* m
+    if cov == DIAG or cov == SPHERICAL:
+        count = k * d if cov == DIAG else k
+        for a in range(count):
+            if not (covariances[a] > 0.0 and _finite(covariances[a])):
+                return a // d if cov == DIAG else a
+            out[a] = 1.0 / sqrt(covariances[a])
+        return -1
+    for j in range(count):
+        m = out + j * d * d
+        for a in range(d * d):
+            if not _finite(covariances[j * d * d + a]):  # LAPACK may not flag NaN
+                return j
+            m[a] = covariances[j * d * d + a]
+        # Row-major storage of the column-major lower factor L is L^T; the
+        # inverse of L read row-major is inv(L)^T = U, the precision factor.
+        info = cholesky_lower_inplace(d, m)
+        if info == 0:
+            info = invert_triangular_inplace(d, m)
+        if info != 0:
+            return j
+        for a in range(d):
+            for b in range(a):
+                m[a * d + b] = 0.0
+    return -1
+
+
 def precision_cholesky(const double[:, :, ::1] covariances, double[:, :, ::1] out):
     """Upper-triangular precision Cholesky factors of covariance matrices.
 
@@ -870,28 +1002,253 @@ def precision_cholesky(const double[:, :, ::1] covariances, double[:, :, ::1] ou
     int : index of the first component whose covariance is not positive
         definite, or -1 when all factorisations succeeded.
     """
-    cdef int k = covariances.shape[0], d = covariances.shape[1], j, a, b, info = 0
+    cdef int k = covariances.shape[0], d = covariances.shape[1], failed
     if covariances.shape[2] != d or out.shape[0] != k or out.shape[1] != d or out.shape[2] != d:
         raise ValueError("covariances and out must both have shape (K, D, D)")
     if d < 1:
         raise ValueError("covariances must be at least 1 x 1")
-    if not np.isfinite(np.asarray(covariances)).all():  # LAPACK may not flag NaN
-        bad = np.flatnonzero(~np.isfinite(np.asarray(covariances)).all(axis=(1, 2)))
-        return int(bad[0])
-    cdef double* m
     with nogil:
+        failed = _precision_cholesky(FULL, d, k, &covariances[0, 0, 0], &out[0, 0, 0])
+    return failed
+
+
+def precision_factors(str covariance_type, covariances):
+    """``_precision_cholesky`` of float64 covariances of any type (flattened).
+
+    Returns (factors, with the covariances' shape; failed component or -1).
+    """
+    cdef int cov = COVARIANCE_TYPES[covariance_type], failed
+    arr = np.ascontiguousarray(covariances, dtype=np.float64)
+    cdef int k = arr.shape[0] if cov != TIED else 1
+    cdef int d = arr.shape[arr.ndim - 1] if cov != SPHERICAL else 1
+    out = np.empty_like(arr)
+    cdef double[::1] out_view = out.reshape(-1)
+    cdef const double[::1] flat = arr.reshape(-1)
+    if flat.shape[0] == 0:
+        return out, -1
+    with nogil:
+        failed = _precision_cholesky(cov, d, k, &flat[0], &out_view[0])
+    return out, failed
+
+
+cdef void _m_step(int cov, int d, int k, double eps10, double reg_covar,
+                  const double* resp_sum, const double* sum_x, const double* sum_xx,
+                  const double* shift, bint normalized, const double* total_x,
+                  double weight_sum, double* work, double* weights, double* means,
+                  double* covariances) noexcept nogil:
+    """Weights, means and covariances (float64) maximising the expected
+    log-likelihood, from sufficient statistics about ``shift``.
+
+    eps10: 10 machine epsilons of the data's dtype, added, like scikit-learn,
+    to each component's responsibility sum so that an empty component gives
+    finite means. normalized: the responsibilities of each sample summed to
+    one (an E-step; one-hot seeds need not), with total_x (D,) and weight_sum
+    used otherwise (tied). work: K (D + 1) doubles. Full covariances, as
+    scikit-learn's sum_n r (x - mean)(x - mean)^T / nk, are written with sums
+    about the shift: sum_xx/nk - (2 - resp_sum/nk) delta delta^T, delta = mean
+    - shift. Diag and spherical are scikit-learn's sum r x^2/nk - (sum r x /
+    nk)^2 taken about the shift instead of the origin, sum_xx/nk - delta^2: for
+    a component holding one sample, the margin of that formula over the exact
+    scatter, 10 eps of the squared distance to the shift, keeps the computed
+    variance positive whatever reg_covar (rounding is a few eps of it), as it
+    does scikit-learn's; about the shift, it stays that small for data far
+    from the origin.
+    """
+    cdef double* nk = work
+    cdef double* delta = work + k
+    cdef double total = 0.0, correction, t, unexplained_a, unexplained_b
+    cdef int j, a, b
+    for j in range(k):
+        nk[j] = resp_sum[j] + eps10
+        total = total + nk[j]
+    for j in range(k):
+        for a in range(d):
+            delta[j * d + a] = sum_x[j * d + a] / nk[j]
+            means[j * d + a] = shift[j * d + a] + delta[j * d + a]
+        weights[j] = nk[j] / total
+    if cov == FULL:
         for j in range(k):
-            m = &out[j, 0, 0]
-            for a in range(d * d):
-                m[a] = covariances[j, a // d, a % d]
-            # Row-major storage of the column-major lower factor L is L^T; the
-            # inverse of L read row-major is inv(L)^T = U, the precision factor.
-            info = cholesky_lower_inplace(d, m)
-            if info == 0:
-                info = invert_triangular_inplace(d, m)
-            if info != 0:
-                break
+            correction = 2.0 - resp_sum[j] / nk[j]
             for a in range(d):
-                for b in range(a):
-                    m[a * d + b] = 0.0
-    return j if info != 0 else -1
+                for b in range(a, d):  # upper triangle, mirrored: exactly symmetric
+                    t = (sum_xx[(j * d + a) * d + b] / nk[j]
+                         - correction * delta[j * d + a] * delta[j * d + b])
+                    covariances[(j * d + a) * d + b] = t
+                    covariances[(j * d + b) * d + a] = t
+                covariances[(j * d + a) * d + a] += reg_covar
+    elif cov == TIED:
+        # scikit-learn's (X^T X - sum_k nk mu_k mu_k^T) / sum(nk), about the
+        # centre c: sum_xx - sum_k nk delta_k delta_k^T, plus, when the
+        # responsibilities of a sample need not sum to one (one-hot seeds),
+        # c u^T + u c^T + (W - sum(nk)) c c^T with u = total_x - sum_k nk delta_k.
+        # After an E-step those terms are rounding noise times c c^T: skipped.
+        for a in range(d):
+            for b in range(a, d):  # upper triangle, mirrored: exactly symmetric
+                t = 0.0
+                for j in range(k):
+                    t = t + nk[j] * delta[j * d + a] * delta[j * d + b]
+                t = sum_xx[a * d + b] - t
+                if not normalized:
+                    unexplained_a = total_x[a]
+                    unexplained_b = total_x[b]
+                    for j in range(k):
+                        unexplained_a = unexplained_a - nk[j] * delta[j * d + a]
+                        unexplained_b = unexplained_b - nk[j] * delta[j * d + b]
+                    t = t + (shift[a] * unexplained_b + unexplained_a * shift[b]
+                             + (weight_sum - total) * (shift[a] * shift[b]))
+                covariances[a * d + b] = t
+                covariances[b * d + a] = t
+        for a in range(d * d):
+            covariances[a] = covariances[a] / total
+        for a in range(d):
+            covariances[a * d + a] += reg_covar
+    elif cov == DIAG:
+        for a in range(k * d):
+            covariances[a] = sum_xx[a] / nk[a // d] - delta[a] * delta[a] + reg_covar
+    else:  # spherical: the mean of the diagonal variances, from the trace
+        for j in range(k):
+            t = 0.0
+            for a in range(d):
+                t = t + delta[j * d + a] * delta[j * d + a]
+            covariances[j] = (sum_xx[j] / nk[j] - t) / d + reg_covar
+
+
+def m_step(str covariance_type, double eps10, double reg_covar,
+           const double[::1] resp_sum, const double[:, ::1] sum_x,
+           const double[::1] sum_xx, const double[:, ::1] shift, bint normalized,
+           const double[::1] total_x, double weight_sum):
+    """The M-step (see ``_m_step``) from a ``SufficientStatistics``' arrays.
+
+    Returns (weights (K,), means (K, D), covariances (flat, float64)).
+    """
+    cdef int cov = COVARIANCE_TYPES[covariance_type]
+    cdef int k = sum_x.shape[0], d = sum_x.shape[1]
+    if resp_sum.shape[0] != k or shift.shape[0] != k or shift.shape[1] != d:
+        raise ValueError("resp_sum, sum_x and shift disagree on K or D")
+    if sum_xx.shape[0] != {FULL: k * d * d, TIED: d * d, DIAG: k * d}.get(cov, k):
+        raise ValueError("sum_xx has the wrong size")
+    if total_x.shape[0] != d:
+        raise ValueError("total_x must have D entries")
+    weights, means = np.empty(k), np.empty((k, d))
+    covariances = np.empty(sum_xx.shape[0])
+    work = np.empty(k * (d + 1))
+    cdef double[::1] w_view = weights, c_view = covariances, work_view = work
+    cdef double[:, ::1] m_view = means
+    with nogil:
+        _m_step(cov, d, k, eps10, reg_covar, &resp_sum[0], &sum_x[0, 0], &sum_xx[0],
+                &shift[0, 0], normalized, &total_x[0], weight_sum, &work_view[0],
+                &w_view[0], &m_view[0, 0], &c_view[0])
+    return weights, means, covariances
+
+
+def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
+            double weight_sum, str covariance_type, floating[::1] weights,
+            floating[:, ::1] means, floating[::1] covariances, floating[::1] prec_chol,
+            double reg_covar, double eps10, double tol, int max_iter,
+            double lower_bound, double[::1] bounds):
+    """EM iterations from the given parameters, all in C: for data that fit
+    in one block of rows (one thread), where per-iteration Python work would
+    cost more than the E-step itself.
+
+    Each iteration composes the same steps as the Python driver:
+    ``prepare_model``'s ``_fill_model``, the statistics pass, ``_m_step``
+    and ``_precision_cholesky``, so the two give the same fits.
+
+    Parameters
+    ----------
+    X : (N, D), C-contiguous.  IN
+    sample_weight : (N,) same dtype, or None.  IN
+    weight_sum : sum of the sample weights (N without).  IN
+    weights, means, covariances (flat), prec_chol (flat, upper factors zero
+        below the diagonal) : the start, X's dtype.  IN/OUT: the last M-step.
+    reg_covar, eps10 : as ``_m_step``.  IN
+    tol, max_iter : stop when the lower bound changes by less than tol, or
+        after max_iter iterations.  IN
+    lower_bound : the bound before the first iteration (-inf for a start).  IN
+    bounds : (max_iter,).  OUT: the lower bound after each iteration.
+
+    Returns
+    -------
+    (n_iter, converged, lower_bound, status) : status -1 when all went well;
+    -2 when an E-step's sums were not finite; otherwise the component whose
+    covariance was not positive definite (the fit stopped there, the
+    parameters are those of the previous iteration).
+    """
+    cdef int cov = COVARIANCE_TYPES[covariance_type]
+    cdef int n = X.shape[0], d = X.shape[1], k = weights.shape[0]
+    cdef int n_xx = {FULL: k * d * d, TIED: d * d, DIAG: k * d}.get(cov, k)
+    cdef int dp = _padded(d, sizeof(floating))
+    if (means.shape[0] != k or means.shape[1] != d or covariances.shape[0] != n_xx
+            or prec_chol.shape[0] != n_xx or bounds.shape[0] < max_iter
+            or (sample_weight is not None and sample_weight.shape[0] != n)):
+        raise ValueError("em_loop: arrays of inconsistent shapes")
+    dtype = np.float32 if floating is float else np.float64
+    # Work arrays, allocated once per call.
+    cdef double[::1] log_w = np.empty(k), shift = np.empty(k * d)
+    cdef double[::1] resp_sum = np.empty(k), sum_x = np.empty(k * d), sum_xx = np.empty(n_xx)
+    cdef double[::1] new_w = np.empty(k), new_means = np.empty(k * d)
+    cdef double[::1] new_cov = np.empty(n_xx), new_prec = np.empty(n_xx)
+    cdef double[::1] work = np.empty(max(_work_size(cov, d, k), <size_t>k * (d + 1)))
+    cdef double[::1] offset = np.empty(k)
+    cdef floating[::1] aux = np.zeros(_aux_size(cov, d, k), dtype=dtype)
+    cdef floating[::1] center = np.empty(d, dtype=dtype)
+    cdef floating[::1] padded = np.zeros(
+        k * dp * dp if cov == FULL and HAVE_AVX512 else 1, dtype=dtype)
+    cdef unsigned char[::1] exact = np.empty(k, dtype=np.uint8)
+    cdef Model model
+    cdef int it = 0, j, a, status = -1
+    cdef bint converged = False
+    cdef double loglik, previous
+    cdef const floating* w_ptr = NULL if sample_weight is None else &sample_weight[0]
+    for it in range(1, max_iter + 1):
+        with nogil:
+            for j in range(k):
+                log_w[j] = log(<double>weights[j])  # a weight of 0: -inf
+            # The statistics' reference: the means (full), else the mixture mean.
+            for a in range(d):
+                loglik = 0.0
+                for j in range(k):
+                    loglik = loglik + <double>weights[j] * <double>means[j, a]
+                for j in range(k):
+                    shift[j * d + a] = means[j, a] if cov == FULL else loglik
+            _fill_model(cov, d, k, &log_w[0], &means[0, 0], &prec_chol[0],
+                        NULL if cov == FULL else &shift[0], True, True, &work[0],
+                        &aux[0], &center[0], &offset[0], &exact[0], &padded[0], &model)
+            for j in range(k):
+                resp_sum[j] = 0.0
+            for a in range(k * d):
+                sum_x[a] = 0.0
+            for a in range(n_xx):
+                sum_xx[a] = 0.0
+        loglik = _statistics_pass(&model, cov, d, k, X, w_ptr, NULL, &shift[0],
+                                  &center[0], &resp_sum[0], &sum_x[0], &sum_xx[0], n_xx)
+        with nogil:
+            status = -1 if _finite(loglik) else -2
+            for a in range(k * d):
+                if not _finite(sum_x[a]):
+                    status = -2
+            for a in range(n_xx):
+                if not _finite(sum_xx[a]):
+                    status = -2
+            if status == -1:
+                _m_step(cov, d, k, eps10, reg_covar, &resp_sum[0], &sum_x[0], &sum_xx[0],
+                        &shift[0], True, NULL, weight_sum, &work[0], &new_w[0],
+                        &new_means[0], &new_cov[0])
+                status = _precision_cholesky(cov, d, k, &new_cov[0], &new_prec[0])
+            if status == -1:
+                for j in range(k):
+                    weights[j] = <floating>new_w[j]
+                for a in range(k * d):
+                    means[a // d, a % d] = <floating>new_means[a]
+                for a in range(n_xx):
+                    covariances[a] = <floating>new_cov[a]
+                    prec_chol[a] = <floating>new_prec[a]
+                previous = lower_bound
+                lower_bound = loglik / weight_sum
+                bounds[it - 1] = lower_bound
+                if fabs(lower_bound - previous) < tol:
+                    converged = True
+        if status != -1 or converged:
+            break
+        PyErr_CheckSignals()  # Ctrl-C between iterations, as the Python driver
+    return it, converged, lower_bound, status

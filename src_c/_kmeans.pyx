@@ -285,3 +285,141 @@ def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset
                 for a in range(d):
                     sums[best, a] += w * centred[i * d + a]
     return inertia, n_changed
+
+
+# lloyd_loop's reasons to stop.
+LLOYD_STABLE = 0     # no label changed
+LLOYD_MOVED_LITTLE = 1  # the centres moved by at most tol (labels then updated)
+LLOYD_EMPTY = 2      # a cluster lost all its samples (the caller reseeds it)
+LLOYD_MAX_ITER = 3
+
+
+def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset,
+               floating[:, ::1] centers, int[::1] labels, double[:, ::1] sums,
+               double[::1] counts, int max_iter, double tol):
+    """Lloyd iterations in one call, for data the caller takes in one block.
+
+    Each iteration is ``lloyd_step`` followed by the centre update of
+    ``gmmc._init.kmeans``: new centres sums / counts; stop when no label
+    changes, or when the centres moved by at most ``tol`` (squared distance,
+    summed), after one more assignment.
+
+    Parameters
+    ----------
+    X, sample_weight, offset : as ``lloyd_step``.  IN
+    centers : (K, D) centred.  IN/OUT
+    labels : (N,) int32.  IN/OUT
+    sums, counts : (K, D), (K,).  OUT: the last step's sums (needed when a
+        cluster emptied: centers are then left as they were for that step).
+    max_iter : iterations allowed.  IN
+    tol : as above.  IN
+
+    Returns
+    -------
+    (n_iter, reason) : iterations done (the extra assignment not counted) and
+        one of LLOYD_STABLE, LLOYD_MOVED_LITTLE, LLOYD_EMPTY, LLOYD_MAX_ITER.
+    """
+    cdef int k = centers.shape[0], d = centers.shape[1], it, j, a
+    cdef double shift, value, tiny = np.finfo(np.float64).tiny
+    cdef floating new
+    cdef bint empty
+    counts_np, sums_np = np.asarray(counts), np.asarray(sums)
+    for it in range(1, max_iter + 1):
+        sums_np[...] = 0.0
+        counts_np[...] = 0.0
+        _, changed = lloyd_step(X, sample_weight, offset, centers, labels, sums, counts)
+        if not changed:
+            return it, LLOYD_STABLE
+        shift = 0.0
+        with nogil:
+            empty = False
+            for j in range(k):
+                empty = empty or counts[j] == 0.0
+            if not empty:
+                for j in range(k):
+                    for a in range(d):
+                        value = sums[j, a] / (counts[j] if counts[j] > tiny else tiny)
+                        new = <floating>value
+                        shift += (new - centers[j, a]) * (new - centers[j, a])
+                        centers[j, a] = new
+        if empty:
+            return it, LLOYD_EMPTY
+        if shift <= tol:
+            sums_np[...] = 0.0
+            counts_np[...] = 0.0
+            lloyd_step(X, sample_weight, offset, centers, labels, sums, counts)
+            return it, LLOYD_MOVED_LITTLE
+    return max_iter, LLOYD_MAX_ITER
+
+
+def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
+                         const double[::1] offset, floating[::1] closest,
+                         double potential, const double[:, ::1] draws,
+                         Py_ssize_t[::1] indices):
+    """Greedy k-means++ centres 1 .. K-1 in one call (data in one block).
+
+    The steps of ``gmmc._init.kmeans_plusplus``, in its order: for centre c,
+    the T candidates are drawn with ``draws[c - 1] * potential`` against the
+    cumulative weighted distances (``cumulative_search``), the one of least
+    ``candidate_potentials`` is kept and ``closest`` updated.
+
+    Parameters
+    ----------
+    X, sample_weight, offset : as ``lloyd_step``.  IN
+    closest : (N,) distances to the first centre.  IN/OUT
+    potential : sum of w_n closest_n.  IN
+    draws : (K - 1, T) uniform draws in [0, 1).  IN
+    indices : (K,) int.  IN: indices[0], the first centre; OUT: the others.
+
+    Returns
+    -------
+    int : K when all centres were chosen, else the centre c at which every
+        sample already sat on a centre (potential 0): the caller then draws
+        that centre differently (indices from c on are not set).
+    """
+    cdef Py_ssize_t n_samples = X.shape[0]
+    cdef int k = indices.shape[0], t = draws.shape[1], d = X.shape[1], c, j, m, best
+    if draws.shape[0] != k - 1 or closest.shape[0] != n_samples or t < 1:
+        raise ValueError("draws must be (K - 1, T) and closest (N,)")
+    dtype = np.float32 if floating is float else np.float64
+    targets_np = np.empty(t)
+    cdef double[::1] targets = targets_np
+    cdef Py_ssize_t[::1] order = np.empty(t, dtype=np.intp)
+    cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
+    cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
+    cdef double[::1] potentials = np.empty(t)  # first the sorted targets
+    cdef Py_ssize_t tmp
+    cdef Py_ssize_t[::1] found
+    for c in range(1, k):
+        if potential <= 0:
+            return c
+        with nogil:
+            for j in range(t):
+                targets[j] = draws[c - 1, j] * potential
+                order[j] = j
+            for j in range(1, t):  # stable insertion sort of the targets' order
+                m = j
+                while m > 0 and targets[order[m - 1]] > targets[order[m]]:
+                    tmp = order[m]
+                    order[m] = order[m - 1]
+                    order[m - 1] = tmp
+                    m -= 1
+            for j in range(t):
+                potentials[j] = targets[order[j]]
+        found = cumulative_search(closest, sample_weight, potentials, False)
+        for j in range(t):
+            candidates[order[j]] = found[j]
+        with nogil:
+            for j in range(t):
+                for m in range(d):
+                    centred[j, m] = <floating>(<double>X[candidates[j], m] - offset[m])
+                potentials[j] = 0.0
+        candidate_potentials(X, sample_weight, offset, centred, closest, potentials)
+        best = 0
+        for j in range(1, t):
+            if potentials[j] < potentials[best]:
+                best = j
+        indices[c] = candidates[best]
+        potential = potentials[best]
+        update_closest(X, sample_weight, offset, centred[best:best + 1], closest)
+    return k

@@ -1,0 +1,204 @@
+"""The EM loop in the kernels (small data, one block of rows) against the
+Python driver's loop: the same steps, so the same fits."""
+import numpy as np
+import pytest
+
+import gmmc
+from gmmc.mixture import GaussianMixture
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def _blobs(n=400, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(3, d))
+    return centers[rng.integers(3, size=n)] + rng.normal(size=(n, d))
+
+
+def _fit(monkeypatch, in_kernels, **kwargs):
+    with monkeypatch.context() as patch:
+        if not in_kernels:
+            patch.setattr(GaussianMixture, "_em_in_kernels", lambda *args: None)
+        calls = []
+        original = gmmc._stats.em_in_kernels
+        patch.setattr(gmmc._stats, "em_in_kernels",
+                      lambda *a, **k: calls.append(1) or original(*a, **k))
+        X, weight = kwargs.pop("X"), kwargs.pop("sample_weight", None)
+        gm = GaussianMixture(**kwargs).fit(X, sample_weight=weight)
+    assert bool(calls) == in_kernels  # the path under test ran
+    return gm
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kernel_loop_matches_the_driver(monkeypatch, covariance_type, dtype, weighted):
+    X = _blobs().astype(dtype)
+    weight = (np.random.default_rng(1).uniform(0.2, 3.0, size=len(X)) if weighted
+              else None)
+    params = dict(X=X, sample_weight=weight, n_components=3,
+                  covariance_type=covariance_type, random_state=0, tol=1e-8,
+                  max_iter=60, n_init=2)
+    a = _fit(monkeypatch, True, **params)
+    b = _fit(monkeypatch, False, **params)
+    rtol = 1e-10 if dtype == np.float64 else 2e-4
+    assert a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+    for name in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        assert getattr(a, name).dtype == dtype
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol,
+                                   atol=1e-12 if dtype == np.float64 else 1e-5)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)
+    assert isinstance(a.lower_bounds_, list)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_kernel_loop_matches_scikit_learn(covariance_type):
+    sklearn_mixture = pytest.importorskip("sklearn.mixture")
+    X = _blobs(seed=3)
+    params = dict(n_components=3, covariance_type=covariance_type, random_state=0,
+                  tol=1e-10, max_iter=200)
+    a = GaussianMixture(**params).fit(X)
+    b = sklearn_mixture.GaussianMixture(**params).fit(X)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-10)
+
+
+def test_kernel_loop_raises_the_driver_error_for_a_collapsed_component(monkeypatch):
+    # A valid start; the first M-step gives the far point a component of its
+    # own, of covariance 0 (reg_covar=0): an ill-defined covariance.
+    X = np.array([[0.0, 0.0], [0.1, 0.3], [0.2, 0.1], [0.3, 0.2], [1e3, 1e3]])
+    params = dict(X=X, n_components=2, reg_covar=0.0, covariance_type="full",
+                  means_init=[[0.15, 0.15], [1e3, 1e3]],
+                  precisions_init=np.array([np.eye(2), np.eye(2)]))
+    messages = []
+    for in_kernels in (True, False):
+        with pytest.raises(ValueError, match="ill-defined empirical covariance") as err:
+            _fit(monkeypatch, in_kernels, **params)
+        messages.append(str(err.value))
+    assert "(The first is component 1.)" in messages[0]
+    assert messages[0] == messages[1]
+
+
+def test_kernel_loop_max_iter_zero_keeps_the_start(monkeypatch):
+    X = _blobs()
+    params = dict(X=X, n_components=3, random_state=0, max_iter=0)
+    a = _fit(monkeypatch, True, **params)
+    b = _fit(monkeypatch, False, **params)
+    np.testing.assert_array_equal(a.means_, b.means_)
+    assert a.n_iter_ == b.n_iter_ == 0 and a.lower_bounds_ == b.lower_bounds_ == []
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_lloyd_loop_in_the_kernels_matches_the_step_by_step_loop(monkeypatch, dtype,
+                                                                 weighted, seed):
+    rng = np.random.default_rng(seed)
+    X = _blobs(n=600, d=4, seed=seed).astype(dtype)
+    weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
+    labels = []
+    for in_kernels in (True, False):
+        with monkeypatch.context() as patch:
+            if not in_kernels:
+                patch.setattr(gmmc._init, "single_block", lambda *args: False)
+            labels.append(gmmc._init.kmeans(X, weight, 6, np.random.RandomState(seed),
+                                            n_threads=1))
+    np.testing.assert_array_equal(labels[0], labels[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_clusters", [1, 2, 7, 20])
+def test_kmeans_plusplus_in_the_kernels_matches_the_step_by_step_loop(
+        monkeypatch, dtype, weighted, n_clusters):
+    rng = np.random.default_rng(n_clusters)
+    X = _blobs(n=500, d=3, seed=n_clusters).astype(dtype)
+    weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
+    results = []
+    for in_kernels in (True, False):
+        random_state = np.random.RandomState(7)
+        with monkeypatch.context() as patch:
+            if not in_kernels:
+                patch.setattr(gmmc._init, "single_block", lambda *args: False)
+            centers, indices = gmmc._init.kmeans_plusplus(X, weight, n_clusters,
+                                                          random_state, n_threads=1)
+        results.append((indices, random_state.random_sample()))  # and the RNG after
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+
+
+def test_kmeans_plusplus_in_the_kernels_replays_when_samples_run_out(monkeypatch):
+    # Three distinct points for five centres: the potential reaches 0, and
+    # the next candidates are drawn differently (scikit-learn's order).
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), 4, axis=0)
+    results = []
+    for in_kernels in (True, False):
+        random_state = np.random.RandomState(3)
+        with monkeypatch.context() as patch:
+            if not in_kernels:
+                patch.setattr(gmmc._init, "single_block", lambda *args: False)
+            _, indices = gmmc._init.kmeans_plusplus(X, None, 5, random_state, 1)
+        results.append((indices, random_state.random_sample()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("normalized", [True, False])
+def test_m_step_against_a_numpy_reference(covariance_type, normalized):
+    """The M-step from responsibilities r (N, K) and weights w, written
+    directly: nk = sum w r + 10 eps, mean = sum w r x / nk, covariance the
+    weighted scatter about the mean (+ reg_covar); tied pools the scatter of
+    each sample about each mean over all of its weight."""
+    rng = np.random.default_rng(0)
+    n, d, k, reg = 300, 4, 3, 1e-4
+    X = rng.normal(size=(n, d)) * [1.0, 2.0, 0.5, 3.0] + 5.0
+    w = rng.uniform(0.5, 2.0, size=n)
+    r = rng.dirichlet(np.ones(k), size=n)
+    if not normalized:
+        r = r * rng.uniform(0.5, 1.0, size=(n, 1))  # rows need not sum to one
+    wr = w[:, None] * r
+    eps10 = 10 * np.finfo(np.float64).eps
+    nk = wr.sum(axis=0) + eps10
+    means = wr.T @ X / nk[:, None]
+    scatter = np.array([(wr[:, j, None] * (X - means[j])).T @ (X - means[j])
+                        for j in range(k)])
+    if covariance_type == "full":
+        expected = scatter / nk[:, None, None] + reg * np.eye(d)
+    elif covariance_type == "tied":
+        # sum_n w_n [sum_k r_nk (x - mu_k)(x - mu_k)^T + (1 - sum_k r_nk) x x^T],
+        # the scikit-learn formula X^T W X - sum_k nk mu_k mu_k^T, over sum nk.
+        rest = w * (1.0 - r.sum(axis=1))
+        expected = (scatter.sum(axis=0) + (rest[:, None] * X).T @ X
+                    - (eps10 * means).T @ means) / nk.sum() + reg * np.eye(d)
+    elif covariance_type == "diag":
+        expected = np.array([np.diag(s) for s in scatter]) / nk[:, None] + reg
+    else:
+        expected = np.trace(scatter, axis1=1, axis2=2) / nk / d + reg
+    # The statistics about the weighted mean (tied, diag, spherical) or the
+    # given reference points (full), as the kernels hand them over.
+    center = w @ X / w.sum()
+    shift = means + 0.1 if covariance_type == "full" else np.tile(center, (k, 1))
+    stats = gmmc.SufficientStatistics(covariance_type, shift)
+    stats.resp_sum[:] = wr.sum(axis=0)
+    stats.sum_x[:] = np.array([wr[:, j] @ (X - shift[j]) for j in range(k)])
+    if covariance_type == "full":
+        stats.sum_xx[:] = [(wr[:, j, None] * (X - shift[j])).T @ (X - shift[j])
+                           for j in range(k)]
+    elif covariance_type == "tied":
+        stats.sum_xx[:] = (w[:, None] * (X - center)).T @ (X - center)
+    elif covariance_type == "diag":
+        stats.sum_xx[:] = [wr[:, j] @ (X - center) ** 2 for j in range(k)]
+    else:
+        stats.sum_xx[:] = [wr[:, j] @ ((X - center) ** 2).sum(axis=1) for j in range(k)]
+    stats.weight_sum = w.sum()
+    stats.total_x = w @ X - w.sum() * center
+    stats.normalized = normalized
+    weights, got_means, covariances = gmmc._stats.m_step(stats, reg, np.float64)
+    np.testing.assert_allclose(weights, nk / nk.sum(), rtol=1e-12)
+    np.testing.assert_allclose(got_means, means, rtol=1e-12)
+    np.testing.assert_allclose(covariances, expected, rtol=1e-9, atol=1e-12)
+    if covariance_type in ("full", "tied"):  # exactly symmetric
+        np.testing.assert_array_equal(covariances, np.swapaxes(covariances, -1, -2))
