@@ -50,26 +50,20 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         offset = _stats.weighted_mean(X, weight, n_threads)
     n_trials = 2 + int(np.log(n_clusters))
     indices = np.empty(n_clusters, dtype=np.intp)
-    def first_center():
-        indices[0] = _first_center(n_samples, weight, random_state)
-        closest = np.full(n_samples, np.inf, dtype=X.dtype)
-        return closest, _update_closest(X, weight, offset, X[indices[:1]], closest, n_threads)
-
-    if single_block(n_samples, n_threads) and n_clusters > 1:
-        # Small data: centres 1 .. K-1 in one kernel call, from the same draws
-        # drawn at once (the same numbers: the legacy generator's uniforms
-        # come one after the other). Where every sample sits on a centre
-        # before the end, the draws differ: replay them step by step below.
-        start_state = random_state.get_state()
-        closest, potential = first_center()
-        draws = random_state.uniform(size=(n_clusters - 1, n_trials))
-        if _kmeans.kmeans_plusplus_loop(X, weight, offset, closest, potential, draws,
-                                        indices) == n_clusters:
-            return X[indices].copy(), indices
-        random_state.set_state(start_state)
-    closest, potential = first_center()
-    w = None if weight is None else weight.astype(np.float64)
-    for c in range(1, n_clusters):
+    if weight is None:  # random_state.choice(n, p=ones / n), without N-sized arrays
+        indices[0] = _kmeans.uniform_choice(n_samples, random_state.random_sample())
+    else:
+        w = weight.astype(np.float64)
+        indices[0] = random_state.choice(n_samples, p=w / w.sum())
+    closest = np.full(n_samples, np.inf, dtype=X.dtype)
+    potential = _update_closest(X, weight, offset, X[indices[:1]], closest, n_threads)
+    first = 1
+    if single_block(n_samples, n_threads):
+        # Small data: the same steps and draws in one kernel call, up to the
+        # end or to a centre drawn differently (every sample on a centre).
+        first, potential = _kmeans.kmeans_plusplus_loop(
+            X, weight, offset, closest, potential, random_state, n_trials, indices)
+    for c in range(first, n_clusters):
         if potential <= 0:  # every sample already sits on a centre
             # Draw among the samples of positive weight: a zero-weight sample
             # must never become a centre.
@@ -88,13 +82,6 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         potential = potentials[best]
         _update_closest(X, weight, offset, X[candidates[best:best + 1]], closest, n_threads)
     return X[indices].copy(), indices
-
-
-def _first_center(n_samples, weight, random_state):
-    if weight is None:  # random_state.choice(n, p=ones / n), without N-sized arrays
-        return _kmeans.uniform_choice(n_samples, random_state.random_sample())
-    w = weight.astype(np.float64)
-    return random_state.choice(n_samples, p=w / w.sum())
 
 
 def _update_closest(X, weight, offset, center, closest, n_threads):

@@ -68,7 +68,18 @@ def _check_centers(const floating[:, ::1] X, const double[::1] offset,
         raise ValueError("centers must not be empty")
     if offset.shape[0] != X.shape[1]:
         raise ValueError(f"offset must have {X.shape[1]} entries, got {offset.shape[0]}")
-    return np.einsum("ij,ij->i", centers, centers, dtype=np.float64)
+    # ||c||^2 in float64 (a loop: einsum's set-up costs more on small K x D).
+    squares = np.empty(centers.shape[0])
+    cdef double[::1] out = squares
+    cdef double total
+    cdef Py_ssize_t j, a
+    with nogil:
+        for j in range(centers.shape[0]):
+            total = 0.0
+            for a in range(centers.shape[1]):
+                total = total + <double>centers[j, a] * <double>centers[j, a]
+            out[j] = total
+    return squares
 
 
 cdef inline const floating* _weights(const floating[::1] view,
@@ -130,19 +141,30 @@ def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] of
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, 1, sizeof(floating))
-    cdef floating* dist = <floating*>work.dist
-    cdef double potential = 0.0
+    cdef double potential
     with nogil:
-        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
-            start = chunk * CHUNK
-            n = <int>min(CHUNK, n_samples - start)
-            _chunk_distances(&X[start, 0], n, d, &offset[0], &center[0, 0],
-                             &center_sq[0], 1, <floating*>work.centred, dist)
-            for i in range(n):
-                if dist[i] < closest[start + i]:
-                    closest[start + i] = dist[i]
-                potential += closest[start + i] * (1.0 if weight == NULL
-                                                   else weight[start + i])
+        potential = _update_closest(&X[0, 0], n_samples, d, weight, &offset[0],
+                                    &center[0, 0], center_sq[0], &closest[0],
+                                    <floating*>work.centred, <floating*>work.dist)
+    return potential
+
+
+cdef double _update_closest(const floating* X, Py_ssize_t n_samples, int d,
+                            const floating* weight, const double* offset,
+                            const floating* center, double center_sq,
+                            floating* closest, floating* centred,
+                            floating* dist) noexcept nogil:
+    cdef Py_ssize_t start, chunk, i
+    cdef int n
+    cdef double potential = 0.0
+    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+        start = chunk * CHUNK
+        n = <int>min(CHUNK, n_samples - start)
+        _chunk_distances(X + start * d, n, d, offset, center, &center_sq, 1, centred, dist)
+        for i in range(n):
+            if dist[i] < closest[start + i]:
+                closest[start + i] = dist[i]
+            potential += closest[start + i] * (1.0 if weight == NULL else weight[start + i])
     return potential
 
 
@@ -163,20 +185,32 @@ def candidate_potentials(const floating[:, ::1] X, sample_weight,
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
-    cdef floating* dist = <floating*>work.dist
+    with nogil:
+        _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
+                              &candidates[0, 0], &center_sq[0], t, &closest[0],
+                              &potentials[0], <floating*>work.centred,
+                              <floating*>work.dist)
+
+
+cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
+                                const floating* weight, const double* offset,
+                                const floating* candidates, const double* center_sq,
+                                int t, const floating* closest, double* potentials,
+                                floating* centred, floating* dist) noexcept nogil:
+    cdef Py_ssize_t start, chunk, i
+    cdef int n, j
     cdef double w
     cdef floating c
-    with nogil:
-        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
-            start = chunk * CHUNK
-            n = <int>min(CHUNK, n_samples - start)
-            _chunk_distances(&X[start, 0], n, d, &offset[0], &candidates[0, 0],
-                             &center_sq[0], t, <floating*>work.centred, dist)
-            for i in range(n):
-                w = 1.0 if weight == NULL else weight[start + i]
-                c = closest[start + i]
-                for j in range(t):
-                    potentials[j] += w * (dist[i * t + j] if dist[i * t + j] < c else c)
+    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+        start = chunk * CHUNK
+        n = <int>min(CHUNK, n_samples - start)
+        _chunk_distances(X + start * d, n, d, offset, candidates, center_sq, t,
+                         centred, dist)
+        for i in range(n):
+            w = 1.0 if weight == NULL else weight[start + i]
+            c = closest[start + i]
+            for j in range(t):
+                potentials[j] += w * (dist[i * t + j] if dist[i * t + j] < c else c)
 
 
 def cumulative_search(const floating[::1] values, sample_weight,
@@ -193,21 +227,29 @@ def cumulative_search(const floating[::1] values, sample_weight,
     cdef const floating* weight = _weights(weight_view, n)
     out = np.empty(n_targets, dtype=np.intp)
     cdef Py_ssize_t[::1] found = out
-    cdef double total = 0.0
     if n == 0:
         raise ValueError("values must not be empty")
     with nogil:
-        while i < n and t < n_targets:
-            total += values[i] * (1.0 if weight == NULL else <double>weight[i])
-            # side='left': first i with cumsum >= target; 'right': > target.
-            while t < n_targets and (total > targets[t] if right else total >= targets[t]):
-                found[t] = i
-                t += 1
-            i += 1
-        while t < n_targets:
-            found[t] = n - 1
-            t += 1
+        _cumulative_search(&values[0], n, weight, &targets[0], n_targets, right,
+                           &found[0])
     return out
+
+
+cdef void _cumulative_search(const floating* values, Py_ssize_t n, const floating* weight,
+                             const double* targets, Py_ssize_t n_targets, bint right,
+                             Py_ssize_t* found) noexcept nogil:
+    cdef Py_ssize_t i = 0, t = 0
+    cdef double total = 0.0
+    while i < n and t < n_targets:
+        total += values[i] * (1.0 if weight == NULL else <double>weight[i])
+        # side='left': first i with cumsum >= target; 'right': > target.
+        while t < n_targets and (total > targets[t] if right else total >= targets[t]):
+            found[t] = i
+            t += 1
+        i += 1
+    while t < n_targets:
+        found[t] = n - 1
+        t += 1
 
 
 def uniform_choice(Py_ssize_t n, double u):
@@ -261,37 +303,49 @@ def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset
         raise ValueError("sums must be (K, D) and counts (K,)")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
-    cdef double inertia = 0.0, w
+    cdef double inertia
     cdef _Work work = _Work(d, k, sizeof(floating))
-    cdef floating* dist = <floating*>work.dist
-    cdef floating* centred = <floating*>work.centred
     with nogil:
-        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
-            start = chunk * CHUNK
-            n = <int>min(CHUNK, n_samples - start)
-            _chunk_distances(&X[start, 0], n, d, &offset[0], &centers[0, 0],
-                             &center_sq[0], k, centred, dist)
-            for i in range(n):
-                best = 0
-                for j in range(1, k):
-                    if dist[i * k + j] < dist[i * k + best]:
-                        best = j
-                w = 1.0 if weight == NULL else weight[start + i]
-                if labels[start + i] != best:
-                    n_changed += 1
-                    labels[start + i] = best
-                inertia += w * dist[i * k + best]
-                counts[best] += w
-                for a in range(d):
-                    sums[best, a] += w * centred[i * d + a]
+        inertia = _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
+                              &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
+                              <floating*>work.centred, <floating*>work.dist, &n_changed)
     return inertia, n_changed
 
 
+cdef double _lloyd_step(const floating* X, Py_ssize_t n_samples, int d,
+                        const floating* weight, const double* offset,
+                        const floating* centers, const double* center_sq, int k,
+                        int* labels, double* sums, double* counts, floating* centred,
+                        floating* dist, Py_ssize_t* n_changed) noexcept nogil:
+    cdef Py_ssize_t start, chunk, i
+    cdef int n, j, a, best
+    cdef double inertia = 0.0, w
+    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+        start = chunk * CHUNK
+        n = <int>min(CHUNK, n_samples - start)
+        _chunk_distances(X + start * d, n, d, offset, centers, center_sq, k, centred, dist)
+        for i in range(n):
+            best = 0
+            for j in range(1, k):
+                if dist[i * k + j] < dist[i * k + best]:
+                    best = j
+            w = 1.0 if weight == NULL else weight[start + i]
+            if labels[start + i] != best:
+                n_changed[0] += 1
+                labels[start + i] = best
+            inertia += w * dist[i * k + best]
+            counts[best] += w
+            for a in range(d):
+                sums[best * d + a] += w * centred[i * d + a]
+    return inertia
+
 # lloyd_loop's reasons to stop.
-LLOYD_STABLE = 0     # no label changed
-LLOYD_MOVED_LITTLE = 1  # the centres moved by at most tol (labels then updated)
-LLOYD_EMPTY = 2      # a cluster lost all its samples (the caller reseeds it)
-LLOYD_MAX_ITER = 3
+cdef enum:
+    STABLE = 0       # no label changed
+    MOVED_LITTLE = 1  # the centres moved by at most tol (labels then updated)
+    EMPTY = 2        # a cluster lost all its samples (the caller reseeds it)
+    MAX_ITER = 3
+LLOYD_STABLE, LLOYD_MOVED_LITTLE, LLOYD_EMPTY, LLOYD_MAX_ITER = STABLE, MOVED_LITTLE, EMPTY, MAX_ITER
 
 
 def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset,
@@ -319,83 +373,112 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     (n_iter, reason) : iterations done (the extra assignment not counted) and
         one of LLOYD_STABLE, LLOYD_MOVED_LITTLE, LLOYD_EMPTY, LLOYD_MAX_ITER.
     """
+    cdef double[::1] center_sq = _check_centers(X, offset, centers)
+    cdef Py_ssize_t n_samples = X.shape[0], n_changed
     cdef int k = centers.shape[0], d = centers.shape[1], it, j, a
-    cdef double shift, value, tiny = np.finfo(np.float64).tiny
+    if labels.shape[0] != n_samples:
+        raise ValueError(f"labels must have {n_samples} entries")
+    if sums.shape[0] != k or sums.shape[1] != d or counts.shape[0] != k:
+        raise ValueError("sums must be (K, D) and counts (K,)")
+    if n_samples == 0:
+        raise ValueError("X must not be empty")
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n_samples)
+    cdef _Work work = _Work(d, k, sizeof(floating))
+    cdef double shift, tiny = np.finfo(np.float64).tiny
     cdef floating new
     cdef bint empty
-    counts_np, sums_np = np.asarray(counts), np.asarray(sums)
-    for it in range(1, max_iter + 1):
-        sums_np[...] = 0.0
-        counts_np[...] = 0.0
-        _, changed = lloyd_step(X, sample_weight, offset, centers, labels, sums, counts)
-        if not changed:
-            return it, LLOYD_STABLE
-        shift = 0.0
-        with nogil:
+    cdef int reason = MAX_ITER
+    with nogil:
+        for it in range(1, max_iter + 1):
+            for a in range(k * d):
+                sums[a // d, a % d] = 0.0
+            for j in range(k):
+                counts[j] = 0.0
+            n_changed = 0
+            _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
+                        &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
+                        <floating*>work.centred, <floating*>work.dist, &n_changed)
+            if n_changed == 0:
+                reason = STABLE
+                break
             empty = False
             for j in range(k):
                 empty = empty or counts[j] == 0.0
-            if not empty:
+            if empty:
+                reason = EMPTY
+                break
+            shift = 0.0
+            for j in range(k):
+                center_sq[j] = 0.0
+                for a in range(d):
+                    new = <floating>(sums[j, a] / (counts[j] if counts[j] > tiny else tiny))
+                    shift += (new - centers[j, a]) * (new - centers[j, a])
+                    centers[j, a] = new
+                    center_sq[j] += <double>new * <double>new
+            if shift <= tol:
+                for a in range(k * d):
+                    sums[a // d, a % d] = 0.0
                 for j in range(k):
-                    for a in range(d):
-                        value = sums[j, a] / (counts[j] if counts[j] > tiny else tiny)
-                        new = <floating>value
-                        shift += (new - centers[j, a]) * (new - centers[j, a])
-                        centers[j, a] = new
-        if empty:
-            return it, LLOYD_EMPTY
-        if shift <= tol:
-            sums_np[...] = 0.0
-            counts_np[...] = 0.0
-            lloyd_step(X, sample_weight, offset, centers, labels, sums, counts)
-            return it, LLOYD_MOVED_LITTLE
-    return max_iter, LLOYD_MAX_ITER
+                    counts[j] = 0.0
+                _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
+                            &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
+                            <floating*>work.centred, <floating*>work.dist, &n_changed)
+                reason = MOVED_LITTLE
+                break
+    return (it if reason != MAX_ITER else max_iter), reason
 
 
 def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                          const double[::1] offset, floating[::1] closest,
-                         double potential, const double[:, ::1] draws,
+                         double potential, random_state, int n_trials,
                          Py_ssize_t[::1] indices):
     """Greedy k-means++ centres 1 .. K-1 in one call (data in one block).
 
-    The steps of ``gmmc._init.kmeans_plusplus``, in its order: for centre c,
-    the T candidates are drawn with ``draws[c - 1] * potential`` against the
-    cumulative weighted distances (``cumulative_search``), the one of least
-    ``candidate_potentials`` is kept and ``closest`` updated.
+    The steps of ``gmmc._init.kmeans_plusplus``, with its draws in its order:
+    for centre c, ``random_state.uniform(size=n_trials) * potential`` picks
+    the candidates against the cumulative weighted distances
+    (``cumulative_search``), the one of least ``candidate_potentials`` is
+    kept and ``closest`` updated.
 
     Parameters
     ----------
     X, sample_weight, offset : as ``lloyd_step``.  IN
-    closest : (N,) distances to the first centre.  IN/OUT
+    closest : (N,) distances to the centres chosen so far.  IN/OUT
     potential : sum of w_n closest_n.  IN
-    draws : (K - 1, T) uniform draws in [0, 1).  IN
+    random_state : numpy RandomState.  IN/OUT
+    n_trials : candidates per centre.  IN
     indices : (K,) int.  IN: indices[0], the first centre; OUT: the others.
 
     Returns
     -------
-    int : K when all centres were chosen, else the centre c at which every
-        sample already sat on a centre (potential 0): the caller then draws
-        that centre differently (indices from c on are not set).
+    (c, potential) : c = K when all centres were chosen; otherwise every
+        sample sat on a centre before centre c (potential 0), which the
+        caller draws differently, as ``closest`` and the generator are left.
     """
     cdef Py_ssize_t n_samples = X.shape[0]
-    cdef int k = indices.shape[0], t = draws.shape[1], d = X.shape[1], c, j, m, best
-    if draws.shape[0] != k - 1 or closest.shape[0] != n_samples or t < 1:
-        raise ValueError("draws must be (K - 1, T) and closest (N,)")
+    cdef int k = indices.shape[0], t = n_trials, d = X.shape[1], c, j, m, best
+    if closest.shape[0] != n_samples or t < 1 or offset.shape[0] != d or n_samples == 0:
+        raise ValueError("closest must be (N,), offset (D,) and n_trials positive")
     dtype = np.float32 if floating is float else np.float64
-    targets_np = np.empty(t)
-    cdef double[::1] targets = targets_np
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n_samples)
+    cdef const double[::1] draws
+    cdef double[::1] targets = np.empty(t), sorted_targets = np.empty(t)
+    cdef double[::1] potentials = np.empty(t), center_sq = np.empty(t)
     cdef Py_ssize_t[::1] order = np.empty(t, dtype=np.intp)
+    cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
     cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
-    cdef double[::1] potentials = np.empty(t)  # first the sorted targets
+    cdef _Work work = _Work(d, t, sizeof(floating))
     cdef Py_ssize_t tmp
-    cdef Py_ssize_t[::1] found
     for c in range(1, k):
         if potential <= 0:
-            return c
+            return c, potential
+        draws = random_state.uniform(size=t)
         with nogil:
             for j in range(t):
-                targets[j] = draws[c - 1, j] * potential
+                targets[j] = draws[j] * potential
                 order[j] = j
             for j in range(1, t):  # stable insertion sort of the targets' order
                 m = j
@@ -405,21 +488,28 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                     order[m - 1] = tmp
                     m -= 1
             for j in range(t):
-                potentials[j] = targets[order[j]]
-        found = cumulative_search(closest, sample_weight, potentials, False)
-        for j in range(t):
-            candidates[order[j]] = found[j]
-        with nogil:
+                sorted_targets[j] = targets[order[j]]
+            _cumulative_search(&closest[0], n_samples, weight, &sorted_targets[0], t,
+                               False, &found[0])
             for j in range(t):
+                candidates[order[j]] = found[j]
+            for j in range(t):
+                center_sq[j] = 0.0
                 for m in range(d):
                     centred[j, m] = <floating>(<double>X[candidates[j], m] - offset[m])
+                    center_sq[j] += <double>centred[j, m] * <double>centred[j, m]
                 potentials[j] = 0.0
-        candidate_potentials(X, sample_weight, offset, centred, closest, potentials)
-        best = 0
-        for j in range(1, t):
-            if potentials[j] < potentials[best]:
-                best = j
-        indices[c] = candidates[best]
-        potential = potentials[best]
-        update_closest(X, sample_weight, offset, centred[best:best + 1], closest)
-    return k
+            _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
+                                  &centred[0, 0], &center_sq[0], t, &closest[0],
+                                  &potentials[0], <floating*>work.centred,
+                                  <floating*>work.dist)
+            best = 0
+            for j in range(1, t):
+                if potentials[j] < potentials[best]:
+                    best = j
+            indices[c] = candidates[best]
+            potential = potentials[best]
+            _update_closest(&X[0, 0], n_samples, d, weight, &offset[0], &centred[best, 0],
+                            center_sq[best], &closest[0], <floating*>work.centred,
+                            <floating*>work.dist)
+    return k, potential
