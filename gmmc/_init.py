@@ -226,6 +226,13 @@ class HardAssignments(Responsibilities):
         resp[np.arange(stop - start), self.labels[start:stop]] = 1
         return resp
 
+    def statistics(self, X, sample_weight, covariance_type, n_threads):
+        if not single_block(X.shape[0], n_threads):
+            return super().statistics(X, sample_weight, covariance_type, n_threads)
+        # One block: the labels' statistics in one kernel call.
+        return _stats.label_statistics(X, sample_weight, self.labels, self.n_components,
+                                       covariance_type)
+
     def n_distinct(self):
         """Number of components that received at least one sample."""
         return int(np.count_nonzero(np.bincount(self.labels, minlength=self.n_components)))

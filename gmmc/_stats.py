@@ -464,6 +464,17 @@ def statistics_from_responsibilities(X, sample_weight, responsibilities, covaria
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
 
 
+def label_statistics(X, sample_weight, labels, n_components, covariance_type):
+    """``statistics_from_responsibilities`` of hard assignments (``labels``,
+    int32), in one kernel call (``_em.label_statistics``): same reference
+    points, same sums."""
+    stats = SufficientStatistics(covariance_type, np.zeros((n_components, X.shape[1])))
+    stats.weight_sum = _em.label_statistics(X, sample_weight, labels, covariance_type,
+                                            *stats._accumulators(), stats.total_x)
+    stats.normalized = True  # each sample wholly in one component
+    return stats
+
+
 def seed_statistics(seeds, seed_weights, weight_sum, mean, covariance_type):
     """Statistics of one-hot seeds: component k wholly on the sample
     ``seeds[k]`` of weight ``seed_weights[k]`` (k-means++ and random_from_data

@@ -1252,3 +1252,85 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             break
         PyErr_CheckSignals()  # Ctrl-C between iterations, as the Python driver
     return it, converged, lower_bound, status
+
+
+def label_statistics(const floating[:, ::1] X, const floating[::1] sample_weight,
+                     const int[::1] labels, str covariance_type, double[:, ::1] shift,
+                     double[::1] resp_sum, double[:, ::1] sum_x, double[::1] sum_xx,
+                     double[::1] total_x):
+    """Sufficient statistics of hard assignments (k-means labels), as those of
+    their one-hot responsibilities (``statistics_from_responsibilities``).
+
+    The reference points are chosen here, as ``gmmc._stats`` does for given
+    responsibilities: the weighted mean of X (tied, diag, spherical), or each
+    cluster's weighted mean (full; the overall mean for an empty cluster).
+
+    Parameters
+    ----------
+    X : (N, D).  IN
+    sample_weight : (N,) same dtype, or None.  IN
+    labels : (N,) int32 in [0, K).  IN
+    covariance_type : str.  IN
+    shift : (K, D).  OUT: the reference points.
+    resp_sum, sum_x, sum_xx : zeroed accumulators, as ``accumulate_statistics``.  OUT
+    total_x : (D,).  OUT: sum_n w_n (x_n - mean), mean the weighted mean.
+
+    Returns
+    -------
+    weight_sum : float
+    """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    cdef int cov = COVARIANCE_TYPES[covariance_type]
+    cdef Py_ssize_t n = X.shape[0], i, start, stop
+    cdef int d = X.shape[1], k = shift.shape[0], j, a
+    weight_sum = _check_accumulators(cov, n, k, d, sample_weight, shift, resp_sum, sum_x,
+                                     sum_xx)
+    if labels.shape[0] != n or total_x.shape[0] != d or n == 0:
+        raise ValueError("labels must be (N,) and total_x (D,), N > 0")
+    for i in range(n):
+        if labels[i] < 0 or labels[i] >= k:
+            raise ValueError(f"labels must lie in [0, {k})")
+    dtype = np.float32 if floating is float else np.float64
+    cdef double[::1] center = np.zeros(d), counts = np.zeros(k)
+    cdef double[:, ::1] sums = np.zeros((k, d))
+    cdef floating[::1] center_typed = np.empty(d, dtype=dtype)
+    cdef Py_ssize_t block = min(n, 4096)
+    cdef floating[:, ::1] onehot = np.zeros((block, k), dtype=dtype)
+    cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
+    cdef double wi, total = weight_sum
+    with nogil:
+        for i in range(n):  # the weighted mean, then sums about it per cluster
+            wi = 1.0 if w == NULL else w[i]
+            for a in range(d):
+                center[a] += wi * X[i, a]
+        for a in range(d):
+            center[a] = center[a] / total
+            center_typed[a] = <floating>center[a]
+        for i in range(n):
+            wi = 1.0 if w == NULL else w[i]
+            j = labels[i]
+            counts[j] += wi
+            for a in range(d):
+                sums[j, a] += wi * (X[i, a] - center[a])
+        for a in range(d):
+            total_x[a] = 0.0
+            for j in range(k):
+                total_x[a] += sums[j, a]
+        for j in range(k):
+            for a in range(d):
+                shift[j, a] = center[a]
+                if cov == FULL and counts[j] > 0:
+                    shift[j, a] = center[a] + sums[j, a] / counts[j]
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        with nogil:
+            for i in range(start, stop):
+                onehot[i - start, labels[i]] = 1
+        _statistics_pass(NULL, cov, d, k, X[start:stop], NULL if w == NULL else w + start,
+                         &onehot[0, 0], &shift[0, 0], &center_typed[0], &resp_sum[0],
+                         &sum_x[0, 0], &sum_xx[0], sum_xx.shape[0])
+        with nogil:
+            for i in range(start, stop):
+                onehot[i - start, labels[i]] = 0
+    return weight_sum

@@ -202,3 +202,24 @@ def test_m_step_against_a_numpy_reference(covariance_type, normalized):
     np.testing.assert_allclose(covariances, expected, rtol=1e-9, atol=1e-12)
     if covariance_type in ("full", "tied"):  # exactly symmetric
         np.testing.assert_array_equal(covariances, np.swapaxes(covariances, -1, -2))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_statistics_in_the_kernels_match_the_blockwise_ones(
+        monkeypatch, covariance_type, dtype, weighted):
+    rng = np.random.default_rng(0)
+    X = (_blobs(n=5000, d=5) + 1e3).astype(dtype)  # far from the origin
+    weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
+    labels = rng.integers(0, 4, size=len(X)).astype(np.int32)  # cluster 4 empty
+    resp = gmmc._init.HardAssignments(labels, 5)
+    fast = resp.statistics(X, weight, covariance_type, 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(gmmc._init, "single_block", lambda *args: False)
+        blockwise = resp.statistics(X, weight, covariance_type, 1)
+    assert fast.normalized and blockwise.normalized
+    for name in ["shift", "resp_sum", "sum_x", "sum_xx", "total_x"]:
+        np.testing.assert_allclose(getattr(fast, name), getattr(blockwise, name),
+                                   rtol=1e-9, atol=1e-7 * len(X), err_msg=name)
+    assert fast.weight_sum == pytest.approx(blockwise.weight_sum, rel=1e-12)
