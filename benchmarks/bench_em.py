@@ -79,7 +79,6 @@ QUICK_GRID = [
     ("full", "float64", 20_000, 32, 16, 10),
     ("diag", "float64", 40_000, 32, 16, 10),
     ("tied", "float64", 20_000, 32, 16, 8),
-    ("full", "float32", 20_000, 32, 16, 10),
 ]
 QUICK_KINDS = {"blobs": None, "separated": {("full", 32), ("diag", 32)}}
 
