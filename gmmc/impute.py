@@ -3,12 +3,15 @@
 A scikit-learn-style transformer. ``fit`` fits a
 ``GaussianMixture(nan_policy='marginalize')`` on data with NaN; ``transform``
 replaces each NaN by its conditional mean given the row's observed features
-(or a draw from the conditional mixture). Like the rest of gmmc it does not
-import scikit-learn, yet works in a scikit-learn ``Pipeline``.
+(or a draw from the conditional mixture). With scikit-learn installed it is
+a scikit-learn transformer (``TransformerMixin``, ``BaseEstimator``:
+``set_output``, ``clone``, tags, metadata routing); without it, it works on
+gmmc._base's stand-ins.
 """
 import numpy as np
 
 from . import _missing
+from ._base import BaseEstimator, TransformerMixin
 from ._validation import check_random_state
 from .mixture import GaussianMixture, _BaseMixture
 
@@ -18,7 +21,7 @@ _MIXTURE_PARAMS = ("n_components", "covariance_type", "tol", "reg_covar", "max_i
                    "n_init", "init_params", "random_state", "n_threads")
 
 
-class GaussianMixtureImputer:
+class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
     """Impute missing values with a Gaussian mixture fitted on incomplete data.
 
     ``fit`` fits ``GaussianMixture(nan_policy='marginalize')`` (exact EM
@@ -103,75 +106,12 @@ class GaussianMixtureImputer:
         self.random_state = random_state
         self.n_threads = n_threads
 
-    # scikit-learn's parameter protocol, shared with the mixtures.
-    _get_param_names = classmethod(_BaseMixture._get_param_names.__func__)
-    __repr__ = _BaseMixture.__repr__
-
-    def get_params(self, deep=True):
-        """Get the constructor parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Accepted for scikit-learn compatibility; it changes nothing.
-
-        Returns
-        -------
-        dict
-            Parameter name to value, for every argument of ``__init__``.
-
-        See Also
-        --------
-        GaussianMixtureImputer.set_params : Change parameters.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> gmmc.GaussianMixtureImputer(3).get_params()["n_components"]
-        3
-        """
-        return _BaseMixture.get_params(self, deep)
-
-    def set_params(self, **params):
-        """Set constructor parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        **params : dict
-            New values, by constructor parameter name.
-
-        Returns
-        -------
-        GaussianMixtureImputer
-            The imputer itself.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor parameter.
-
-        See Also
-        --------
-        GaussianMixtureImputer.get_params : Read the parameters.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> gmmc.GaussianMixtureImputer().set_params(n_components=4)
-        GaussianMixtureImputer(n_components=4)
-        """
-        return _BaseMixture.set_params(self, **params)
-
     def __sklearn_tags__(self):
-        """scikit-learn's estimator tags: a transformer that takes NaN.
-
-        Only scikit-learn calls this, so scikit-learn is imported here, lazily.
-        """
-        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
-
-        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
-                    transformer_tags=TransformerTags(),
-                    input_tags=InputTags(two_d_array=True, allow_nan=True, sparse=False))
+        """scikit-learn's estimator tags: a transformer (TransformerMixin's)
+        that takes NaN, as scikit-learn's imputers."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "mixture_")
