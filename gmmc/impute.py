@@ -180,7 +180,8 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         X_filled : ndarray of shape (n_samples, n_features)
             X with each NaN replaced by its conditional mean given the row's
             observed features (a draw, with ``sample_posterior``); observed
-            entries unchanged. float32 stays float32.
+            entries unchanged. float32 stays float32. A DataFrame after
+            scikit-learn's ``set_output(transform="pandas")``.
 
         Raises
         ------
@@ -203,15 +204,10 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         """
         self._check_fitted()
         gm = self.mixture_
-        index = X.index if hasattr(X, "columns") else None  # a DataFrame's rows
         X = gm._check_X(X)  # feature names and count, NaN allowed
-        filled = _missing.conditional_fill(X, gm.weights_, gm.means_,
-                                           gm.precisions_cholesky_, gm.covariance_type,
-                                           self._draws)
-        if getattr(self, "_output", None) == "pandas":
-            import pandas as pd
-            return pd.DataFrame(filled, columns=self.get_feature_names_out(), index=index)
-        return filled
+        return _missing.conditional_fill(X, gm.weights_, gm.means_,
+                                         gm.precisions_cholesky_, gm.covariance_type,
+                                         self._draws)
 
     def fit_transform(self, X, y=None):
         """Fit the mixture on X, then fill X's missing values.
@@ -243,47 +239,6 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         [ 3.6  76.09]
         """
         return self.fit(X).transform(X)
-
-    def set_output(self, *, transform=None):
-        """Choose the container ``transform`` returns (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        transform : {'default', 'pandas'} or None, default=None
-            'pandas': a DataFrame with ``get_feature_names_out()`` as columns
-            (and the input's index); 'default': a NumPy array; None: unchanged.
-
-        Returns
-        -------
-        GaussianMixtureImputer
-            The imputer itself.
-
-        Raises
-        ------
-        ValueError
-            For another container.
-
-        See Also
-        --------
-        GaussianMixtureImputer.transform : The output it configures.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import gmmc
-        >>> X = gmmc.load_faithful()
-        >>> imputer = gmmc.GaussianMixtureImputer(2, random_state=0).set_output(
-        ...     transform="pandas")
-        >>> imputer.fit(X).transform([[np.nan, 50.0]]).columns.tolist()
-        ['x0', 'x1']
-        """
-        if transform is None:
-            return self
-        if transform not in ("default", "pandas"):
-            raise ValueError(f"transform must be 'default', 'pandas' or None, got "
-                             f"{transform!r}")
-        self._output = transform
-        return self
 
     def get_feature_names_out(self, input_features=None):
         """Get the names of the output features: those of the input.
