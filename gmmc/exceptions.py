@@ -10,7 +10,8 @@ catches gmmc's errors and warnings too, and gmmc's own classes still match.
 
 Any filter or ``except`` clause naming scikit-learn's class has imported
 ``sklearn.exceptions`` by then, so looking it up in ``sys.modules`` at raise
-time is enough: gmmc itself never imports scikit-learn.
+time is enough (and where scikit-learn is installed, gmmc's estimators
+derive from its base classes, gmmc._base, so it is loaded).
 """
 import sys
 

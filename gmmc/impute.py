@@ -3,12 +3,15 @@
 A scikit-learn-style transformer. ``fit`` fits a
 ``GaussianMixture(nan_policy='marginalize')`` on data with NaN; ``transform``
 replaces each NaN by its conditional mean given the row's observed features
-(or a draw from the conditional mixture). Like the rest of gmmc it does not
-import scikit-learn, yet works in a scikit-learn ``Pipeline``.
+(or a draw from the conditional mixture). With scikit-learn installed it is
+a scikit-learn transformer (``TransformerMixin``, ``BaseEstimator``:
+``set_output``, ``clone``, tags, metadata routing); without it, it works on
+gmmc._base's stand-ins.
 """
 import numpy as np
 
 from . import _missing
+from ._base import BaseEstimator, TransformerMixin
 from ._validation import check_random_state
 from .mixture import GaussianMixture, _BaseMixture
 
@@ -18,7 +21,7 @@ _MIXTURE_PARAMS = ("n_components", "covariance_type", "tol", "reg_covar", "max_i
                    "n_init", "init_params", "random_state", "n_threads")
 
 
-class GaussianMixtureImputer:
+class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
     """Impute missing values with a Gaussian mixture fitted on incomplete data.
 
     ``fit`` fits ``GaussianMixture(nan_policy='marginalize')`` (exact EM
@@ -103,75 +106,12 @@ class GaussianMixtureImputer:
         self.random_state = random_state
         self.n_threads = n_threads
 
-    # scikit-learn's parameter protocol, shared with the mixtures.
-    _get_param_names = classmethod(_BaseMixture._get_param_names.__func__)
-    __repr__ = _BaseMixture.__repr__
-
-    def get_params(self, deep=True):
-        """Get the constructor parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Accepted for scikit-learn compatibility; it changes nothing.
-
-        Returns
-        -------
-        dict
-            Parameter name to value, for every argument of ``__init__``.
-
-        See Also
-        --------
-        GaussianMixtureImputer.set_params : Change parameters.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> gmmc.GaussianMixtureImputer(3).get_params()["n_components"]
-        3
-        """
-        return _BaseMixture.get_params(self, deep)
-
-    def set_params(self, **params):
-        """Set constructor parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        **params : dict
-            New values, by constructor parameter name.
-
-        Returns
-        -------
-        GaussianMixtureImputer
-            The imputer itself.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor parameter.
-
-        See Also
-        --------
-        GaussianMixtureImputer.get_params : Read the parameters.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> gmmc.GaussianMixtureImputer().set_params(n_components=4)
-        GaussianMixtureImputer(n_components=4)
-        """
-        return _BaseMixture.set_params(self, **params)
-
     def __sklearn_tags__(self):
-        """scikit-learn's estimator tags: a transformer that takes NaN.
-
-        Only scikit-learn calls this, so scikit-learn is imported here, lazily.
-        """
-        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
-
-        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
-                    transformer_tags=TransformerTags(),
-                    input_tags=InputTags(two_d_array=True, allow_nan=True, sparse=False))
+        """scikit-learn's estimator tags: a transformer (TransformerMixin's)
+        that takes NaN, as scikit-learn's imputers."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "mixture_")
@@ -240,7 +180,8 @@ class GaussianMixtureImputer:
         X_filled : ndarray of shape (n_samples, n_features)
             X with each NaN replaced by its conditional mean given the row's
             observed features (a draw, with ``sample_posterior``); observed
-            entries unchanged. float32 stays float32.
+            entries unchanged. float32 stays float32. A DataFrame after
+            scikit-learn's ``set_output(transform="pandas")``.
 
         Raises
         ------
@@ -263,15 +204,10 @@ class GaussianMixtureImputer:
         """
         self._check_fitted()
         gm = self.mixture_
-        index = X.index if hasattr(X, "columns") else None  # a DataFrame's rows
         X = gm._check_X(X)  # feature names and count, NaN allowed
-        filled = _missing.conditional_fill(X, gm.weights_, gm.means_,
-                                           gm.precisions_cholesky_, gm.covariance_type,
-                                           self._draws)
-        if getattr(self, "_output", None) == "pandas":
-            import pandas as pd
-            return pd.DataFrame(filled, columns=self.get_feature_names_out(), index=index)
-        return filled
+        return _missing.conditional_fill(X, gm.weights_, gm.means_,
+                                         gm.precisions_cholesky_, gm.covariance_type,
+                                         self._draws)
 
     def fit_transform(self, X, y=None):
         """Fit the mixture on X, then fill X's missing values.
@@ -303,47 +239,6 @@ class GaussianMixtureImputer:
         [ 3.6  76.09]
         """
         return self.fit(X).transform(X)
-
-    def set_output(self, *, transform=None):
-        """Choose the container ``transform`` returns (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        transform : {'default', 'pandas'} or None, default=None
-            'pandas': a DataFrame with ``get_feature_names_out()`` as columns
-            (and the input's index); 'default': a NumPy array; None: unchanged.
-
-        Returns
-        -------
-        GaussianMixtureImputer
-            The imputer itself.
-
-        Raises
-        ------
-        ValueError
-            For another container.
-
-        See Also
-        --------
-        GaussianMixtureImputer.transform : The output it configures.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import gmmc
-        >>> X = gmmc.load_faithful()
-        >>> imputer = gmmc.GaussianMixtureImputer(2, random_state=0).set_output(
-        ...     transform="pandas")
-        >>> imputer.fit(X).transform([[np.nan, 50.0]]).columns.tolist()
-        ['x0', 'x1']
-        """
-        if transform is None:
-            return self
-        if transform not in ("default", "pandas"):
-            raise ValueError(f"transform must be 'default', 'pandas' or None, got "
-                             f"{transform!r}")
-        self._output = transform
-        return self
 
     def get_feature_names_out(self, input_features=None):
         """Get the names of the output features: those of the input.

@@ -1,11 +1,11 @@
 """GaussianMixture: scikit-learn's estimator, fitted by gmmc's kernels."""
-import inspect
 import time
 import warnings
 
 import numpy as np
 
 from . import _init, _missing, _stats, _streaming
+from ._base import UNUSED, BaseEstimator, DensityMixin
 from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from ._validation import (check_array, check_magnitude, check_random_state,
@@ -17,10 +17,12 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 NAN_POLICIES = ("raise", "marginalize")
 
 
-class _BaseMixture:
-    """What GaussianMixture and BayesianGaussianMixture share: scikit-learn's
-    estimator protocol, input checks, the EM driver (``n_init`` starts, warm
-    start, convergence, progress messages) and prediction by the kernels.
+class _BaseMixture(DensityMixin, BaseEstimator):
+    """What GaussianMixture and BayesianGaussianMixture share: the bases of
+    scikit-learn's mixtures (``DensityMixin`` and ``BaseEstimator``: the
+    parameter protocol, repr, tags, metadata routing; gmmc._base's stand-ins
+    without scikit-learn), input checks, the EM driver (``n_init`` starts,
+    warm start, convergence, progress messages) and prediction by the kernels.
 
     A subclass supplies ``__init__`` and the model: ``_check_parameters``,
     ``_fit_context``, ``_initial_parameters``, ``_e_step_arguments``,
@@ -29,97 +31,15 @@ class _BaseMixture:
     through the driver as an opaque tuple.
     """
 
-    # -- parameters (scikit-learn's get_params / set_params protocol) ------
-
-    @classmethod
-    def _get_param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return sorted(p.name for p in signature.parameters.values() if p.name != "self")
-
-    def get_params(self, deep=True):
-        """Get the constructor parameters (scikit-learn's protocol).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Accepted for scikit-learn compatibility; the estimator holds no
-            sub-estimators, so it changes nothing.
-
-        Returns
-        -------
-        dict
-            Parameter name to value, for every argument of ``__init__``.
-
-        See Also
-        --------
-        GaussianMixture.set_params : Change parameters.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> params = gmmc.GaussianMixture(3, covariance_type="diag").get_params()
-        >>> params["n_components"], params["covariance_type"]
-        (3, 'diag')
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters (scikit-learn's protocol).
-
-        Fitted attributes are left as they are; refit to apply the change.
-
-        Parameters
-        ----------
-        **params : dict
-            New values, by constructor parameter name.
-
-        Returns
-        -------
-        GaussianMixture
-            The estimator itself.
-
-        Raises
-        ------
-        ValueError
-            For a name that is not a constructor parameter.
-
-        See Also
-        --------
-        GaussianMixture.get_params : Read the parameters.
-
-        Examples
-        --------
-        >>> import gmmc
-        >>> gmmc.GaussianMixture(2).set_params(covariance_type="tied", max_iter=50)
-        GaussianMixture(covariance_type='tied', max_iter=50, n_components=2)
-        """
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for {type(self).__name__}; "
-                                 f"valid parameters are {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = type(self)().get_params()
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if not _same(value, defaults[name])]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    # -- scikit-learn estimator protocol (no runtime import of scikit-learn) ---
+    # -- scikit-learn's estimator protocol (its BaseEstimator, or gmmc._base's
+    # stand-in without scikit-learn) -----------------------------------------
 
     def __sklearn_tags__(self):
-        """scikit-learn's estimator tags: an unsupervised density estimator.
-
-        Only scikit-learn calls this, so scikit-learn is imported here, lazily.
-        """
-        from sklearn.utils import InputTags, Tags, TargetTags
-
-        return Tags(estimator_type="density_estimator",
-                    target_tags=TargetTags(required=False),
-                    input_tags=InputTags(two_d_array=True, allow_nan=self._allows_nan(),
-                                         sparse=False))
+        """scikit-learn's estimator tags: a density estimator (DensityMixin's)
+        that takes NaN with ``nan_policy='marginalize'``."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allows_nan()
+        return tags
 
     def _allows_nan(self):
         """Whether NaN marks a missing value (``nan_policy='marginalize'``)."""
@@ -841,6 +761,10 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         self.n_threads = n_threads
         self.nan_policy = nan_policy
 
+    # scikit-learn's metadata routing: partial_fit's step_exponent is a setting
+    # of the call, not metadata of the samples (as its trees' check_input).
+    __metadata_request__partial_fit = {"step_exponent": UNUSED}
+
     # -- parameters --------------------------------------------------------
 
     def _check_parameters(self, n_features):
@@ -1345,12 +1269,6 @@ def _feature_names_mismatch(names, fitted):
     if not unseen and not missing:
         message += "Feature names must be in the same order as they were in fit.\n"
     return message
-
-
-def _same(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return a is b
-    return type(a) is type(b) and a == b
 
 
 def _covariance_shape(covariance_type, n_components, n_features):

@@ -457,6 +457,25 @@ def test_imputer_pandas_output_in_a_pipeline():
     assert not out.isna().any().any()
 
 
+def test_imputer_follows_sklearns_output_configuration():
+    """scikit-learn's set_output and its global transform_output setting."""
+    pd = pytest.importorskip("pandas")
+    import sklearn
+    X = with_holes(blobs(60, 3, seed=23), 0.2, seed=24)
+    imputer = gmmc.GaussianMixtureImputer(2, random_state=0)
+    with sklearn.config_context(transform_output="pandas"):
+        out = imputer.fit_transform(X)
+        assert isinstance(out, pd.DataFrame) and list(out.columns) == ["x0", "x1", "x2"]
+        assert isinstance(imputer.transform(X[:5]), pd.DataFrame)
+    filled = imputer.transform(X)
+    assert isinstance(filled, np.ndarray)
+    assert_array_equal(filled, out.to_numpy())
+    frame = pd.DataFrame(X, columns=["a", "b", "c"], index=np.arange(60) + 7)
+    out = imputer.set_output(transform="pandas").fit(frame).transform(frame)
+    assert list(out.columns) == ["a", "b", "c"] and list(out.index) == list(frame.index)
+    assert isinstance(imputer.set_output(transform="default").transform(frame), np.ndarray)
+
+
 def test_imputer_check_estimator():
     from sklearn.utils.estimator_checks import check_estimator
     with warnings.catch_warnings():

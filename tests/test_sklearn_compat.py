@@ -1,5 +1,6 @@
 """Drop-in compatibility with scikit-learn: check_estimator, error and warning
 classes, patch_sklearn()/unpatch_sklearn(), parameters and attributes."""
+import os
 import pickle
 import subprocess
 import sys
@@ -219,10 +220,131 @@ def test_duplicate_points_warn_as_sklearns_kmeans(n_distinct, k):
     assert bool(caught[0]) == (n_distinct < k)
 
 
-def test_without_sklearn_the_plain_gmmc_classes_are_used():
-    code = textwrap.dedent("""
-        import sys, warnings, numpy as np, gmmc
+# -- scikit-learn's base classes ---------------------------------------------------------------
+
+def test_estimators_derive_from_sklearns_bases():
+    """The bases of scikit-learn's mixtures and imputers: the parameter protocol,
+    repr, HTML repr, tags and metadata routing are scikit-learn's own."""
+    from sklearn.base import BaseEstimator, DensityMixin, TransformerMixin
+    from sklearn.utils import get_tags
+
+    for cls in (GaussianMixture, gmmc.BayesianGaussianMixture):
+        assert issubclass(cls, DensityMixin) and issubclass(cls, BaseEstimator)
+    assert issubclass(gmmc.GaussianMixtureImputer, TransformerMixin)
+    assert issubclass(gmmc.GaussianMixtureImputer, BaseEstimator)
+    for cls in (GaussianMixture, gmmc.BayesianGaussianMixture, gmmc.GaussianMixtureImputer):
+        # No copy of BaseEstimator's protocol in gmmc's classes.
+        defining = {name: next(k for k in cls.__mro__ if name in vars(k))
+                    for name in ("get_params", "set_params", "__repr__", "_get_param_names")}
+        assert set(defining.values()) == {BaseEstimator}, (cls, defining)
+    estimators = [GaussianMixture(2, covariance_type="tied"),
+                  gmmc.BayesianGaussianMixture(n_components=3),
+                  gmmc.GaussianMixtureImputer(2, sample_posterior=True)]
+    for estimator in estimators:
+        html = estimator._repr_html_()
+        assert type(estimator).__name__ in html
+    assert get_tags(gmmc.BayesianGaussianMixture()) == get_tags(
+        sklearn.mixture.BayesianGaussianMixture())
+    tags = get_tags(gmmc.GaussianMixtureImputer())
+    assert tags.input_tags.allow_nan and tags.transformer_tags is not None
+    assert get_tags(GaussianMixture(nan_policy="marginalize")).input_tags.allow_nan
+
+
+def test_repr_is_sklearns():
+    assert repr(GaussianMixture(2).set_params(covariance_type="tied", max_iter=50)) == \
+        "GaussianMixture(covariance_type='tied', max_iter=50, n_components=2)"
+    means = np.zeros((3, 2))
+    assert repr(GaussianMixture(3, means_init=means, tol=1e-5)) == \
+        repr(SkGaussianMixture(3, means_init=means, tol=1e-5))
+
+
+@pytest.mark.parametrize("cls", [GaussianMixture, gmmc.BayesianGaussianMixture])
+def test_metadata_routing_passes_sample_weight_through_a_pipeline(cls):
+    """With scikit-learn's metadata routing on, fit's sample_weight reaches the
+    estimator that requested it, as it reaches scikit-learn's."""
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = iris()
+    weight = np.random.RandomState(0).randint(0, 4, len(X)).astype(float)
+    params = dict(n_components=2, random_state=0, max_iter=500)
+    with sklearn.config_context(enable_metadata_routing=True):
+        assert cls().set_fit_request(sample_weight=True).get_metadata_routing() \
+            .fit.requests == {"sample_weight": True}
+        if cls is GaussianMixture:  # step_exponent is a setting, not metadata
+            assert cls().get_metadata_routing().partial_fit.requests == \
+                {"sample_weight": None}
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                             cls(**params).set_fit_request(sample_weight=True))
+        pipe.fit(X, sample_weight=weight)
+        # A step that did not say whether it wants the weights: scikit-learn's error.
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+            make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                          cls(**params)).fit(X, sample_weight=weight)
+    scaled = StandardScaler().fit_transform(X)
+    direct = cls(**params).fit(scaled, sample_weight=weight)
+    model = pipe[-1]
+    assert model.n_samples_seen_ == weight.sum()
+    assert_array_equal(model.weights_, direct.weights_)
+    assert_array_equal(model.means_, direct.means_)
+    assert_array_equal(model.covariances_, direct.covariances_)
+    unweighted = cls(**params).fit(scaled)
+    assert not np.allclose(unweighted.means_, direct.means_)
+
+
+def test_without_sklearn_gmmc_works_on_its_own_base(tmp_path):
+    """With scikit-learn not importable, gmmc imports and works: the parameter
+    protocol and repr of the fallback base (printed as scikit-learn prints
+    them), the plain gmmc exceptions, saving and loading."""
+    reprs = {code: repr(eval(code, {"gmmc": gmmc, "np": np})) for code in [
+        "gmmc.GaussianMixture()",
+        "gmmc.GaussianMixture(2, covariance_type='tied', max_iter=50)",
+        "gmmc.GaussianMixture(n_components=np.int64(2), tol=float('nan'), n_threads=1)",
+        "gmmc.BayesianGaussianMixture(n_components=3, weight_concentration_prior=0.1)",
+        "gmmc.GaussianMixtureImputer(2, sample_posterior=True, random_state=0)"]}
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["sklearn"] = None  # import sklearn -> ImportError
+        import io, warnings
+        import numpy as np
+        import gmmc
+
+        assert gmmc.GaussianMixture.get_params.__module__ == "gmmc._base"
+        assert not [m for m in sys.modules if m.startswith("sklearn.")]
+        for code, expected in {reprs!r}.items():
+            assert repr(eval(code)) == expected, (repr(eval(code)), expected)
+
         X = np.random.RandomState(0).randn(200, 2) * [1, 5]
+        for gm in (gmmc.GaussianMixture(3, covariance_type="diag", random_state=0),
+                   gmmc.BayesianGaussianMixture(n_components=3, random_state=0)):
+            labels = gm.fit(X).predict(X)
+            assert labels.shape == (200,)
+            params = gm.get_params()
+            copy = type(gm)(**params)  # clone by get_params
+            assert copy.get_params() == params and not hasattr(copy, "means_")
+            assert np.array_equal(copy.fit(X).means_, gm.means_)
+            assert copy.set_params(max_iter=7, tol=1e-2) is copy
+            assert (copy.max_iter, copy.tol) == (7, 1e-2)
+            try:
+                copy.set_params(not_a_parameter=1)
+            except ValueError as exc:
+                assert "not_a_parameter" in str(exc), exc
+            else:
+                raise AssertionError("set_params took an unknown name")
+
+        buffer = io.BytesIO()
+        gm = gmmc.GaussianMixture(2, random_state=0).fit(X)
+        gm.save(buffer)
+        back = gmmc.load(io.BytesIO(buffer.getvalue()))
+        assert np.array_equal(back.means_, gm.means_) and repr(back) == repr(gm)
+
+        X_missing = X.copy()
+        X_missing[::7, 1] = np.nan
+        imputer = gmmc.GaussianMixtureImputer(2, random_state=0)
+        assert not np.isnan(imputer.fit_transform(X_missing)).any()
+        assert imputer.set_params(n_components=3).get_params()["n_components"] == 3
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             gmmc.GaussianMixture(3, max_iter=1, random_state=0).fit(X)
@@ -231,11 +353,15 @@ def test_without_sklearn_the_plain_gmmc_classes_are_used():
             gmmc.GaussianMixture().predict(X)
         except gmmc.NotFittedError as exc:
             assert type(exc) is gmmc.NotFittedError
-        assert not any(m.split(".")[0] == "sklearn" for m in sys.modules)
+        assert not [m for m in sys.modules if m.startswith("sklearn.")]
+        print("ok")
         """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT)
+                            cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
 
 
 # -- patch_sklearn -----------------------------------------------------------------------------
