@@ -36,6 +36,7 @@ import numpy as np
 
 from . import _streaming
 from ._stats import SufficientStatistics
+from ._version import __version__
 from .exceptions import NotFittedError
 
 __all__ = ["save", "load", "ModelFileError"]
@@ -127,8 +128,6 @@ def save(model, file):
     [[ 2.04 54.48]
      [ 4.29 79.97]]
     """
-    from . import __version__
-
     if not hasattr(model, "precisions_cholesky_"):
         raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet; "
                              "call 'fit' first.")
