@@ -9,7 +9,7 @@ from .mixture import GaussianMixture
 from ._patch import patch_sklearn, unpatch_sklearn
 from .selection import select
 from ._stats import SufficientStatistics
-from ._streaming import RowBlocks
+from ._sources import RowBlocks
 
 __all__ = ["GaussianMixture", "BayesianGaussianMixture", "GaussianMixtureImputer",
            "ConvergenceWarning",

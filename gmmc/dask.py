@@ -44,6 +44,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "(dask[array] and distributed)") from exc
 
 from . import _streaming
+from ._sources import is_dask_collection
 from ._validation import (check_dtype, check_finite, check_sample_weight,
                           check_scalar)
 from .mixture import GaussianMixture as _GaussianMixture
@@ -157,7 +158,7 @@ class DaskChunks:
         self._weights = [None] * len(keep)
         if sample_weight is None:
             return
-        if _streaming.is_dask_collection(sample_weight):
+        if is_dask_collection(sample_weight):
             weight = da.asarray(sample_weight)
             if weight.ndim == 0:
                 weight = da.full(self.n_samples, weight, chunks=(tuple(sizes),))
@@ -475,7 +476,7 @@ class GaussianMixture(_GaussianMixture):
         >>> print(labels[:5].compute())
         [1 0 1 0 1]
         """
-        if not _streaming.is_dask_collection(X):
+        if not is_dask_collection(X):
             return super().fit_predict(X, sample_weight=sample_weight)
         self.fit(X, sample_weight=sample_weight)
         return self.predict(X)
@@ -522,7 +523,7 @@ class GaussianMixture(_GaussianMixture):
         >>> print(gm.predict(X)[:5].compute())
         [1 0 1 0 1]
         """
-        if _streaming.is_dask_collection(X):
+        if is_dask_collection(X):
             return self._lazy(X, "predict", np.intp)
         return super().predict(X)
 
@@ -553,7 +554,7 @@ class GaussianMixture(_GaussianMixture):
         >>> gm.predict_proba(X).shape
         (272, 2)
         """
-        if _streaming.is_dask_collection(X):
+        if is_dask_collection(X):
             return self._lazy(X, "predict_proba", self.means_.dtype, self.n_components)
         return super().predict_proba(X)
 
@@ -584,7 +585,7 @@ class GaussianMixture(_GaussianMixture):
         >>> print(gm.score_samples(X)[:3].compute().round(3))
         [-4.638 -3.673 -5.808]
         """
-        if _streaming.is_dask_collection(X):
+        if is_dask_collection(X):
             return self._lazy(X, "score_samples", self.means_.dtype)
         return super().score_samples(X)
 
@@ -617,6 +618,6 @@ class GaussianMixture(_GaussianMixture):
         >>> round(gm.score(X), 4)
         -4.1554
         """
-        if _streaming.is_dask_collection(X):
+        if is_dask_collection(X):
             return float(self.score_samples(X).mean().compute())
         return super().score(X)

@@ -34,7 +34,7 @@ import zipfile
 
 import numpy as np
 
-from . import _streaming
+from . import _stepwise
 from ._stats import SufficientStatistics
 from ._version import __version__
 from .exceptions import NotFittedError
@@ -167,7 +167,7 @@ def save(model, file):
     if params.get("nan_policy", "raise") != "raise":
         # Only when set: files of models without it stay readable by older gmmc.
         metadata["params"]["nan_policy"] = _json_scalar(params["nan_policy"], "nan_policy")
-    arrays.update(_streaming.saved_state(model))
+    arrays.update(_stepwise.saved_state(model))
     arrays["metadata"] = np.asarray(json.dumps(metadata, indent=1))
     if isinstance(file, (str, os.PathLike)):
         with open(file, "wb") as f:  # np.savez(path) would append ".npz"
@@ -325,12 +325,12 @@ def _not_positive_definite(c, tol):
 
 
 def _state_members(archive, source, present, cov_type, k, d):
-    """The saved partial_fit state (see _streaming.saved_state), each member read at
+    """The saved partial_fit state (see _stepwise.saved_state), each member read at
     the shape that k components in d dimensions give it."""
     layout = {"n_samples_seen": (np.float64, ()), "stepwise_normalized": (np.bool_, ()),
               "stepwise_n_batches": (np.int64, ())}
     empty = SufficientStatistics(cov_type, np.zeros((k, d)))
-    for name in _streaming._STATE_ARRAYS:
+    for name in _stepwise._STATE_ARRAYS:
         layout[f"stepwise_{name}"] = (np.float64, np.shape(getattr(empty, name)))
     return {name: _member(archive, source, name, dtype, shape)
             for name, (dtype, shape) in layout.items() if name in present}
@@ -487,7 +487,7 @@ def _load(archive, source):
     model.lower_bounds_ = lower_bounds.tolist()
     model.n_features_in_ = d
     try:
-        _streaming.restore_state(model, _state_members(archive, source, present, cov_type,
+        _stepwise.restore_state(model, _state_members(archive, source, present, cov_type,
                                                        k, d))
     except ValueError as exc:
         _fail(source, str(exc))

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _missing, _stats, _streaming
+from . import _init, _missing, _sources, _stats, _stepwise, _streaming
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from ._validation import (check_array, check_magnitude, check_random_state,
@@ -252,7 +252,7 @@ class _BaseMixture:
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
     def _fit(self, X, sample_weight):
-        if _streaming.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
+        if _sources.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
             return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
         X = check_array(X, min_samples=2, estimator=type(self).__name__,
@@ -941,7 +941,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         >>> gm.n_samples_seen_, gm.n_iter_
         (272.0, 4)
         """
-        return _streaming.partial_fit(self, X, sample_weight, step_exponent)
+        return _stepwise.partial_fit(self, X, sample_weight, step_exponent)
 
     def sufficient_statistics(self, X, sample_weight=None):
         """Compute the E-step statistics of X under the fitted model.
@@ -985,7 +985,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         >>> stats.weight_sum, round(stats.mean_loglik, 4)
         (272.0, -4.1554)
         """
-        return _streaming.sufficient_statistics(self, X, sample_weight)
+        return _stepwise.sufficient_statistics(self, X, sample_weight)
 
     def m_step(self, stats):
         """Set the parameters from E-step statistics (one M-step).
@@ -1020,7 +1020,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         [[ 2.04 54.48]
          [ 4.29 79.97]]
         """
-        return _streaming.m_step(self, stats)
+        return _stepwise.m_step(self, stats)
 
     def _fit_streamed(self, X, sample_weight):
         """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,

@@ -40,7 +40,7 @@ PUBLIC_MODULES = {"gmmc": None, "gmmc.io": None, "gmmc.conditioning": None,
 # Modules whose docstrings hold the examples of the public API.
 DOCTEST_MODULES = {"gmmc.mixture": None, "gmmc.bayesian": None, "gmmc._stats": None,
                    "gmmc.impute": None,
-                   "gmmc._streaming": None,
+                   "gmmc._sources": None,
                    "gmmc.exceptions": "sklearn", "gmmc.datasets": None,
                    "gmmc._patch": "sklearn", "gmmc.io": None, "gmmc.conditioning": None,
                    "gmmc.plot": "matplotlib", "gmmc.selection": "pandas",
