@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _missing, _stats, _streaming
 from ._parallel import blas_limited, effective_n_threads, threads_for
-from ._sources import is_block_source, is_dask_collection
+from ._sources import is_block_source
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
 
@@ -34,11 +34,7 @@ def sufficient_statistics(estimator, X, sample_weight=None):
     cov_type = estimator.covariance_type
     n_threads = effective_n_threads(estimator.n_threads)
     if is_block_source(X):
-        if is_dask_collection(X):
-            from .dask import DaskChunks
-            data = DaskChunks(X, sample_weight)
-        else:
-            data = _streaming.block_chunks(X, sample_weight, n_threads)
+        data = estimator._chunk_executor(X, sample_weight)  # Dask's for a Dask array
         if data.n_features != means.shape[1]:
             raise ValueError(f"X has {data.n_features} features, but "
                              f"{type(estimator).__name__} is expecting {means.shape[1]} "

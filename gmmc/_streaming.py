@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _chunked_init, _missing
-from ._parallel import blas_limited, effective_n_threads, threads_for
-from ._sources import RowBlocks, is_dask_collection
+from ._parallel import blas_limited, threads_for
+from ._sources import RowBlocks
 from ._validation import check_array, check_magnitude, check_random_state, check_sample_weight
 
 # -- the in-process executor ---------------------------------------------------
@@ -120,6 +120,14 @@ class BlockChunks:
 
     def all_weights(self):
         return self.weight
+
+
+def block_chunks(X, sample_weight, n_threads):
+    """The in-process executor over X (a ``RowBlocks`` or anything it wraps)."""
+    source = X if isinstance(X, RowBlocks) else RowBlocks(X)
+    weight = check_sample_weight(sample_weight, source.n_samples, source.dtype)
+    return BlockChunks(source, weight, n_threads)
+
 
 # -- chunk tasks (module level, so that they pickle to Dask workers) ----------
 
@@ -254,30 +262,18 @@ def fit_chunked(estimator, data):
     estimator.n_samples_seen_ = summary["weight_sum"]
 
 
-def block_chunks(X, sample_weight, n_threads):
-    """The in-process executor over X (a ``RowBlocks`` or anything it wraps)."""
-    source = X if isinstance(X, RowBlocks) else RowBlocks(X)
-    weight = check_sample_weight(sample_weight, source.n_samples, source.dtype)
-    return BlockChunks(source, weight, n_threads)
+def fit(estimator, data, sample_weight):
+    """``_fit`` on a chunk executor (``sample_weight``: the weights it was made with).
 
-
-def fit(estimator, X, sample_weight):
-    """``GaussianMixture._fit`` for inputs ``is_block_source`` accepts.
-
-    Returns ``(data, sample_weight, n_threads)``, as ``_fit`` does, where
-    ``data`` is the chunk executor (or the array itself when the data fitted
-    in one block and were fitted in memory).
+    Returns ``(data, None, n_threads)``, as ``_fit`` returns (X, weights,
+    threads), the executor holding the weights; or, when the rows fit in one
+    block, what the in-memory fit of that block returns.
     """
-    if is_dask_collection(X):
-        from .dask import _fit
-        return _fit(estimator, X, sample_weight)
-    source = X if isinstance(X, RowBlocks) else RowBlocks(X)
-    if source.n_samples <= source.block_rows:  # one block: simply the in-memory fit
-        return estimator._fit(source.read_raw(0, source.n_samples), sample_weight)
-    n_threads = effective_n_threads(estimator.n_threads)
-    data = block_chunks(source, sample_weight, n_threads)
+    if isinstance(data, BlockChunks) and len(data.bounds) <= 1:
+        # One block: simply the in-memory fit.
+        return estimator._fit(data.source.read_raw(0, data.n_samples), sample_weight)
     fit_chunked(estimator, data)
-    return data, data.weight, n_threads
+    return data, None, data.task_threads
 
 
 def labels(estimator, data):

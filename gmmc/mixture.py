@@ -287,6 +287,14 @@ class _BaseMixture:
                                      else weight.sum(dtype=np.float64))
         return X, weight, n_threads
 
+    def _chunk_executor(self, X, sample_weight):
+        """The chunk executor of gmmc._streaming over a streamed X: Dask's for a
+        Dask collection, else one reading blocks of rows in this process."""
+        if _sources.is_dask_collection(X):
+            from . import _dask_chunks  # imports Dask, which importing gmmc never does
+            return _dask_chunks.executor(self, X, sample_weight)
+        return _streaming.block_chunks(X, sample_weight, effective_n_threads(self.n_threads))
+
     def _fit_streamed(self, X, sample_weight):
         raise TypeError(
             f"{type(self).__name__} fits in-memory arrays only, got "
@@ -1025,7 +1033,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
     def _fit_streamed(self, X, sample_weight):
         """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
         RowBlocks) or fitted by Dask: gmmc._streaming."""
-        return _streaming.fit(self, X, sample_weight)
+        return _streaming.fit(self, self._chunk_executor(X, sample_weight), sample_weight)
 
     def _initial_parameters(self, X, weight, random_state, n_threads,
                             weights_init, means_init, precisions_init):

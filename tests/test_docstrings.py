@@ -44,7 +44,7 @@ DOCTEST_MODULES = {"gmmc.mixture": None, "gmmc.bayesian": None, "gmmc._stats": N
                    "gmmc.exceptions": "sklearn", "gmmc.datasets": None,
                    "gmmc._patch": "sklearn", "gmmc.io": None, "gmmc.conditioning": None,
                    "gmmc.plot": "matplotlib", "gmmc.selection": "pandas",
-                   "gmmc.dask": "dask"}
+                   "gmmc.dask": "dask", "gmmc._dask_chunks": "dask"}
 
 API_REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
 
