@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _missing, _sources, _stats, _stepwise, _streaming
+from . import _init, _missing, _model_file, _sources, _stats, _stepwise, _streaming
 from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from ._validation import (check_array, check_magnitude, check_random_state,
@@ -1312,8 +1312,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         >>> bool((same.means_ == gm.means_).all())
         True
         """
-        from .io import save
-        save(self, file)
+        _model_file.write(self, file)
 
 
 def _feature_names_mismatch(names, fitted):
