@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import _chunked_init, _missing
+from . import _chunked_init, _missing, _stats
 from ._parallel import blas_limited, threads_for
 from ._sources import RowBlocks
 from ._validation import check_array, check_magnitude, check_random_state, check_sample_weight
@@ -174,15 +174,20 @@ def _summary_combine(a, b):
     return tuple(max(x, y) if i == 0 else x + y for i, (x, y) in enumerate(zip(a, b)))
 
 
-def estep_chunk(X, w, start, weights, means, prec_chol, covariance_type, n_threads):
+def estep_chunk(X, w, start, weights, means, prec_chol, covariance_type, n_threads,
+                log_weights=None):
     # _stats.e_step itself when the chunk holds no NaN (missing values).
-    return _missing.e_step(X, w, weights, means, prec_chol, covariance_type, n_threads)
-
+    return _missing.e_step(X, w, weights, means, prec_chol, covariance_type, n_threads,
+                           log_weights=log_weights)
 
 
 def _labels_chunk(X, w, start, estimator, n_threads):
     return estimator._posterior(X, n_threads)[1].argmax(axis=1)
 
+
+def _moment_chunk(X, w, start, name, center, n_threads):
+    """``_stats.ArrayMoments`` of the chunk: its ``name`` sum about ``center``."""
+    return getattr(_stats.ArrayMoments(X, w, n_threads), name)(center)
 
 
 # -- validation, initial parameters, EM and the fit driver ------------------------
@@ -199,6 +204,28 @@ def summarize(data):
             "n_positive": n_positive, "mean": mean, "n_missing": n_missing}
 
 
+class ChunkMoments:
+    """``_stats.ArrayMoments`` of a chunk executor's data, for ``_fit_context``:
+    the mean and the weight sum from ``summarize``'s pass, the other sums one
+    pass each, when asked."""
+
+    def __init__(self, data, summary):
+        self.data = data
+        self.n_samples, self.n_features = data.n_samples, data.n_features
+        self.dtype = data.dtype
+        self.weight_sum = summary["weight_sum"]
+        self._mean = summary["mean"]
+
+    def mean(self):
+        return self._mean
+
+    def squares(self, center):
+        return self.data.map_reduce(_moment_chunk, "squares", center, self.data.task_threads)
+
+    def scatter(self, center):
+        return self.data.map_reduce(_moment_chunk, "scatter", center, self.data.task_threads)
+
+
 def check_shape(estimator, n_samples, n_features, min_samples=2):
     """check_array's sample and feature count errors, for data never loaded whole."""
     by = f" by {type(estimator).__name__}"
@@ -211,34 +238,34 @@ def check_shape(estimator, n_samples, n_features, min_samples=2):
                          f"minimum of 1 is required{by}.")
 
 
-def initial_parameters(estimator, data, summary, random_state, inits):
-    """``GaussianMixture._initial_parameters`` over chunks: the same draws from
-    ``random_state`` and the same statistics, chunk by chunk."""
-    weights_init, means_init, precisions_init = inits
-    if weights_init is not None and means_init is not None and precisions_init is not None:
-        # No responsibilities are needed: nothing depends on the data.
-        return estimator._start_from(None, data.dtype, *inits)
-    stats = _chunked_init.initial_statistics(data, summary, estimator.init_params,
-                                             estimator.n_components,
-                                             estimator.covariance_type, random_state)
-    return estimator._start_from(stats, data.dtype, *inits)
+def initial_parameters(estimator, data, summary, random_state, context):
+    """The estimator's ``_initial_parameters`` over chunks: the statistics of the
+    start (if it needs them) from the same draws from ``random_state`` and the
+    same arithmetic, chunk by chunk (``gmmc._chunked_init``)."""
+    return estimator._initial_parameters_from(
+        lambda: _chunked_init.initial_statistics(data, summary, estimator.init_params,
+                                                 estimator.n_components,
+                                                 estimator.covariance_type, random_state),
+        data.dtype, *context)
 
 
-def _mean_filled_start(estimator, data, summary, random_state, inits):
+def _mean_filled_start(estimator, data, summary, random_state, context):
     """``initial_parameters``, computed (as in memory) on the data with each
     missing value replaced by its feature's mean."""
     data.fill = summary["mean"] if summary["n_missing"] else None
     try:
-        return initial_parameters(estimator, data, summary, random_state, inits)
+        return initial_parameters(estimator, data, summary, random_state, context)
     finally:
         data.fill = None
 
 
 def fit_chunked(estimator, data):
-    """``GaussianMixture._fit`` on a chunk executor; sets the fitted attributes."""
+    """The estimator's ``_fit`` on a chunk executor, with the same checks, set-up
+    (``_fit_context``), starts and EM loop (``_fit_loop``); sets the fitted
+    attributes."""
     n_samples, n_features = data.n_samples, data.n_features
     check_shape(estimator, n_samples, n_features)
-    inits = estimator._check_parameters(n_features)
+    checked = estimator._check_parameters(n_features)
     data.allow_nan = estimator._allows_nan()
     if n_samples < estimator.n_components:
         raise ValueError(f"Expected n_samples >= n_components but got n_components = "
@@ -255,9 +282,11 @@ def fit_chunked(estimator, data):
     cov_type = estimator.covariance_type
     # One row of X's largest magnitude stands for X in the overflow message.
     probe = np.full((1, n_features), summary["biggest"], dtype=data.dtype)
+    context = estimator._fit_context(ChunkMoments(data, summary), checked)
     estimator._fit_loop(
-        lambda: _mean_filled_start(estimator, data, summary, random_state, inits),
-        lambda w, m, pc: data.map_reduce(estep_chunk, w, m, pc, cov_type, data.task_threads),
+        lambda: _mean_filled_start(estimator, data, summary, random_state, context),
+        lambda w, m, pc, log_w=None: data.map_reduce(estep_chunk, w, m, pc, cov_type,
+                                                     data.task_threads, log_w),
         probe, None)
     estimator.n_samples_seen_ = summary["weight_sum"]
 

@@ -23,7 +23,7 @@ class _BaseMixture:
     start, convergence, progress messages) and prediction by the kernels.
 
     A subclass supplies ``__init__`` and the model: ``_check_parameters``,
-    ``_fit_context``, ``_initial_parameters``, ``_e_step_arguments``,
+    ``_fit_context``, ``_initial_parameters_from``, ``_e_step_arguments``,
     ``_m_step_parameters``, ``_lower_bound``, ``_fitted_parameters``,
     ``_set_parameters`` and ``_log_weight_terms``. The parameters travel
     through the driver as an opaque tuple.
@@ -273,7 +273,7 @@ class _BaseMixture:
         patterns = (_missing.Patterns(X, weight)
                     if self._allows_nan() and _missing.has_nan(X) else None)
         with blas_limited(threads_for(n_samples, n_threads)):
-            context = self._fit_context(X, weight, n_threads, checked)
+            context = self._fit_context(_stats.ArrayMoments(X, weight, n_threads), checked)
             self._fit_loop(
                 lambda: self._initial_parameters(X, weight, random_state, n_threads,
                                                  *context),
@@ -296,15 +296,29 @@ class _BaseMixture:
         return _streaming.block_chunks(X, sample_weight, effective_n_threads(self.n_threads))
 
     def _fit_streamed(self, X, sample_weight):
-        raise TypeError(
-            f"{type(self).__name__} fits in-memory arrays only, got "
-            f"{type(X).__name__}: pass np.asarray(X), or fit a GaussianMixture, "
-            "which streams it.")
+        """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
+        RowBlocks) or fitted by Dask: the same EM, pass by pass (gmmc._streaming)."""
+        return _streaming.fit(self, self._chunk_executor(X, sample_weight), sample_weight)
 
-    def _fit_context(self, X, weight, n_threads, checked):
-        """Arguments of ``_initial_parameters`` after X and the checked
-        parameters (``_check_parameters``): here the checked parameters."""
+    def _fit_context(self, moments, checked):
+        """What a fit sets up from the data before its starts, given the
+        weighted ``moments`` of the data (``_stats.ArrayMoments``, or
+        ``_streaming.ChunkMoments`` over chunks) and the checked parameters
+        (``_check_parameters``); returns the arguments of
+        ``_initial_parameters_from`` after its first two: here the checked
+        parameters."""
         return checked
+
+    def _initial_parameters(self, X, weight, random_state, n_threads, *context):
+        """The parameters to start EM from (``_initial_parameters_from``), with
+        the statistics of the ``init_params`` start on X, computed if needed."""
+        def initial_statistics():
+            # Missing values: the start is computed on a copy of X with each NaN
+            # replaced by its feature's mean (see nan_policy).
+            Y = _missing.mean_filled(X, weight) if _missing.has_nan(X) else X
+            return self._initial_statistics(Y, weight, random_state, n_threads)
+
+        return self._initial_parameters_from(initial_statistics, X.dtype, *context)
 
     def _initial_statistics(self, X, weight, random_state, n_threads):
         """Sufficient statistics of the ``init_params`` start."""
@@ -317,7 +331,7 @@ class _BaseMixture:
                     f"Number of distinct clusters ({distinct}) found smaller than "
                     f"n_clusters ({self.n_components}). Possibly due to duplicate "
                     "points in X.", sklearn_compatible(ConvergenceWarning),
-                    stacklevel=7)
+                    stacklevel=9)
         return resp.statistics(X, weight, self.covariance_type, n_threads)
 
     def _fit_loop(self, initial_parameters, e_step, X, names):
@@ -1030,22 +1044,15 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         """
         return _stepwise.m_step(self, stats)
 
-    def _fit_streamed(self, X, sample_weight):
-        """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
-        RowBlocks) or fitted by Dask: gmmc._streaming."""
-        return _streaming.fit(self, self._chunk_executor(X, sample_weight), sample_weight)
-
-    def _initial_parameters(self, X, weight, random_state, n_threads,
-                            weights_init, means_init, precisions_init):
-        """(weights, means, covariances, precisions_cholesky) to start EM from."""
+    def _initial_parameters_from(self, initial_statistics, dtype, weights_init, means_init,
+                                 precisions_init):
+        """(weights, means, covariances, precisions_cholesky) to start EM from:
+        those of ``initial_statistics()`` (the ``init_params`` start's, not
+        computed when all three inits are given) and the given inits."""
         stats = None
         if weights_init is None or means_init is None or precisions_init is None:
-            if _missing.has_nan(X):
-                # Missing values: the start is computed on a copy of X with each
-                # NaN replaced by its feature's mean (see nan_policy).
-                X = _missing.mean_filled(X, weight)
-            stats = self._initial_statistics(X, weight, random_state, n_threads)
-        return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
+            stats = initial_statistics()
+        return self._start_from(stats, dtype, weights_init, means_init, precisions_init)
 
     def _start_from(self, stats, dtype, weights_init, means_init, precisions_init):
         """Initial parameters from the initial responsibilities' statistics (None
