@@ -1,6 +1,5 @@
 """gmmc: fast Gaussian mixture models, a drop-in backend for scikit-learn's GaussianMixture."""
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .bayesian import BayesianGaussianMixture
 from .datasets import load_faithful
 from .exceptions import ConvergenceWarning, NotFittedError
@@ -10,7 +9,7 @@ from .mixture import GaussianMixture
 from ._patch import patch_sklearn, unpatch_sklearn
 from .selection import select
 from ._stats import SufficientStatistics
-from ._streaming import RowBlocks
+from ._sources import RowBlocks
 
 __all__ = ["GaussianMixture", "BayesianGaussianMixture", "GaussianMixtureImputer",
            "ConvergenceWarning",

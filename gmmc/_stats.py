@@ -640,3 +640,41 @@ def posterior(X, weights, means, precisions_cholesky, covariance_type, n_threads
 
     map_row_blocks(block, n_samples, n_threads)
     return log_norm, resp
+
+
+class ArrayMoments:
+    """Weighted moments of the rows of an in-memory X, each computed when asked
+    (in float64): what a fit's set-up may need of the data besides its EM
+    passes (``BayesianGaussianMixture``'s default priors, see ``_fit_context``).
+    ``gmmc._streaming.ChunkMoments`` computes the same over chunks.
+    """
+
+    def __init__(self, X, sample_weight, n_threads):
+        self.X, self.sample_weight, self.n_threads = X, sample_weight, n_threads
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.weight_sum = weight_sum(sample_weight, X.shape[0])
+
+    def mean(self):
+        """The weighted mean of the rows, (D,)."""
+        return weighted_mean(self.X, self.sample_weight, self.n_threads)
+
+    def squares(self, center):
+        """sum_n w_n (x_n - center) ** 2, per feature, (D,)."""
+        return _weighted_column_sums(self.X, self.sample_weight, self.n_threads,
+                                     center=center, square=True)
+
+    def scatter(self, center):
+        """sum_n w_n (x_n - center)(x_n - center)^T, (D, D), a few rows at a time."""
+        X, weight = self.X, self.sample_weight
+        rows = max(16, 2 ** 17 // X.shape[1])  # float64 temporaries of about 1 MB
+
+        def block(start, stop):
+            total = np.zeros((X.shape[1], X.shape[1]))
+            for a, b in row_chunks(start, stop, rows):
+                y = X[a:b].astype(np.float64)
+                y -= center
+                total += (y if weight is None else y * weight[a:b, None]).T @ y
+            return total
+
+        return sum(map_row_blocks(block, X.shape[0], self.n_threads))

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from . import _stats
-from ._parallel import effective_n_threads, map_row_blocks
+from ._parallel import effective_n_threads
 from ._validation import check_array, check_scalar
 from .mixture import _BaseMixture
 
@@ -140,9 +140,12 @@ default='dirichlet_process'
     The arrays have the training data's dtype (float32 stays float32; the
     O(K D^2) parameter updates are computed in float64). ``fit`` takes
     ``sample_weight`` (frequencies: weight 2 counts a sample twice, in the
-    default priors too). Data read in blocks (``gmmc.RowBlocks``, h5py, zarr,
-    Dask) is not streamed: such input raises TypeError; a ``numpy.memmap`` is
-    fitted as an ordinary array.
+    default priors too). ``fit`` streams what :class:`GaussianMixture` streams
+    (a ``numpy.memmap``, an h5py dataset, a zarr array or a
+    :class:`gmmc.RowBlocks` is read in blocks of rows, a ``dask.array`` is
+    fitted on its chunks by Dask), through the same EM driver, and gives the
+    in-memory fit's model; its default priors (the data's mean and
+    covariance) are computed over the blocks too.
 
     Examples
     --------
@@ -191,7 +194,12 @@ default='dirichlet_process'
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data. A ``numpy.memmap``, an h5py dataset, a zarr array or
+            a :class:`gmmc.RowBlocks` wrapper is streamed in blocks of rows,
+            never loaded whole (a few passes over the blocks set the default
+            priors and the start, then one per iteration); a ``dask.array`` is
+            fitted on its chunks by Dask. Both give the same model as the
+            in-memory fit.
         y : None
             Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -207,8 +215,7 @@ default='dirichlet_process'
         ValueError
             For invalid parameters or data.
         TypeError
-            For parameters of the wrong type, and for input read in blocks
-            (``gmmc.RowBlocks``, h5py, zarr, Dask), which is not streamed.
+            For parameters of the wrong type.
 
         See Also
         --------
@@ -233,7 +240,8 @@ default='dirichlet_process'
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data, as in :meth:`fit` (streamed data are labelled block
+            by block).
         y : None
             Ignored; present for scikit-learn's API.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -311,24 +319,25 @@ default='dirichlet_process'
                              "positive-definite")
         return array
 
-    def _fit_context(self, X, weight, n_threads, checked):
-        """Set the priors of this fit (defaults from the weighted data)."""
+    def _fit_context(self, moments, checked):
+        """Set the priors of this fit (defaults from the weighted data, whose
+        ``moments`` are computed in memory or over chunks)."""
         mean, covariance = checked
-        n_samples, n_features = X.shape
+        n_features = moments.n_features
         if mean is None or covariance is None:
-            center = _stats.weighted_mean(X, weight, n_threads)
+            center = moments.mean()
             mean = center if mean is None else mean
         if covariance is None:
             # The data covariance with ddof=1, the weights read as frequencies.
-            total = _stats.weight_sum(weight, n_samples)
+            total = moments.weight_sum
             if not total > 1.0:
                 raise ValueError("the default covariance_prior, the covariance of X, "
                                  "needs a total sample weight above 1; pass "
                                  "covariance_prior or scale sample_weight")
             if self.covariance_type in ("full", "tied"):
-                covariance = _scatter(X, weight, center, n_threads) / (total - 1.0)
+                covariance = moments.scatter(center) / (total - 1.0)
             else:
-                variance = _stats.weighted_mean_variance(X, weight, n_threads)[1]
+                variance = moments.squares(center) / total
                 covariance = variance * (total / (total - 1.0))
                 if self.covariance_type == "spherical":
                     covariance = float(covariance.mean())
@@ -341,7 +350,7 @@ default='dirichlet_process'
             mean=np.asarray(mean, dtype=np.float64),
             degrees_of_freedom=(n_features if self.degrees_of_freedom_prior is None
                                 else self.degrees_of_freedom_prior),
-            covariance=covariance, dtype=X.dtype)
+            covariance=covariance, dtype=moments.dtype)
         return ()
 
     def _initialize_parameters(self, X, random_state):
@@ -349,15 +358,15 @@ default='dirichlet_process'
         and the initial posterior parameters from ``init_params``."""
         X = check_array(X, min_samples=2, estimator=type(self).__name__)
         n_threads = effective_n_threads(self.n_threads)
-        self._fit_context(X, None, n_threads, self._check_parameters(X.shape[1]))
+        self._fit_context(_stats.ArrayMoments(X, None, n_threads),
+                          self._check_parameters(X.shape[1]))
         self._set_parameters(self._initial_parameters(X, None, random_state, n_threads))
 
     # -- the model: start, E-step terms, M-step, lower bound --------------------
 
-    def _initial_parameters(self, X, weight, random_state, n_threads):
-        stats = self._initial_statistics(X, weight, random_state, n_threads)
+    def _initial_parameters_from(self, initial_statistics, dtype):
         # As scikit-learn, whose initial responsibilities have X's dtype.
-        return self._posterior_parameters(stats, X.dtype)
+        return self._posterior_parameters(initial_statistics(), dtype)
 
     def _m_step_parameters(self, stats, dtype):
         # scikit-learn's responsibilities are float64 here, whatever X's dtype.
@@ -486,11 +495,6 @@ default='dirichlet_process'
         return self._log_terms(concentration, self.mean_precision_,
                                self.degrees_of_freedom_, self.means_.shape[1])
 
-    def _fit_streamed(self, X, sample_weight):
-        if isinstance(X, np.memmap):  # read in place, as an ordinary array
-            return self._fit(np.asarray(X), sample_weight)
-        return super()._fit_streamed(X, sample_weight)
-
 
 # -- helpers ------------------------------------------------------------------------
 
@@ -506,21 +510,6 @@ def _prior_array(value, name, shape, label=None):
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must contain only finite values")
     return array
-
-
-def _scatter(X, weight, center, n_threads):
-    """sum_n w_n (x_n - center)(x_n - center)^T in float64, a few rows at a time."""
-    rows = max(16, 2 ** 17 // X.shape[1])  # float64 temporaries of about 1 MB
-
-    def block(start, stop):
-        total = np.zeros((X.shape[1], X.shape[1]))
-        for a, b in _stats.row_chunks(start, stop, rows):
-            y = X[a:b].astype(np.float64)
-            y -= center
-            total += (y if weight is None else y * weight[a:b, None]).T @ y
-        return total
-
-    return sum(map_row_blocks(block, X.shape[0], n_threads))
 
 
 def _weights(concentration):

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .datasets import load_faithful
 from .exceptions import ConvergenceWarning
 from .mixture import GaussianMixture

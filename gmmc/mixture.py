@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from . import _init, _missing, _stats, _streaming
+from . import _init, _missing, _model_file, _sources, _stats, _stepwise, _streaming
 from ._base import UNUSED, BaseEstimator, DensityMixin
 from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
 from ._sklearn_private import SklearnPrivateMethods
@@ -25,7 +25,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
     warm start, convergence, progress messages) and prediction by the kernels.
 
     A subclass supplies ``__init__`` and the model: ``_check_parameters``,
-    ``_fit_context``, ``_initial_parameters``, ``_e_step_arguments``,
+    ``_fit_context``, ``_initial_parameters_from``, ``_e_step_arguments``,
     ``_m_step_parameters``, ``_lower_bound``, ``_fitted_parameters``,
     ``_set_parameters`` and ``_log_weight_terms``. The parameters travel
     through the driver as an opaque tuple.
@@ -172,7 +172,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         return self._posterior(X, n_threads)[1].argmax(axis=1)
 
     def _fit(self, X, sample_weight):
-        if _streaming.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
+        if _sources.is_block_source(X):  # memmap, h5py, zarr, RowBlocks, Dask
             return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
         X = check_array(X, min_samples=2, estimator=type(self).__name__,
@@ -193,7 +193,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         patterns = (_missing.Patterns(X, weight)
                     if self._allows_nan() and _missing.has_nan(X) else None)
         with blas_limited(threads_for(n_samples, n_threads)):
-            context = self._fit_context(X, weight, n_threads, checked)
+            context = self._fit_context(_stats.ArrayMoments(X, weight, n_threads), checked)
             self._fit_loop(
                 lambda: self._initial_parameters(X, weight, random_state, n_threads,
                                                  *context),
@@ -209,16 +209,38 @@ class _BaseMixture(DensityMixin, BaseEstimator):
                                      else weight.sum(dtype=np.float64))
         return X, weight, n_threads
 
-    def _fit_streamed(self, X, sample_weight):
-        raise TypeError(
-            f"{type(self).__name__} fits in-memory arrays only, got "
-            f"{type(X).__name__}: pass np.asarray(X), or fit a GaussianMixture, "
-            "which streams it.")
+    def _chunk_executor(self, X, sample_weight):
+        """The chunk executor of gmmc._streaming over a streamed X: Dask's for a
+        Dask collection, else one reading blocks of rows in this process."""
+        if _sources.is_dask_collection(X):
+            from . import _dask_chunks  # imports Dask, which importing gmmc never does
+            return _dask_chunks.executor(self, X, sample_weight)
+        return _streaming.block_chunks(X, sample_weight, effective_n_threads(self.n_threads))
 
-    def _fit_context(self, X, weight, n_threads, checked):
-        """Arguments of ``_initial_parameters`` after X and the checked
-        parameters (``_check_parameters``): here the checked parameters."""
+    def _fit_streamed(self, X, sample_weight):
+        """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
+        RowBlocks) or fitted by Dask: the same EM, pass by pass (gmmc._streaming)."""
+        return _streaming.fit(self, self._chunk_executor(X, sample_weight), sample_weight)
+
+    def _fit_context(self, moments, checked):
+        """What a fit sets up from the data before its starts, given the
+        weighted ``moments`` of the data (``_stats.ArrayMoments``, or
+        ``_streaming.ChunkMoments`` over chunks) and the checked parameters
+        (``_check_parameters``); returns the arguments of
+        ``_initial_parameters_from`` after its first two: here the checked
+        parameters."""
         return checked
+
+    def _initial_parameters(self, X, weight, random_state, n_threads, *context):
+        """The parameters to start EM from (``_initial_parameters_from``), with
+        the statistics of the ``init_params`` start on X, computed if needed."""
+        def initial_statistics():
+            # Missing values: the start is computed on a copy of X with each NaN
+            # replaced by its feature's mean (see nan_policy).
+            Y = _missing.mean_filled(X, weight) if _missing.has_nan(X) else X
+            return self._initial_statistics(Y, weight, random_state, n_threads)
+
+        return self._initial_parameters_from(initial_statistics, X.dtype, *context)
 
     def _initial_statistics(self, X, weight, random_state, n_threads):
         """Sufficient statistics of the ``init_params`` start."""
@@ -231,7 +253,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
                     f"Number of distinct clusters ({distinct}) found smaller than "
                     f"n_clusters ({self.n_components}). Possibly due to duplicate "
                     "points in X.", sklearn_compatible(ConvergenceWarning),
-                    stacklevel=7)
+                    stacklevel=9)
         return resp.statistics(X, weight, self.covariance_type, n_threads)
 
     def _em_in_kernels(self, X, weight, n_threads):
@@ -874,7 +896,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         >>> gm.n_samples_seen_, gm.n_iter_
         (272.0, 4)
         """
-        return _streaming.partial_fit(self, X, sample_weight, step_exponent)
+        return _stepwise.partial_fit(self, X, sample_weight, step_exponent)
 
     def sufficient_statistics(self, X, sample_weight=None):
         """Compute the E-step statistics of X under the fitted model.
@@ -918,7 +940,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         >>> stats.weight_sum, round(stats.mean_loglik, 4)
         (272.0, -4.1554)
         """
-        return _streaming.sufficient_statistics(self, X, sample_weight)
+        return _stepwise.sufficient_statistics(self, X, sample_weight)
 
     def m_step(self, stats):
         """Set the parameters from E-step statistics (one M-step).
@@ -953,12 +975,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         [[ 2.04 54.48]
          [ 4.29 79.97]]
         """
-        return _streaming.m_step(self, stats)
-
-    def _fit_streamed(self, X, sample_weight):
-        """``_fit`` for inputs read in blocks of rows (memmap, h5py, zarr,
-        RowBlocks) or fitted by Dask: gmmc._streaming."""
-        return _streaming.fit(self, X, sample_weight)
+        return _stepwise.m_step(self, stats)
 
     def _em_in_kernels(self, X, weight, n_threads):
         # Small data: the E-step costs less than the driver's Python work per
@@ -971,17 +988,15 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
             X, weight, params, self.covariance_type, self.reg_covar, self.tol,
             self.max_iter, lower_bound)
 
-    def _initial_parameters(self, X, weight, random_state, n_threads,
-                            weights_init, means_init, precisions_init):
-        """(weights, means, covariances, precisions_cholesky) to start EM from."""
+    def _initial_parameters_from(self, initial_statistics, dtype, weights_init, means_init,
+                                 precisions_init):
+        """(weights, means, covariances, precisions_cholesky) to start EM from:
+        those of ``initial_statistics()`` (the ``init_params`` start's, not
+        computed when all three inits are given) and the given inits."""
         stats = None
         if weights_init is None or means_init is None or precisions_init is None:
-            if _missing.has_nan(X):
-                # Missing values: the start is computed on a copy of X with each
-                # NaN replaced by its feature's mean (see nan_policy).
-                X = _missing.mean_filled(X, weight)
-            stats = self._initial_statistics(X, weight, random_state, n_threads)
-        return self._start_from(stats, X.dtype, weights_init, means_init, precisions_init)
+            stats = initial_statistics()
+        return self._start_from(stats, dtype, weights_init, means_init, precisions_init)
 
     def _start_from(self, stats, dtype, weights_init, means_init, precisions_init):
         """Initial parameters from the initial responsibilities' statistics (None
@@ -1248,8 +1263,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         >>> bool((same.means_ == gm.means_).all())
         True
         """
-        from .io import save
-        save(self, file)
+        _model_file.write(self, file)
 
 
 def _feature_names_mismatch(names, fitted):

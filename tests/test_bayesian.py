@@ -389,17 +389,85 @@ def test_spherical_covariance_prior_must_be_a_number():
                                      covariance_prior="wide").fit(X)
 
 
-def test_streamed_inputs_are_refused_clearly(tmp_path):
-    """No out-of-core fit: block sources raise; a memmap is read as an array."""
-    X, _ = blobs(2)
-    with pytest.raises(TypeError, match="in-memory"):
-        gmmc.BayesianGaussianMixture(n_components=2).fit(gmmc.RowBlocks(X, block_rows=50))
+# -- streamed data: the in-memory fit, block by block ---------------------------------
+
+def assert_same_streamed_fit(streamed, ref, rtol=1e-7):
+    """Every fitted attribute of a streamed fit is the in-memory one's, to rtol."""
+    for name in ARRAYS + ("weights_", "means_", "covariances_"):
+        close(getattr(streamed, name), getattr(ref, name), rtol, err_msg=name)
+    for name in SCALARS:
+        assert_allclose(getattr(streamed, name), getattr(ref, name), rtol=1e-12, err_msg=name)
+    for part, want in zip(np.atleast_2d(streamed.weight_concentration_),
+                          np.atleast_2d(ref.weight_concentration_)):
+        close(part, want, rtol, err_msg="weight_concentration_")
+    assert streamed.n_iter_ == ref.n_iter_
+    assert streamed.converged_ == ref.converged_
+    assert_allclose(streamed.lower_bound_, ref.lower_bound_, rtol=rtol)
+    assert_allclose(streamed.lower_bounds_, ref.lower_bounds_, rtol=rtol)
+    assert streamed.n_samples_seen_ == pytest.approx(ref.n_samples_seen_, rel=1e-12)
+    assert streamed.means_.dtype == ref.means_.dtype
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_streamed_memmap_fit_equals_the_in_memory_fit(covariance_type, prior_type, tmp_path,
+                                                      monkeypatch):
+    """A memmap read in several blocks (with the priors' defaults, the data's mean
+    and covariance, computed over the blocks) fits the model np.asarray gives."""
+    X, _ = blobs(3, n_samples=900, centers=3, seed=1)
     path = tmp_path / "X.npy"
     np.save(path, X)
     mm = np.load(path, mmap_mode="r")
-    gm = gmmc.BayesianGaussianMixture(n_components=2, random_state=0).fit(mm)
-    ref = gmmc.BayesianGaussianMixture(n_components=2, random_state=0).fit(X)
-    assert_array_equal(gm.means_, ref.means_)
+    monkeypatch.setattr(gmmc._sources, "DEFAULT_BLOCK_BYTES", 128 * 8 * X.shape[1])
+    reads = []
+    read = gmmc.RowBlocks.read
+    monkeypatch.setattr(gmmc.RowBlocks, "read", lambda self, start, stop, *more:
+                        reads.append(stop - start) or read(self, start, stop, *more))
+    params = dict(n_components=5, covariance_type=covariance_type,
+                  weight_concentration_prior_type=prior_type, max_iter=300,
+                  random_state=0)
+    ref = gmmc.BayesianGaussianMixture(**params).fit(np.asarray(mm))
+    assert not reads
+    streamed = gmmc.BayesianGaussianMixture(**params).fit(mm)
+    assert max(reads) == 128 and sum(reads) > 2 * len(X)  # block by block, pass by pass
+    assert_same_streamed_fit(streamed, ref)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random", "random_from_data"])
+def test_streamed_row_blocks_fit_equals_the_in_memory_fit(init_params):
+    """RowBlocks with sample weights and given priors, each start, and fit_predict."""
+    X, _ = blobs(2, n_samples=700, centers=4, seed=2)
+    w = np.random.RandomState(3).uniform(0.0, 2.0, len(X))
+    w[::9] = 0.0
+    for cov, extra in (("full", {}), ("diag", dict(mean_prior=[0.0, 1.0],
+                                                   covariance_prior=[2.0, 3.0]))):
+        params = dict(n_components=4, covariance_type=cov, init_params=init_params,
+                      max_iter=200, random_state=0, **extra)
+        ref = gmmc.BayesianGaussianMixture(**params)
+        labels = ref.fit_predict(X, sample_weight=w)
+        streamed = gmmc.BayesianGaussianMixture(**params)
+        streamed_labels = streamed.fit_predict(gmmc.RowBlocks(X, block_rows=100),
+                                               sample_weight=w)
+        assert_same_streamed_fit(streamed, ref)
+        assert_array_equal(streamed_labels, labels)
+
+
+def test_streamed_fit_checks_as_the_in_memory_fit(tmp_path):
+    X, _ = blobs(2, n_samples=300)
+    blocks = gmmc.RowBlocks(X, block_rows=50)
+    w = np.zeros(len(X))
+    w[:3] = 0.25  # a total weight of 0.75: no default covariance_prior
+    for data in (X, blocks):
+        with pytest.raises(ValueError, match="needs a total sample weight above 1"):
+            gmmc.BayesianGaussianMixture(n_components=2).fit(data, sample_weight=w)
+        with pytest.raises(ValueError, match="n_samples >= n_components"):
+            gmmc.BayesianGaussianMixture(n_components=400).fit(data)
+        with pytest.raises(ValueError, match="degrees_of_freedom_prior"):
+            gmmc.BayesianGaussianMixture(degrees_of_freedom_prior=0.5).fit(data)
+    bad = X.copy()
+    bad[123, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        gmmc.BayesianGaussianMixture(n_components=2).fit(gmmc.RowBlocks(bad, block_rows=50))
 
 
 def test_no_n_by_d_temporaries():

@@ -86,6 +86,25 @@ def test_dask_fit_equals_in_memory_fit(init, covariance_type, threads):
         assert_same_model(a, b, rtol=1e-9)
 
 
+def test_bayesian_dask_fit_equals_in_memory_fit(covariance_type, threads):
+    """BayesianGaussianMixture.fit runs the same streamed driver on Dask chunks."""
+    X = _data(n_samples=1200)
+    w = _weights(len(X))
+    kw = dict(n_components=4, covariance_type=covariance_type, random_state=0,
+              n_threads=1, max_iter=200, weight_concentration_prior_type="dirichlet_process")
+    dX = da.from_array(X, chunks=(250, 2))
+    for weight in (w, None):
+        a = fit_quietly(gmmc.BayesianGaussianMixture(**kw), X, sample_weight=weight)
+        b = fit_quietly(gmmc.BayesianGaussianMixture(**kw), dX, sample_weight=weight)
+        assert_same_model(a, b, rtol=1e-7)
+        for name in ("mean_prior_", "covariance_prior_", "degrees_of_freedom_"):
+            assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-7, err_msg=name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labels = gmmc.BayesianGaussianMixture(**kw).fit_predict(dX)
+    assert_array_equal(labels, a.predict(X))  # a: the unweighted fit
+
+
 @pytest.mark.parametrize("split_every", [2, 3])
 def test_tree_reduction_over_many_chunks(split_every, threads):
     X = _data()

@@ -177,3 +177,16 @@ def test_tied_start_far_from_the_origin(init_params):
         gm = fit(GaussianMixture(**params), X)
         assert_allclose(gm.lower_bound_, reference.lower_bound_, rtol=1e-8)
         assert_allclose(gm.covariances_, reference.covariances_, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+def test_too_few_distinct_points_warning_points_at_the_caller(method):
+    """scikit-learn's k-means warning when X has fewer distinct rows than
+    components is reported at the line that called fit."""
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 10, axis=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(GaussianMixture(3, random_state=0), method)(X)
+    found = [w for w in caught if "distinct clusters" in str(w.message)]
+    assert found and all(w.filename == __file__ for w in found), [
+        (w.filename, w.lineno) for w in found]

@@ -17,7 +17,8 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import gmmc
-from gmmc import GaussianMixture, RowBlocks, SufficientStatistics, _streaming
+from gmmc import (GaussianMixture, RowBlocks, SufficientStatistics, _chunked_init, _sources,
+                  _stepwise, _streaming)
 from conftest import COVARIANCE_TYPES, blobs, fit_quietly, full_covariances, init_kwargs, \
     random_init
 
@@ -213,8 +214,8 @@ def test_more_components_than_distinct_points(weighted, monkeypatch):
                                                            sample_weight=w)
     assert_same_model(a, b)
     reseeds = []
-    worst = _streaming._worst_fitted_chunk
-    monkeypatch.setattr(_streaming, "_worst_fitted_chunk",
+    worst = _chunked_init._worst_fitted_chunk
+    monkeypatch.setattr(_chunked_init, "_worst_fitted_chunk",
                         lambda *args: reseeds.append(1) or worst(*args))
     # Which of several equally bad samples reseeds a cluster is a tie that
     # NumPy's (unstable) argsort breaks in no specified order, so only the
@@ -229,7 +230,7 @@ def test_more_components_than_distinct_points(weighted, monkeypatch):
 def test_plain_memmap_larger_than_a_block_is_streamed(tmp_path, monkeypatch):
     X = _data(2000)
     mm = _memmap(X, tmp_path)
-    monkeypatch.setattr(_streaming, "DEFAULT_BLOCK_BYTES", 300 * 8 * X.shape[1])
+    monkeypatch.setattr(_sources, "DEFAULT_BLOCK_BYTES", 300 * 8 * X.shape[1])
     reads = []
     original = RowBlocks.read
     monkeypatch.setattr(RowBlocks, "read",
@@ -350,13 +351,14 @@ def test_streamed_data_are_validated_block_by_block(tmp_path):
 
 def test_what_is_streamed():
     X = _data(10)
-    assert not _streaming.is_block_source(X)
-    assert not _streaming.is_block_source(X.tolist())
-    assert _streaming.is_block_source(RowBlocks(X))
+    assert not _sources.is_block_source(X)
+    assert not _sources.is_block_source(X.tolist())
+    assert _sources.is_block_source(RowBlocks(X))
 
 
 def test_importing_gmmc_does_not_import_dask(tmp_path):
-    code = ("import sys, gmmc, gmmc._streaming; "
+    code = ("import sys, gmmc, gmmc._sources, gmmc._streaming, gmmc._chunked_init, "
+            "gmmc._stepwise; "
             "print(any(m == 'dask' or m.startswith('dask.') for m in sys.modules))")
     # The gmmc under test, wherever it is (a checkout without compiled kernels
     # must not shadow an installed one).
@@ -370,7 +372,7 @@ def test_importing_gmmc_does_not_import_dask(tmp_path):
 
 def _resident_bytes():
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * _streaming.mmap.PAGESIZE
+        return int(f.read().split()[1]) * _sources.mmap.PAGESIZE
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -652,7 +654,7 @@ def test_invalid_partial_fit_state_in_a_model_file_is_refused(tmp_path):
     assert {"stepwise_sum_xx", "stepwise_n_batches", "n_samples_seen"} <= arrays.keys()
     # gmmc.io reads the members the state may have, listed in STATE_KEYS
     assert {key for key in arrays if key.startswith("stepwise_")
-            or key == "n_samples_seen"} == set(_streaming.STATE_KEYS)
+            or key == "n_samples_seen"} == set(_stepwise.STATE_KEYS)
     for key, value, message in (
             ("stepwise_sum_x", np.zeros((2, 3)), "stepwise_sum_x"),
             ("stepwise_sum_xx", np.full((3, 3, 3), np.nan), "non-finite"),

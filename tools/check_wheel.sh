@@ -72,7 +72,7 @@ logged pip-tools "$TOOLS/bin/python" -m pip install "build>=1.2" "auditwheel>=6.
     twine "cibuildwheel==$CIBUILDWHEEL_VERSION" 'tomli; python_version < "3.11"'
 
 step "metadata: one version, test requirements in step with cibuildwheel's"
-"$TOOLS/bin/python" - "$SRC" <<'EOF' || fail "pyproject.toml / gmmc/__init__.py"
+"$TOOLS/bin/python" - "$SRC" <<'EOF' || fail "pyproject.toml / gmmc/_version.py"
 import ast, pathlib, sys
 try:
     import tomllib
@@ -82,10 +82,10 @@ src = pathlib.Path(sys.argv[1])
 meta = tomllib.loads((src / "pyproject.toml").read_text())
 project, cibw = meta["project"], meta["tool"]["cibuildwheel"]
 assert "version" not in project and "version" in project["dynamic"], "version must be dynamic"
-assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "gmmc.__version__"}
-versions = [node.value.value for node in ast.parse((src / "gmmc/__init__.py").read_text()).body
+assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "gmmc._version.__version__"}
+versions = [node.value.value for node in ast.parse((src / "gmmc/_version.py").read_text()).body
             if isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["__version__"]]
-assert len(versions) == 1, "gmmc/__init__.py must assign __version__ once, to a literal"
+assert len(versions) == 1, "gmmc/_version.py must assign __version__ once, to a literal"
 test_extra = sorted(project["optional-dependencies"]["test"])
 test_requires = sorted(cibw["test-requires"])
 assert test_extra == test_requires, (
@@ -97,7 +97,7 @@ VERSION="$("$TOOLS/bin/python" -c "
 import ast, sys
 tree = ast.parse(open(sys.argv[1]).read())
 print(next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
-           and [t.id for t in n.targets] == ['__version__']))" "$SRC/gmmc/__init__.py")"
+           and [t.id for t in n.targets] == ['__version__']))" "$SRC/gmmc/_version.py")"
 
 step "build the sdist"
 DIST="$WORK/dist"
