@@ -166,7 +166,11 @@ def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
     assert report["full_pass"] > 0.6, "too little work to tell a prompt stop"
     latency = report["caught"] - signalled
     assert latency < min(1.0, report["full_pass"] / 3), report
-    assert report["cpu_after"] < 0.1, report  # no thread still computing
+    # No thread still computing: one would burn the whole 0.5 s. What is left
+    # is BLAS's own pool (gmmc on one thread leaves BLAS its threads), whose
+    # workers spin 2^28 cycles (OpenBLAS' THREAD_TIMEOUT, ~0.1 s) after their
+    # last call before they sleep.
+    assert report["cpu_after"] < 0.25, report
     assert report["unchanged"]
     assert exited - report["end"] < 1.0  # nothing left to wait for at exit
 
