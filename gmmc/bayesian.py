@@ -32,6 +32,7 @@ from . import _stats
 from ._parallel import effective_n_threads
 from ._validation import check_array, check_scalar
 from .mixture import _BaseMixture
+from . import _array_api
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 LOG_2PI = np.log(2.0 * np.pi)
@@ -184,6 +185,7 @@ default='dirichlet_process'
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
 
+    @_array_api.fitting
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the variational posterior.
 
@@ -234,6 +236,7 @@ default='dirichlet_process'
         """
         return super().fit(X, y, sample_weight)
 
+    @_array_api.fitting
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then label each sample of X with its most probable component.
 
@@ -299,7 +302,7 @@ default='dirichlet_process'
         return mean, covariance
 
     def _checked_covariance_prior(self, n_features):
-        cov_type, value = self.covariance_type, self.covariance_prior
+        cov_type, value = self.covariance_type, _array_api.to_numpy(self.covariance_prior)
         if cov_type == "spherical":
             array = np.asarray(value)
             if array.ndim != 0 or array.dtype.kind not in "fiu":
@@ -500,7 +503,7 @@ default='dirichlet_process'
 
 def _prior_array(value, name, shape, label=None):
     """A user-given prior as a finite float64 array of ``shape``."""
-    array = np.asarray(value)
+    array = np.asarray(_array_api.to_numpy(value))  # another namespace's, under dispatch
     if array.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
     array = array.astype(np.float64)

@@ -8,6 +8,7 @@ from . import _init, _missing, _model_file, _sources, _stats, _stepwise, _stream
 from ._base import UNUSED, BaseEstimator, DensityMixin
 from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
 from ._sklearn_private import SklearnPrivateMethods
+from . import _array_api
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
 from .exceptions import (ConvergenceWarning, InvalidParameterError, NotFittedError,
@@ -78,6 +79,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
 
     # -- fitting -----------------------------------------------------------
 
+    @_array_api.fitting
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with EM.
 
@@ -136,6 +138,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         self._fit(X, sample_weight)
         return self
 
+    @_array_api.fitting
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model, then label each sample of X with its most probable component.
 
@@ -423,6 +426,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         resp[rows, np.argmin(log_q[rows], axis=1)] = 1.0
         return log_norm, resp
 
+    @_array_api.predicting
     def score_samples(self, X):
         """Compute the log-density log p(x) of each sample under the mixture.
 
@@ -457,6 +461,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         """
         return self._posterior(self._check_X(X), responsibilities=False)[0]
 
+    @_array_api.predicting
     def score(self, X, y=None):
         """Compute the mean log-likelihood of the samples of X.
 
@@ -487,6 +492,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         """
         return float(self.score_samples(X).mean())
 
+    @_array_api.predicting
     def predict_proba(self, X):
         """Compute the posterior probability of each component for each sample.
 
@@ -524,6 +530,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         """
         return self._posterior(self._check_X(X))[1]
 
+    @_array_api.predicting
     def predict(self, X):
         """Label each sample with its most probable component.
 
@@ -556,6 +563,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         """
         return self._posterior(self._check_X(X))[1].argmax(axis=1)
 
+    @_array_api.predicting(like="model")
     def sample(self, n_samples=1):
         """Draw random samples from the fitted mixture.
 
@@ -787,6 +795,12 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
     # of the call, not metadata of the samples (as its trees' check_input).
     __metadata_request__partial_fit = {"step_exponent": UNUSED}
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # As scikit-learn's: array API inputs with the inits it implements for them.
+        tags.array_api_support = _array_api.supports(self.init_params, self.warm_start)
+        return tags
+
     # -- parameters --------------------------------------------------------
 
     def _check_parameters(self, n_features):
@@ -805,7 +819,8 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
                 raise ValueError("The parameter 'weights' should be in the range [0, 1], "
                                  f"but got max value {weights.min():.5f}, min value "
                                  f"{weights.max():.5f}")
-            atol = 1e-6 if np.asarray(self.weights_init).dtype == np.float32 else 1e-8
+            init_dtype = np.asarray(_array_api.to_numpy(self.weights_init)).dtype
+            atol = 1e-6 if init_dtype == np.float32 else 1e-8
             if not abs(1.0 - weights.sum()) <= atol:
                 raise ValueError("The parameter 'weights' should be normalized, but got "
                                  f"sum(weights) = {weights.sum():.5f}")
@@ -815,10 +830,12 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
             shape = _covariance_shape(self.covariance_type, k, n_features)
             precisions = _checked_init(self.precisions_init,
                                        f"{self.covariance_type} precision", shape)
+        _array_api.check_init_params(self.init_params)  # as scikit-learn, under dispatch
         return weights, means, precisions
 
     # -- fitting -----------------------------------------------------------
 
+    @_array_api.fitting
     def partial_fit(self, X, y=None, sample_weight=None, *, step_exponent=None):
         """Update the model with one step of stepwise (online) EM on a batch.
 
@@ -1058,6 +1075,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         """Number of free parameters of the model."""
         return _stats.n_parameters(*self.means_.shape, self.covariance_type)
 
+    @_array_api.predicting
     def bic(self, X):
         """Compute the Bayesian information criterion on X.
 
@@ -1092,6 +1110,7 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         n_samples = np.shape(X)[0]
         return -2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples)
 
+    @_array_api.predicting
     def aic(self, X):
         """Compute the Akaike information criterion on X.
 
@@ -1295,7 +1314,7 @@ def _covariance_shape(covariance_type, n_components, n_features):
 def _checked_init(value, name, shape):
     """A user-given initial parameter as a finite float64 array of ``shape``;
     ``name`` as scikit-learn calls it ('weights', 'means', 'full precision')."""
-    array = np.asarray(value)
+    array = np.asarray(_array_api.to_numpy(value))  # another namespace's, under dispatch
     if array.dtype.kind not in "fiu":
         raise TypeError(f"The parameter '{name}' must be a real numeric array, got "
                         f"dtype {array.dtype}")

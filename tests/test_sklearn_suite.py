@@ -2,7 +2,12 @@
 BayesianGaussianMixture swapped into scikit-learn's modules
 (tests/sklearn_swap.py), in a child pytest run: every test passes but the few
 listed here, with the reason.
+
+The child sets SCIPY_ARRAY_API=1, so scikit-learn's array-API tests run for
+every namespace installed (NumPy always; array_api_strict, a test dependency,
+and torch when present); those of absent namespaces and devices skip.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -25,9 +30,10 @@ def test_scikit_learn_mixture_tests_pass_with_gmmc(tmp_path):
     # The gmmc under test, wherever it is, and the plugin beside this file.
     path = os.pathsep.join([str(Path(gmmc.__file__).resolve().parents[1]),
                             str(Path(__file__).resolve().parent)])
-    env = {**os.environ, "PYTHONPATH": path, "SKLEARN_RUN_FLOAT32_TESTS": "1"}
+    env = {**os.environ, "PYTHONPATH": path, "SKLEARN_RUN_FLOAT32_TESTS": "1",
+           "SCIPY_ARRAY_API": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p",
          "sklearn_swap", "--pyargs", "sklearn.mixture.tests.test_gaussian_mixture",
          "sklearn.mixture.tests.test_bayesian_mixture",
          "sklearn.mixture.tests.test_mixture", "-k",
@@ -36,3 +42,8 @@ def test_scikit_learn_mixture_tests_pass_with_gmmc(tmp_path):
     summary = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary, summary
+    # The array-API tests ran, for each namespace that is installed.
+    assert "SCIPY_ARRAY_API is not set" not in done.stdout, done.stdout[-6000:]
+    for namespace in ("array_api_strict", "torch"):
+        if importlib.util.find_spec(namespace) is not None:
+            assert f"{namespace} is not installed" not in done.stdout, done.stdout[-6000:]
