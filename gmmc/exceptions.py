@@ -13,7 +13,21 @@ Any filter or ``except`` clause naming scikit-learn's class has imported
 time is enough (and where scikit-learn is installed, gmmc's estimators
 derive from its base classes, gmmc._base, so it is loaded).
 """
+import os
 import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def caller_stacklevel():
+    """``warnings.warn``'s stacklevel that reports the warning at the first
+    caller outside gmmc, whatever the depth of gmmc's own frames (decorators,
+    the shared driver) between the user's call and the warning; for the
+    function that calls this one."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class ConvergenceWarning(UserWarning):

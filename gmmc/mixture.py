@@ -12,7 +12,7 @@ from . import _array_api
 from ._validation import (check_array, check_magnitude, check_random_state,
                           check_sample_weight, check_scalar, feature_names)
 from .exceptions import (ConvergenceWarning, InvalidParameterError, NotFittedError,
-                         sklearn_compatible)
+                         caller_stacklevel, sklearn_compatible)
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 NAN_POLICIES = ("raise", "marginalize")
@@ -256,7 +256,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
                     f"Number of distinct clusters ({distinct}) found smaller than "
                     f"n_clusters ({self.n_components}). Possibly due to duplicate "
                     "points in X.", sklearn_compatible(ConvergenceWarning),
-                    stacklevel=9)
+                    stacklevel=caller_stacklevel())
         return resp.statistics(X, weight, self.covariance_type, n_threads)
 
     def _em_in_kernels(self, X, weight, n_threads):
@@ -341,10 +341,10 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         fitted = getattr(self, "feature_names_in_", None)
         if fitted is not None and names is None:
             warnings.warn(f"X does not have valid feature names, but {cls} was fitted "
-                          "with feature names", UserWarning, stacklevel=3)
+                          "with feature names", UserWarning, stacklevel=caller_stacklevel())
         elif names is not None and fitted is None:
             warnings.warn(f"X has feature names, but {cls} was fitted without feature "
-                          "names", UserWarning, stacklevel=3)
+                          "names", UserWarning, stacklevel=caller_stacklevel())
         elif names is not None and not np.array_equal(names, fitted):
             raise ValueError(_feature_names_mismatch(names, fitted))
         X = check_array(X, n_features=self.means_.shape[1], estimator=cls,

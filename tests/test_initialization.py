@@ -190,3 +190,18 @@ def test_too_few_distinct_points_warning_points_at_the_caller(method):
     found = [w for w in caught if "distinct clusters" in str(w.message)]
     assert found and all(w.filename == __file__ for w in found), [
         (w.filename, w.lineno) for w in found]
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples", "score"])
+def test_feature_names_warning_points_at_the_caller(method):
+    """The feature-name warnings of prediction, as scikit-learn's, are
+    reported at the line that called the method."""
+    pandas = pytest.importorskip("pandas")
+    X = pandas.DataFrame(np.random.default_rng(0).normal(size=(50, 2)), columns=["a", "b"])
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(gm, method)(X.to_numpy())
+    found = [w for w in caught if "feature names" in str(w.message)]
+    assert found and all(w.filename == __file__ for w in found), [
+        (w.filename, w.lineno) for w in found]
