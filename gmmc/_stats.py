@@ -537,22 +537,23 @@ def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max
         weights, means, covariances.reshape(-1), prec_chol.reshape(-1), reg_covar,
         10 * np.finfo(X.dtype).eps, tol, max_iter, lower_bound, bounds)
     if status == -2:
-        check_statistics(None, X)
+        raise _not_finite_error(X)
     if status >= 0:
-        what = "the tied covariance" if covariance_type == "tied" else f"component {status}"
-        raise _ill_defined(what, X.dtype)
+        raise _ill_defined(status, covariance_type, X.dtype)
     return ((weights, means, covariances, prec_chol), lower_bound,
             bounds[:n_iter].tolist(), n_iter, converged)
 
 
 def check_statistics(stats, X):
-    """Raise a clear ValueError when an E-step over- or underflowed X's dtype
-    (always when ``stats`` is None: the kernels found it so)."""
-    if stats is not None and np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all() \
-            and np.isfinite(stats.sum_xx).all():
-        return
+    """Raise a clear ValueError when an E-step over- or underflowed X's dtype."""
+    if not (np.isfinite(stats.loglik_sum) and np.isfinite(stats.sum_x).all()
+            and np.isfinite(stats.sum_xx).all()):
+        raise _not_finite_error(X)
+
+
+def _not_finite_error(X):
     biggest = float(np.nanmax(np.abs(X)))
-    raise ValueError(
+    return ValueError(
         "EM failed: the log-likelihood of some samples is not finite in "
         f"{X.dtype.name} (the largest magnitude in X is {biggest:.3g}, and some "
         "samples are too far from a narrow component). Rescale X, for example "
@@ -585,7 +586,8 @@ _FLOAT32_HINT = (" The numerical accuracy can also be improved by passing float6
                  " data instead of float32.")
 
 
-def _ill_defined(what, dtype):
+def _ill_defined(component, covariance_type, dtype):
+    what = "the tied covariance" if covariance_type == "tied" else f"component {component}"
     hint = _FLOAT32_HINT if np.dtype(dtype) == np.float32 else ""
     return ValueError(f"{_ILL_DEFINED}{hint} (The first is {what}.)")
 
@@ -600,8 +602,7 @@ def precision_cholesky(covariances, covariance_type, dtype=np.float64):
     covariances = np.ascontiguousarray(covariances, dtype=np.float64)
     out, failed = _em.precision_factors(covariance_type, covariances)
     if failed >= 0:
-        what = "the tied covariance" if covariance_type == "tied" else f"component {failed}"
-        raise _ill_defined(what, dtype)
+        raise _ill_defined(failed, covariance_type, dtype)
     return out
 
 

@@ -1198,7 +1198,7 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
     cdef Model model
     cdef int it = 0, j, a, status = -1
     cdef bint converged = False
-    cdef double loglik, previous
+    cdef double loglik, previous, mixture_mean
     cdef const floating* w_ptr = NULL if sample_weight is None else &sample_weight[0]
     for it in range(1, max_iter + 1):
         with nogil:
@@ -1206,11 +1206,11 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
                 log_w[j] = log(<double>weights[j])  # a weight of 0: -inf
             # The statistics' reference: the means (full), else the mixture mean.
             for a in range(d):
-                loglik = 0.0
+                mixture_mean = 0.0
                 for j in range(k):
-                    loglik = loglik + <double>weights[j] * <double>means[j, a]
+                    mixture_mean = mixture_mean + <double>weights[j] * <double>means[j, a]
                 for j in range(k):
-                    shift[j * d + a] = means[j, a] if cov == FULL else loglik
+                    shift[j * d + a] = means[j, a] if cov == FULL else mixture_mean
             _fill_model(cov, d, k, &log_w[0], &means[0, 0], &prec_chol[0],
                         NULL if cov == FULL else &shift[0], True, True, &work[0],
                         &aux[0], &center[0], &offset[0], &exact[0], &padded[0], &model)
