@@ -134,14 +134,16 @@ def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] of
     potential : float, sum of w_n closest_n after the update.
     """
     cdef double[::1] center_sq = _check_centers(X, offset, center)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
-    cdef int d = X.shape[1], n
+    cdef Py_ssize_t n_samples = X.shape[0]
+    cdef int d = X.shape[1]
     if center.shape[0] != 1 or closest.shape[0] != n_samples:
         raise ValueError(f"center must be (1, D) and closest ({n_samples},)")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, 1, sizeof(floating))
-    cdef double potential
+    cdef double potential = 0.0
+    if n_samples == 0:
+        return potential
     with nogil:
         potential = _update_closest(&X[0, 0], n_samples, d, weight, &offset[0],
                                     &center[0, 0], center_sq[0], &closest[0],
@@ -178,13 +180,15 @@ def candidate_potentials(const floating[:, ::1] X, sample_weight,
     squared distance to the centres chosen so far.
     """
     cdef double[::1] center_sq = _check_centers(X, offset, candidates)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
-    cdef int d = X.shape[1], t = candidates.shape[0], n, j
+    cdef Py_ssize_t n_samples = X.shape[0]
+    cdef int d = X.shape[1], t = candidates.shape[0]
     if closest.shape[0] != n_samples or potentials.shape[0] != t:
         raise ValueError(f"closest must be ({n_samples},) and potentials ({t},)")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
+    if n_samples == 0:
+        return
     with nogil:
         _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
                               &candidates[0, 0], &center_sq[0], t, &closest[0],
@@ -222,13 +226,15 @@ def cumulative_search(const floating[::1] values, sample_weight,
     float64, as np.cumsum does, so the indices are the same. ``targets`` must
     be sorted; the result is clipped to the last index.
     """
-    cdef Py_ssize_t n = values.shape[0], i = 0, t = 0, n_targets = targets.shape[0]
+    cdef Py_ssize_t n = values.shape[0], n_targets = targets.shape[0]
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n)
     out = np.empty(n_targets, dtype=np.intp)
     cdef Py_ssize_t[::1] found = out
     if n == 0:
         raise ValueError("values must not be empty")
+    if n_targets == 0:
+        return out
     with nogil:
         _cumulative_search(&values[0], n, weight, &targets[0], n_targets, right,
                            &found[0])
@@ -295,16 +301,18 @@ def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset
         labels that differ from the ones passed in.
     """
     cdef double[::1] center_sq = _check_centers(X, offset, centers)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i, n_changed = 0
-    cdef int d = X.shape[1], k = centers.shape[0], n, j, a, best
+    cdef Py_ssize_t n_samples = X.shape[0], n_changed = 0
+    cdef int d = X.shape[1], k = centers.shape[0]
     if labels.shape[0] != n_samples:
         raise ValueError(f"labels must have {n_samples} entries")
     if sums.shape[0] != k or sums.shape[1] != d or counts.shape[0] != k:
         raise ValueError("sums must be (K, D) and counts (K,)")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
-    cdef double inertia
+    cdef double inertia = 0.0
     cdef _Work work = _Work(d, k, sizeof(floating))
+    if n_samples == 0:
+        return inertia, n_changed
     with nogil:
         inertia = _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
                               &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
