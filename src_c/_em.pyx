@@ -41,13 +41,15 @@ from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 
 
 # Rows per chunk: MAX_CHUNK, or fewer where the chunk's work matrix would
-# hold more than CHUNK_ELEMENTS values. The feature GEMMs read their (rows, F)
+# hold more than _chunk_elements values. The feature GEMMs read their (rows, F)
 # operand in the E and the M step; with OpenBLAS on AVX-512 they run at ~90% of
-# the GEMM peak for 48-64 rows at D = 32, and at ~55% for 128 rows or more.
+# the GEMM peak for 48-64 rows at D = 32 (32 768 values), and at ~55% for 128
+# rows or more; on AVX2 (OpenBLAS' Haswell kernels) the E-step of full D = 32,
+# K = 16 takes 72 ms per 100 000 rows at 208 rows (131 072 values) against
+# 83-96 ms at 48.
 cdef enum:
     MAX_CHUNK = 256
     MIN_CHUNK = 16
-    CHUNK_ELEMENTS = 32768
 
 cdef enum CovType:
     FULL = 0
@@ -450,6 +452,7 @@ cdef extern from "_microkernels.h":
 # of _microkernels.h where the CPU has them (1.1-1.9x trmm/syrk or the GEMMs
 # at D = 32-64, one thread), BLAS elsewhere.
 cdef bint HAVE_AVX512 = gmmc_have_avx512()
+cdef int _chunk_elements = 32768 if HAVE_AVX512 else 131072  # see MAX_CHUNK
 
 
 def microkernels_available():
@@ -727,7 +730,7 @@ cdef size_t _small_size(int cov, int d, int k, bint features, int itemsize) noex
 
 cdef int _chunk_rows(int cov, int d, bint features) noexcept nogil:
     cdef int columns = _scratch_columns(cov, d) if features else 2 * d
-    cdef int rows = CHUNK_ELEMENTS // columns
+    cdef int rows = _chunk_elements // columns
     rows = rows - rows % MIN_CHUNK
     return max(MIN_CHUNK, min(MAX_CHUNK, rows))
 
