@@ -9,7 +9,7 @@ scikit-learn's shapes, in plain NumPy, for such callers.
 import numpy as np
 from scipy.special import logsumexp
 
-from . import _init, _stats
+from . import _init
 from ._parallel import effective_n_threads
 
 
