@@ -30,6 +30,9 @@ _executor = None
 _executor_size = 0
 _blas_users = 0  # calls inside blas_limited(n > 1)
 _blas_saved = []  # (library, thread limit) as the first of those found them
+# True from before BLAS limits are first changed until they are restored: a
+# child forked at any point in between (changes are per library) restores them.
+_blas_changed = False
 _fork_generation = 0  # bumped in a forked child
 
 
@@ -43,13 +46,14 @@ def _threadpool_controller():
 def _after_fork_in_child():
     # The child has only the forking thread: the helper threads, any holder of
     # the lock and the calls that limited BLAS were left in the parent.
-    global _lock, _executor, _executor_size, _blas_users, _fork_generation
+    global _lock, _executor, _executor_size, _blas_users, _blas_changed, _fork_generation
     _lock = threading.Lock()
     _executor, _executor_size = None, 0
     _fork_generation += 1
-    if _blas_users:
-        _blas_users = 0
+    _blas_users = 0
+    if _blas_changed:
         _set_blas(_blas_saved)
+        _blas_changed = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -120,11 +124,12 @@ def blas_limited(n_threads):
     if n_threads <= 1:
         yield
         return
-    global _blas_users, _blas_saved
+    global _blas_users, _blas_saved, _blas_changed
     with _lock:
         if not _blas_users:
             libraries = _blas_libraries()
             _blas_saved = [(lib, lib.num_threads) for lib in libraries]
+            _blas_changed = True
             _set_blas([(lib, 1) for lib in libraries])
         _blas_users += 1
         generation = _fork_generation
@@ -136,6 +141,7 @@ def blas_limited(n_threads):
                 _blas_users -= 1
                 if not _blas_users:
                     _set_blas(_blas_saved)
+                    _blas_changed = False
 
 
 def _start_helpers(job, n):

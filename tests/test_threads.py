@@ -215,3 +215,45 @@ def test_concurrent_calls_restore_blas_limits():
     assert report["after"] == [report["before"]] * len(report["after"])
     assert report["seen"] == [report["default"]]
     assert report["default_after"] == report["default"]
+
+
+class _FakeBlas:
+    """A BLAS library as threadpoolctl shows it: a thread limit to set."""
+
+    def __init__(self, num_threads, on_set=None):
+        self.num_threads = num_threads
+        self.on_set = on_set
+
+    def set_num_threads(self, n):
+        self.num_threads = n
+        if self.on_set is not None:
+            self.on_set()
+
+
+@pytest.mark.parametrize("fork_at", ["entering", "leaving"])
+def test_a_child_forked_while_blas_limits_change_gets_them_back(monkeypatch, fork_at):
+    """fork() can land between the changes of two BLAS libraries' limits (the
+    parent's lock does not stop it): the child must still find every library
+    at its limit from before gmmc's call, as a fork outside it would."""
+    from gmmc import _parallel
+    seen_by_child, forked = [], []
+
+    def fork_here():  # what the child runs after a fork at this instant
+        if not forked:
+            forked.append(True)
+            _parallel._after_fork_in_child()
+            seen_by_child.append([lib.num_threads for lib in libraries])
+
+    first = _FakeBlas(2)
+    libraries = [first, _FakeBlas(2)]
+    monkeypatch.setattr(_parallel, "_blas_libraries", lambda: libraries)
+    for name in ("_blas_users", "_blas_saved", "_blas_changed", "_lock", "_fork_generation"):
+        monkeypatch.setattr(_parallel, name, getattr(_parallel, name, False), raising=False)
+    if fork_at == "entering":  # right after the first library went to 1 thread
+        first.on_set = lambda: first.num_threads == 1 and fork_here()
+        with _parallel.blas_limited(2):
+            pass
+    else:  # right after the first library got its limit back
+        with _parallel.blas_limited(2):
+            first.on_set = lambda: first.num_threads == 2 and fork_here()
+    assert seen_by_child == [[2, 2]]
