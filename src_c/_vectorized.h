@@ -15,6 +15,7 @@
 #ifndef GMMC_VECTORIZED_H
 #define GMMC_VECTORIZED_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -144,11 +145,13 @@ GMMC_DEFINE_ROW_REDUCTIONS(float, f)
 /* For each of the n rows of lp (n, k): row := exp(row - max) / sum * weight[i]
  * (weight may be NULL) and log_norm[i] := log(sum exp(row)) (log_norm may be
  * NULL). Returns sum_i weight_i * log_norm_i. A row whose maximum is -inf
- * becomes all zeros with log-norm -inf.
+ * becomes all zeros with log-norm -inf. Responsibilities below the type's
+ * smallest normal number (TINY) become 0: a subnormal operand takes a slow
+ * microcode path in every later product (float32 E-steps ran 4x slower).
  * Rows go in blocks of GMMC_BLOCK so that the exp loop runs over a long,
  * contiguous, reduction-free stretch of memory: that is the loop to vectorise. */
 #define GMMC_BLOCK 64
-#define GMMC_DEFINE_NORMALIZE(NAME, T, SUFFIX)                                  \
+#define GMMC_DEFINE_NORMALIZE(NAME, T, SUFFIX, TINY)                              \
 GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                                T *log_norm)                                    \
 {                                                                              \
@@ -166,8 +169,10 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
             for (int j = 0; j < k; j++)                                        \
                 row[j] = (T)(row[j] - m);                                      \
         }                                                                      \
-        for (int64_t idx = 0; idx < (int64_t)rows * k; idx++)                  \
-            block[idx] = (T)gmmc_exp_nonpositive((double)block[idx]);          \
+        for (int64_t idx = 0; idx < (int64_t)rows * k; idx++) {                \
+            double e = gmmc_exp_nonpositive((double)block[idx]);               \
+            block[idx] = e >= TINY ? (T)e : (T)0;                              \
+        }                                                                      \
         /* The row maximum contributes exp(0) = 1, so a sum is >= 1 unless   \
          * the row holds NaN or infinities: those take libm's log below. */   \
         for (int i = 0; i < rows; i++)                                         \
@@ -183,8 +188,10 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
             } else {                                                           \
                 double scale = (w ? (double)*w : 1.0) / s;                     \
                 ln = maxes[i] + (s >= 1.0 && s < INFINITY ? logs[i] : log(s)); \
-                for (int j = 0; j < k; j++)                                    \
-                    row[j] = (T)(row[j] * scale);                              \
+                for (int j = 0; j < k; j++) {                                  \
+                    double r = row[j] * scale;                                 \
+                    row[j] = r >= TINY ? (T)r : (T)0;                          \
+                }                                                              \
             }                                                                  \
             if (log_norm)                                                      \
                 log_norm[first + i] = (T)ln;                                   \
@@ -195,8 +202,8 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
     return total;                                                              \
 }
 
-GMMC_DEFINE_NORMALIZE(gmmc_normalize_rows_d, double, d)
-GMMC_DEFINE_NORMALIZE(gmmc_normalize_rows_f, float, f)
+GMMC_DEFINE_NORMALIZE(gmmc_normalize_rows_d, double, d, DBL_MIN)
+GMMC_DEFINE_NORMALIZE(gmmc_normalize_rows_f, float, f, FLT_MIN)
 
 /* out (n, d) := x (n, d) - mu (d,). */
 #define GMMC_DEFINE_CENTER(NAME, T)                                             \
