@@ -10,7 +10,11 @@ Timing protocol of every script: the contenders' runs alternate, round after
 round (the order flipped every other round), so that a slow spell of a shared
 machine hits them alike; each row reports the median of the rounds, the
 spread (min-max), and the ratio of the medians with the spread of the
-per-round ratios.
+per-round ratios. Each timed call starts after a short pause (``SETTLE``):
+a BLAS library's worker threads keep spinning for a while after its last
+call (OpenBLAS: ~0.1 s), and would otherwise take a core from whichever
+contender runs next (measured: gmmc's tied fit at 50 000 x 32, K = 16, 37 ms
+alone, 69 ms right after scikit-learn's fit, 38 ms after a 0.3 s pause).
 """
 import contextlib
 import glob
@@ -50,8 +54,12 @@ def quiet():
         yield
 
 
-def timed(func):
-    """(seconds, result) of one call of ``func()``."""
+SETTLE = 0.3  # seconds of pause before each timed call, see above
+
+
+def timed(func, settle=SETTLE):
+    """(seconds, result) of one call of ``func()``, after a pause of ``settle`` s."""
+    time.sleep(settle)
     start = time.perf_counter()
     result = func()
     return time.perf_counter() - start, result
@@ -77,17 +85,18 @@ class Timings:
         return max(self.seconds)
 
 
-def alternate(funcs, rounds, scale=None):
+def alternate(funcs, rounds, scale=None, settle=SETTLE):
     """Run each of ``funcs`` once per round, in turns; returns a Timings each.
 
     ``scale(result)`` turns one call's seconds into the reported quantity
     (e.g. divides by the iterations the fit ran): ``seconds * scale(result)``.
+    ``settle``: the pause before each call (0 where BLAS runs on one thread).
     """
     timings = [Timings() for _ in funcs]
     order = list(range(len(funcs)))
     for r in range(rounds):
         for i in (order if r % 2 == 0 else order[::-1]):
-            seconds, result = timed(funcs[i])
+            seconds, result = timed(funcs[i], settle)
             timings[i].seconds.append(seconds * (scale(result) if scale else 1.0))
             timings[i].result = result
     return timings
