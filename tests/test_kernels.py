@@ -224,6 +224,22 @@ def test_posterior_responsibilities_are_never_subnormal(dtype):
     assert_allclose(resp[normal], ref_resp[normal], rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_components", [1, 2, 5, 16, 17, 40])
+def test_posterior_normalization_on_both_sides_of_the_narrow_switch(n_components, dtype):
+    """The log-sum-exp takes column blocks for K <= 16 and rows above: both
+    against scipy, with a partial last block (N = 200 is not a multiple of 64)."""
+    weights, means, covariances, prec_chol = random_model(n_components, 3, "diag", seed=7)
+    X = sample_points(means, 200, seed=8)
+    log_norm = np.empty(200, dtype=dtype)
+    resp = np.empty((200, n_components), dtype=dtype)
+    _em.posterior(X.astype(dtype), np.log(weights), means.astype(dtype),
+                  prec_chol.astype(dtype), "diag", log_norm, resp)
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "diag")
+    tol = 2e-5 if dtype == np.float32 else 1e-10
+    assert_allclose(log_norm, ref_norm, rtol=tol)
+    assert_allclose(resp, ref_resp, atol=tol)
+
 def test_posterior_rejects_bad_shapes():
     weights, means, covariances, prec_chol = random_model(3, 4, "full", seed=0)
     X = sample_points(means, 10, seed=0)

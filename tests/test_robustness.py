@@ -354,7 +354,8 @@ def test_kernels_release_the_gil(kernel):
         call = _kernel_calls(n)[kernel]
         start = time.perf_counter()
         call()
-        if time.perf_counter() - start >= 0.03 or n >= 1 << 17:
+        # (at most 1 << 19 rows x 64 components: 256 MiB of responsibilities)
+        if time.perf_counter() - start >= 0.03 or n >= 1 << 19:
             break
         n *= 2
     results = []
