@@ -31,7 +31,7 @@ extensions = [
         depends=depends,
         extra_compile_args=compile_args,
     )
-    for name in ("_em", "_kmeans")
+    for name in ("_em", "_kmeans", "_cpu")
 ]
 
 setup(

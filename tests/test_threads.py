@@ -257,3 +257,64 @@ def test_a_child_forked_while_blas_limits_change_gets_them_back(monkeypatch, for
         with _parallel.blas_limited(2):
             first.on_set = lambda: first.num_threads == 2 and fork_here()
     assert seen_by_child == [[2, 2]]
+
+
+# -- 4. helper threads and the caller's CPU -------------------------------------
+
+linux_two_cpus = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2
+    or sys.platform != "linux", reason="needs Linux and two CPUs")
+
+
+@linux_two_cpus
+def test_a_helper_leaves_the_callers_cpu_and_gets_its_affinity_back():
+    from gmmc import _cpu, _parallel
+    allowed = os.sched_getaffinity(0)
+    first = min(allowed)
+    seen = {}
+
+    def helper():
+        os.sched_setaffinity(0, {first})  # now on `first`
+        os.sched_setaffinity(0, allowed)  # free to move, still there
+        seen["before"] = _cpu.current_cpu()
+        with _parallel._away_from(first):
+            seen["inside"] = _cpu.current_cpu()
+            seen["mask inside"] = os.sched_getaffinity(0)
+        seen["mask after"] = os.sched_getaffinity(0)
+
+    thread = threading.Thread(target=helper)
+    thread.start()
+    thread.join()
+    assert seen["before"] == first  # (else the check below proves nothing)
+    assert seen["inside"] != first and first not in seen["mask inside"]
+    assert seen["mask after"] == allowed
+
+
+@linux_two_cpus
+def test_helper_blocks_run_beside_the_caller_not_on_its_cpu():
+    """The caller pinned to one CPU (in a child: affinity is per thread) and
+    idle for a while, as between fits: the helper's sub-blocks run elsewhere."""
+    result = _run_script("""
+        import json, os, threading, time
+        from gmmc import _cpu, _parallel
+        allowed = os.sched_getaffinity(0)
+        caller = min(allowed)
+        _parallel.map_row_blocks(lambda a, b: b - a, 1 << 20, 2)  # helpers: any CPU
+        os.sched_setaffinity(0, {caller})
+        records = []
+
+        def block(a, b):
+            records.append((threading.get_ident(), _cpu.current_cpu()))
+            end = time.perf_counter() + 0.02
+            while time.perf_counter() < end:
+                pass
+            return b - a
+
+        for _ in range(5):
+            time.sleep(0.3)
+            _parallel.map_row_blocks(block, 1 << 20, 2)
+        me = threading.get_ident()
+        print(json.dumps({"caller": caller,
+                          "helper cpus": sorted({c for t, c in records if t != me})}))
+        """, timeout=60)
+    assert result["helper cpus"] and result["caller"] not in result["helper cpus"]
