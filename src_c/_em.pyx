@@ -292,7 +292,7 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                 aux[(nq + a) * k + j] = <floating>(-2.0 * linear[j * d + a])
             aux[(nf - 1) * k + j] = <floating>(-2.0 * (offset[j] - 0.5 * constant[j]))
     model.micro = False
-    if cov == FULL and HAVE_AVX512 and allow_micro:
+    if cov == FULL and HAVE_AVX512 and allow_micro and d > GMMC_SMALL_D:
         for j in range(k):
             model.micro = model.micro or exact[j]
     if model.micro:
@@ -435,6 +435,16 @@ cdef extern from "_vectorized.h":
                                    float* phi) noexcept nogil
     void gmmc_add_d(double* acc, const double* src, Py_ssize_t count) noexcept nogil
     void gmmc_add_f(double* acc, const float* src, Py_ssize_t count) noexcept nogil
+    # Full covariances per component at D <= GMMC_SMALL_D: across rows.
+    enum: GMMC_SMALL_D
+    void gmmc_small_quadratic_forms_d(const double* x, int n, int d, const double* mu,
+                                      const double* u, double offset, double* out,
+                                      int stride) noexcept nogil
+    void gmmc_small_quadratic_forms_f(const float* x, int n, int d, const float* mu,
+                                      const float* u, double offset, float* out,
+                                      int stride) noexcept nogil
+    void gmmc_small_gram_d(const double* z, int n, int d, double* g) noexcept nogil
+    void gmmc_small_gram_f(const float* z, int n, int d, float* g) noexcept nogil
 
 
 cdef extern from "_microkernels.h":
@@ -453,6 +463,9 @@ cdef extern from "_microkernels.h":
 # at D = 32-64, one thread), BLAS elsewhere.
 cdef bint HAVE_AVX512 = gmmc_have_avx512()
 cdef int _chunk_elements = 32768 if HAVE_AVX512 else 131072  # see MAX_CHUNK
+
+
+SMALL_D = GMMC_SMALL_D  # full covariances per component: across rows up to this D
 
 
 def microkernels_available():
@@ -501,6 +514,14 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     if model.cov == FULL:  # the components left to the exact path
         for j in range(k):
             if not model.exact[j]:
+                continue
+            if d <= GMMC_SMALL_D:
+                if floating is double:
+                    gmmc_small_quadratic_forms_d(x, n, d, means + j * d, prec + j * d * d,
+                                                 offset[j], lp + j, k)
+                else:
+                    gmmc_small_quadratic_forms_f(x, n, d, means + j * d, prec + j * d * d,
+                                                 offset[j], lp + j, k)
                 continue
             if model.micro:
                 if floating is double:
@@ -611,7 +632,12 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                                               row_stride, sum_x + j * d)
             if rsum == 0.0:
                 continue
-            if not micro:
+            if d <= GMMC_SMALL_D:  # (never micro: row_stride is d)
+                if floating is double:
+                    gmmc_small_gram_d(work, n, d, small)
+                else:
+                    gmmc_small_gram_f(work, n, d, small)
+            elif not micro:
                 gram_upper(d, n, work, small)
             elif floating is double:
                 gmmc_gram_upper_d(work, n, row_stride, small)

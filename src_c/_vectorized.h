@@ -439,6 +439,82 @@ GMMC_CLONES static void NAME(double *GMMC_RESTRICT acc, const T *GMMC_RESTRICT s
         acc[idx] += src[idx];                                                  \
 }
 
+/* The per-component path of full covariances at D <= GMMC_SMALL_D, where one
+ * row is shorter than a vector: both kernels run across GMMC_SMALL_ROWS rows
+ * at a time, a row per lane, with the rows transposed into z (D, rows) first
+ * (the last block padded with zeros, so there is no scalar remainder loop).
+ * (The AVX-512 micro-kernels run along a row, padded to 8 or 16 values, and
+ * BLAS's trmm/syrk calls cost more than their work at these sizes.) Each
+ * component transposes its rows again, which outweighs the gain from D = 5
+ * (float32) or 4 (float64) on (100 000 rows, K = 8, E-step and statistics,
+ * one AVX-512 core: float32 6.4 against 12.9 ms at D = 2, 10.7 against 14.6
+ * at D = 4, 14.2 against 14.9 at D = 5; float64 5.2 against 7.3, 8.5 against
+ * 8.1, 10.2 against 8.7). */
+#define GMMC_SMALL_D 4
+#define GMMC_SMALL_ROWS 16
+
+/* out[i * stride] := offset - 0.5 ||(x_i - mu) U||^2 for the n rows of x (n, d),
+ * U (d, d) upper triangular. */
+#define GMMC_DEFINE_SMALL_QUADRATIC_FORMS(NAME, T)                              \
+GMMC_CLONES static void NAME(const T *x, int n, int d, const T *mu,            \
+                             const T *u, double offset, T *out, int stride)    \
+{                                                                              \
+    T z[GMMC_SMALL_D][GMMC_SMALL_ROWS], y[GMMC_SMALL_ROWS], q[GMMC_SMALL_ROWS];  \
+    for (int first = 0; first < n; first += GMMC_SMALL_ROWS) {                 \
+        int rows = n - first < GMMC_SMALL_ROWS ? n - first : GMMC_SMALL_ROWS;  \
+        const T *block = x + (int64_t)first * d;                               \
+        for (int a = 0; a < d; a++)                                            \
+            for (int l = 0; l < GMMC_SMALL_ROWS; l++)                          \
+                z[a][l] = l < rows ? block[(int64_t)l * d + a] - mu[a] : (T)0; \
+        for (int l = 0; l < GMMC_SMALL_ROWS; l++)                              \
+            q[l] = 0;                                                          \
+        for (int c = 0; c < d; c++) {                                          \
+            for (int l = 0; l < GMMC_SMALL_ROWS; l++)                          \
+                y[l] = 0;                                                      \
+            for (int a = 0; a <= c; a++) {                                     \
+                T coefficient = u[a * d + c];                                  \
+                for (int l = 0; l < GMMC_SMALL_ROWS; l++)                      \
+                    y[l] += z[a][l] * coefficient;                             \
+            }                                                                  \
+            for (int l = 0; l < GMMC_SMALL_ROWS; l++)                          \
+                q[l] += y[l] * y[l];                                           \
+        }                                                                      \
+        for (int l = 0; l < rows; l++)                                         \
+            out[(int64_t)(first + l) * stride] = (T)(offset - 0.5 * (double)q[l]); \
+    }                                                                          \
+}
+
+/* g (d, d) := z^T z on and above the diagonal (below it: left as it was), for
+ * z (n, d); each lane sums its own rows, the lanes are added at the end. */
+#define GMMC_DEFINE_SMALL_GRAM(NAME, T)                                         \
+GMMC_CLONES static void NAME(const T *z, int n, int d, T *g)                   \
+{                                                                              \
+    T zt[GMMC_SMALL_D][GMMC_SMALL_ROWS];                                       \
+    T acc[GMMC_SMALL_D * (GMMC_SMALL_D + 1) / 2][GMMC_SMALL_ROWS];             \
+    int n_pairs = d * (d + 1) / 2;                                             \
+    for (int p = 0; p < n_pairs; p++)                                          \
+        for (int l = 0; l < GMMC_SMALL_ROWS; l++)                              \
+            acc[p][l] = 0;                                                     \
+    for (int first = 0; first < n; first += GMMC_SMALL_ROWS) {                 \
+        int rows = n - first < GMMC_SMALL_ROWS ? n - first : GMMC_SMALL_ROWS;  \
+        const T *block = z + (int64_t)first * d;                               \
+        for (int a = 0; a < d; a++)                                            \
+            for (int l = 0; l < GMMC_SMALL_ROWS; l++)                          \
+                zt[a][l] = l < rows ? block[(int64_t)l * d + a] : (T)0;        \
+        for (int a = 0, p = 0; a < d; a++)                                     \
+            for (int b = a; b < d; b++, p++)                                   \
+                for (int l = 0; l < GMMC_SMALL_ROWS; l++)                      \
+                    acc[p][l] += zt[a][l] * zt[b][l];                          \
+    }                                                                          \
+    for (int a = 0, p = 0; a < d; a++)                                         \
+        for (int b = a; b < d; b++, p++) {                                     \
+            T total = 0;                                                       \
+            for (int l = 0; l < GMMC_SMALL_ROWS; l++)                          \
+                total += acc[p][l];                                            \
+            g[a * d + b] = total;                                              \
+        }                                                                      \
+}
+
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
 GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
@@ -449,5 +525,9 @@ GMMC_DEFINE_FEATURES(gmmc_quadratic_features_d, double)
 GMMC_DEFINE_FEATURES(gmmc_quadratic_features_f, float)
 GMMC_DEFINE_ADD(gmmc_add_d, double)
 GMMC_DEFINE_ADD(gmmc_add_f, float)
+GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_d, double)
+GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_f, float)
+GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_d, double)
+GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_f, float)
 
 #endif
