@@ -12,6 +12,11 @@ from . import _kmeans, _stats
 from ._parallel import map_row_blocks, single_block
 
 
+# At most this much memory for k-means++'s candidate distances (N x (2 + log K)),
+# and at most X.nbytes / 8.
+KEPT_BYTES = 64 << 20
+
+
 def _typed_weights(sample_weight, dtype):
     return None if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
 
@@ -57,6 +62,12 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         indices[0] = random_state.choice(n_samples, p=w / w.sum())
     closest = np.full(n_samples, np.inf, dtype=X.dtype)
     potential = _update_closest(X, weight, offset, X[indices[:1]], closest, n_threads)
+    # The candidates' distances, kept for the chosen one's update when they
+    # take at most an eighth of X and KEPT_BYTES: that saves a pass over X per
+    # centre (otherwise they are computed again).
+    kept_bytes = n_samples * n_trials * X.itemsize
+    kept = (np.empty((n_samples, n_trials), dtype=X.dtype)
+            if kept_bytes <= min(KEPT_BYTES, X.nbytes // 8) else None)
     first = 1
     if single_block(n_samples, n_threads):
         # Small data: the same steps and draws in one kernel call, up to the
@@ -75,12 +86,13 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
             candidates = np.empty(n_trials, dtype=np.intp)
             candidates[order] = _kmeans.cumulative_search(closest, weight, draws[order],
                                                           False)
-        potentials = _candidate_potentials(X, weight, offset, X[candidates], closest,
+        centred = _centred(X[candidates], offset, X.dtype)
+        potentials = _candidate_potentials(X, weight, offset, centred, closest, kept,
                                            n_threads)
         best = int(np.argmin(potentials))
         indices[c] = candidates[best]
         potential = potentials[best]
-        _update_closest(X, weight, offset, X[candidates[best:best + 1]], closest, n_threads)
+        _closest_to_candidate(X, weight, offset, centred, best, closest, kept, n_threads)
     return X[indices].copy(), indices
 
 
@@ -94,16 +106,26 @@ def _update_closest(X, weight, offset, center, closest, n_threads):
     return sum(parts)
 
 
-def _candidate_potentials(X, weight, offset, candidates, closest, n_threads):
-    candidates = _centred(candidates, offset, X.dtype)
-
+def _candidate_potentials(X, weight, offset, candidates, closest, kept, n_threads):
+    """Potential of each (centred) candidate; their distances go to ``kept``
+    (N, T) unless it is None."""
     def block(a, b):
         potentials = np.zeros(candidates.shape[0])
         _kmeans.candidate_potentials(X[a:b], None if weight is None else weight[a:b],
-                                     offset, candidates, closest[a:b], potentials)
+                                     offset, candidates, closest[a:b], potentials,
+                                     None if kept is None else kept[a:b])
         return potentials
 
     return sum(map_row_blocks(block, X.shape[0], n_threads))
+
+
+def _closest_to_candidate(X, weight, offset, candidates, best, closest, kept, n_threads):
+    """closest := min(closest, distance to candidate ``best``)."""
+    map_row_blocks(
+        lambda a, b: _kmeans.closest_to_candidate(
+            X[a:b], None if weight is None else weight[a:b], offset, candidates, best,
+            closest[a:b], None if kept is None else kept[a:b]),
+        X.shape[0], n_threads)
 
 
 def _lloyd_step(X, sample_weight, offset, centers, labels, n_threads):

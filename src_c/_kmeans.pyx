@@ -13,8 +13,15 @@ import numpy as np
 
 from cython cimport floating
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 from _blas cimport gemm_rm
+
+cdef extern from "_vectorized.h":
+    void gmmc_center_sq_norms_d(const double* x, int n, int d, const double* offset,
+                                double* centred, double* sq) noexcept nogil
+    void gmmc_center_sq_norms_f(const float* x, int n, int d, const double* offset,
+                                float* centred, double* sq) noexcept nogil
 
 cdef enum:
     CHUNK = 256
@@ -26,20 +33,20 @@ cdef void _chunk_distances(const floating* x, int n, int d, const double* offset
     """out (n, K) := squared distances of rows of x - offset (n, D) to centers (K, D).
 
     ``centred`` (n, D) is work space; it holds the centred rows afterwards.
+    n <= CHUNK.
     """
-    cdef int i, j, a
-    cdef double x_sq, dist
-    for i in range(n):
-        for a in range(d):
-            centred[i * d + a] = <floating>(x[i * d + a] - offset[a])
+    cdef int i, j
+    cdef double dist
+    cdef double x_sq[CHUNK]
+    if floating is double:
+        gmmc_center_sq_norms_d(x, n, d, offset, centred, x_sq)
+    else:
+        gmmc_center_sq_norms_f(x, n, d, offset, centred, x_sq)
     gemm_rm(False, True, n, k, d, <floating>-2.0, centred, d, centers, d,
             <floating>0.0, out, k)
     for i in range(n):
-        x_sq = 0.0
-        for a in range(d):
-            x_sq = x_sq + centred[i * d + a] * centred[i * d + a]
         for j in range(k):
-            dist = out[i * k + j] + x_sq + center_sq[j]
+            dist = out[i * k + j] + x_sq[i] + center_sq[j]
             out[i * k + j] = dist if dist > 0.0 else 0.0  # rounding can go below 0
 
 
@@ -172,35 +179,41 @@ cdef double _update_closest(const floating* X, Py_ssize_t n_samples, int d,
 
 def candidate_potentials(const floating[:, ::1] X, sample_weight,
                          const double[::1] offset, const floating[:, ::1] candidates,
-                         const floating[::1] closest, double[::1] potentials):
+                         const floating[::1] closest, double[::1] potentials,
+                         floating[:, ::1] kept=None):
     """k-means++ potential of each candidate centre, without an N x T temporary.
 
     potentials[t] += sum_n w_n min(closest_n, ||x_n - candidates_t||^2).
     ``candidates`` (T, D) are centred; ``closest`` (N,) is each sample's
-    squared distance to the centres chosen so far.
+    squared distance to the centres chosen so far. ``kept`` (N, T), if given,
+    receives the distances, for ``closest_to_candidate``.
     """
     cdef double[::1] center_sq = _check_centers(X, offset, candidates)
     cdef Py_ssize_t n_samples = X.shape[0]
     cdef int d = X.shape[1], t = candidates.shape[0]
     if closest.shape[0] != n_samples or potentials.shape[0] != t:
         raise ValueError(f"closest must be ({n_samples},) and potentials ({t},)")
+    if kept is not None and (kept.shape[0] != n_samples or kept.shape[1] != t):
+        raise ValueError(f"kept must be ({n_samples}, {t})")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
+    cdef floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     if n_samples == 0:
         return
     with nogil:
         _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
                               &candidates[0, 0], &center_sq[0], t, &closest[0],
                               &potentials[0], <floating*>work.centred,
-                              <floating*>work.dist)
+                              <floating*>work.dist, kept_ptr)
 
 
 cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
                                 const floating* weight, const double* offset,
                                 const floating* candidates, const double* center_sq,
                                 int t, const floating* closest, double* potentials,
-                                floating* centred, floating* dist) noexcept nogil:
+                                floating* centred, floating* dist,
+                                floating* kept) noexcept nogil:
     cdef Py_ssize_t start, chunk, i
     cdef int n, j
     cdef double w
@@ -210,11 +223,70 @@ cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
         n = <int>min(CHUNK, n_samples - start)
         _chunk_distances(X + start * d, n, d, offset, candidates, center_sq, t,
                          centred, dist)
+        if kept != NULL:
+            memcpy(kept + start * t, dist, n * t * sizeof(floating))
         for i in range(n):
             w = 1.0 if weight == NULL else weight[start + i]
             c = closest[start + i]
             for j in range(t):
                 potentials[j] += w * (dist[i * t + j] if dist[i * t + j] < c else c)
+
+
+def closest_to_candidate(const floating[:, ::1] X, sample_weight,
+                         const double[::1] offset, const floating[:, ::1] candidates,
+                         int best, floating[::1] closest, const floating[:, ::1] kept=None):
+    """closest := min(closest, squared distance to candidate ``best``); returns
+    the new potential sum_n w_n closest_n.
+
+    The distances are those ``candidate_potentials`` computed: read from
+    ``kept`` when it was given one, else computed again the same way (all T
+    candidates in one product, so with the same rounding).
+    """
+    cdef double[::1] center_sq = _check_centers(X, offset, candidates)
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+    cdef int d = X.shape[1], t = candidates.shape[0], n
+    if closest.shape[0] != n_samples or not 0 <= best < t:
+        raise ValueError(f"closest must be ({n_samples},) and best in [0, {t})")
+    if kept is not None and (kept.shape[0] != n_samples or kept.shape[1] != t):
+        raise ValueError(f"kept must be ({n_samples}, {t})")
+    cdef const floating[::1] weight_view = sample_weight
+    cdef const floating* weight = _weights(weight_view, n_samples)
+    cdef _Work work = _Work(d, t, sizeof(floating))
+    cdef const floating* kept_ptr = NULL if kept is None else &kept[0, 0]
+    cdef double potential = 0.0
+    if n_samples == 0:
+        return potential
+    with nogil:
+        potential = _closest_to_candidate(&X[0, 0], n_samples, d, weight, &offset[0],
+                                          &candidates[0, 0], &center_sq[0], t, best,
+                                          &closest[0], <floating*>work.centred,
+                                          <floating*>work.dist, kept_ptr)
+    return potential
+
+
+cdef double _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
+                                  const floating* weight, const double* offset,
+                                  const floating* candidates, const double* center_sq,
+                                  int t, int best, floating* closest, floating* centred,
+                                  floating* dist, const floating* kept) noexcept nogil:
+    cdef Py_ssize_t start, chunk, i
+    cdef int n
+    cdef const floating* rows
+    cdef double potential = 0.0
+    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+        start = chunk * CHUNK
+        n = <int>min(CHUNK, n_samples - start)
+        if kept != NULL:
+            rows = kept + start * t
+        else:
+            _chunk_distances(X + start * d, n, d, offset, candidates, center_sq, t,
+                             centred, dist)
+            rows = dist
+        for i in range(n):
+            if rows[i * t + best] < closest[start + i]:
+                closest[start + i] = rows[i * t + best]
+            potential += closest[start + i] * (1.0 if weight == NULL else weight[start + i])
+    return potential
 
 
 def cumulative_search(const floating[::1] values, sample_weight,
@@ -447,7 +519,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     for centre c, ``random_state.uniform(size=n_trials) * potential`` picks
     the candidates against the cumulative weighted distances
     (``cumulative_search``), the one of least ``candidate_potentials`` is
-    kept and ``closest`` updated.
+    kept and ``closest`` updated from its distances (``closest_to_candidate``).
 
     Parameters
     ----------
@@ -478,6 +550,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
     cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
+    cdef floating[:, ::1] kept = np.empty((n_samples, t), dtype=dtype)  # one block: small
     cdef _Work work = _Work(d, t, sizeof(floating))
     cdef Py_ssize_t tmp
     for c in range(1, k):
@@ -510,14 +583,15 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
                                   &centred[0, 0], &center_sq[0], t, &closest[0],
                                   &potentials[0], <floating*>work.centred,
-                                  <floating*>work.dist)
+                                  <floating*>work.dist, &kept[0, 0])
             best = 0
             for j in range(1, t):
                 if potentials[j] < potentials[best]:
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            _update_closest(&X[0, 0], n_samples, d, weight, &offset[0], &centred[best, 0],
-                            center_sq[best], &closest[0], <floating*>work.centred,
-                            <floating*>work.dist)
+            _closest_to_candidate(&X[0, 0], n_samples, d, weight, &offset[0],
+                                  &centred[0, 0], &center_sq[0], t, best, &closest[0],
+                                  <floating*>work.centred, <floating*>work.dist,
+                                  &kept[0, 0])
     return k, potential

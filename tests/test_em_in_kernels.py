@@ -129,6 +129,29 @@ def test_kmeans_plusplus_in_the_kernels_matches_the_step_by_step_loop(
     assert results[0][1] == results[1][1]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("keep_distances", [False, True])
+def test_kmeans_plusplus_step_by_step_keeps_or_recomputes_the_same_distances(
+        monkeypatch, dtype, keep_distances):
+    """Over several blocks, the chosen candidate's distances are kept from its
+    pass (D = 40: they take under X / 8) or computed again: the seeds are
+    those of the in-kernel loop either way."""
+    X = _blobs(n=3000, d=40, seed=3).astype(dtype)
+    results = []
+    for in_kernels in (True, False):
+        random_state = np.random.RandomState(11)
+        with monkeypatch.context() as patch:
+            if not in_kernels:
+                patch.setattr(gmmc._init, "single_block", lambda *args: False)
+                patch.setattr(gmmc._parallel, "SUB_BLOCK_ROWS", 700)
+                if not keep_distances:
+                    patch.setattr(gmmc._init, "KEPT_BYTES", 0)
+            _, indices = gmmc._init.kmeans_plusplus(X, None, 12, random_state, n_threads=2)
+        results.append((indices, random_state.random_sample()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+
+
 def test_kmeans_plusplus_in_the_kernels_replays_when_samples_run_out(monkeypatch):
     # Three distinct points for five centres: the potential reaches 0, and
     # the next candidates are drawn differently (scikit-learn's order).

@@ -620,8 +620,8 @@ def test_lloyd_step_matches_numpy(dtype, weighted):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
-    """update_closest, candidate_potentials and cumulative_search against the
-    N x T NumPy computation they replace."""
+    """update_closest, candidate_potentials, closest_to_candidate and
+    cumulative_search against the N x T NumPy computation they replace."""
     rng = np.random.RandomState(2)
     n, d = 1000, 4
     X = (rng.standard_normal((n, d)) * 2 + 7).astype(dtype)
@@ -647,6 +647,20 @@ def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
     ref = wt @ np.minimum(cdist(X64, X64[candidates], "sqeuclidean"),
                           closest.astype(np.float64)[:, None])
     assert_allclose(potentials, ref, rtol=tol)
+
+    # The chosen candidate's distances update closest, from the distances kept
+    # by the same pass or computed again: identical either way.
+    kept = np.empty((n, 3), dtype=dtype)
+    again = np.zeros(3)
+    _kmeans.candidate_potentials(X, w, offset, centred(candidates), closest, again, kept)
+    assert_array_equal(again, potentials)
+    from_kept, recomputed = closest.copy(), closest.copy()
+    _kmeans.closest_to_candidate(X, w, offset, centred(candidates), 2, from_kept, kept)
+    _kmeans.closest_to_candidate(X, w, offset, centred(candidates), 2, recomputed)
+    assert_array_equal(from_kept, recomputed)
+    ref_closest = np.minimum(ref_closest, cdist(X64, X64[[700]], "sqeuclidean")[:, 0])
+    assert_allclose(from_kept, ref_closest, rtol=tol, atol=tol * ref_closest.max())
+    closest = from_kept
 
     cumulative = np.cumsum(wt * closest.astype(np.float64))
     targets = np.sort(np.r_[rng.uniform(size=20) * cumulative[-1], cumulative[[0, 17, -1]],
