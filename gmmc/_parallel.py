@@ -176,14 +176,21 @@ def _away_from(cpu):
     caller's.
     """
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()
-    if cpu < 0 or len(allowed) < 2 or cpu not in allowed:
-        yield
-        return
-    os.sched_setaffinity(0, allowed - {cpu})
+    moved = False
+    if cpu >= 0 and len(allowed) > 1 and cpu in allowed:
+        try:
+            os.sched_setaffinity(0, allowed - {cpu})
+            moved = True
+        except OSError:  # a container may refuse: the work runs all the same
+            pass
     try:
         yield
     finally:
-        os.sched_setaffinity(0, allowed)
+        if moved:
+            try:
+                os.sched_setaffinity(0, allowed)
+            except OSError:  # the set changed meanwhile (cpuset): keep what holds
+                pass
 
 
 class _Job:

@@ -1,5 +1,6 @@
 """Input checks done once, at the public API, so kernels can trust their inputs."""
 import numbers
+import threading
 
 import numpy as np
 
@@ -172,6 +173,23 @@ def check_scalar(value, name, kind, low=None, high=None, low_inclusive=True):
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value!r}")
     return value
+
+
+_fit_generators = threading.local()
+
+
+def fit_random_state(seed):
+    """``check_random_state`` for the generator of one fit, which must not
+    outlive it: an int re-seeds a generator kept per thread instead of
+    building one (a new RandomState costs ~80 us, a quarter of a fit of iris;
+    seeding one ~1.4 us). The draws are those of ``RandomState(seed)``."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        generator = getattr(_fit_generators, "generator", None)
+        if generator is None:
+            generator = _fit_generators.generator = np.random.RandomState()
+        generator.seed(seed)
+        return generator
+    return check_random_state(seed)
 
 
 def check_random_state(seed):

@@ -9,7 +9,7 @@ from ._base import UNUSED, BaseEstimator, DensityMixin
 from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from . import _array_api
-from ._validation import (check_array, check_magnitude, check_random_state,
+from ._validation import (check_array, check_magnitude, check_random_state, fit_random_state,
                           check_sample_weight, check_scalar, feature_names)
 from .exceptions import (ConvergenceWarning, InvalidParameterError, NotFittedError,
                          caller_stacklevel, sklearn_compatible)
@@ -189,7 +189,7 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         if weight is not None and np.count_nonzero(weight) < self.n_components:
             raise ValueError("fewer samples of positive weight than n_components")
-        random_state = check_random_state(self.random_state)
+        random_state = fit_random_state(self.random_state)
         n_threads = effective_n_threads(self.n_threads)
         cov_type = self.covariance_type
         # Missing values: rows grouped by pattern once per fit (gmmc._missing).

@@ -198,9 +198,9 @@ def candidate_potentials(const floating[:, ::1] X, sample_weight,
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
-    cdef floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     if n_samples == 0:
         return
+    cdef floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     with nogil:
         _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
                               &candidates[0, 0], &center_sq[0], t, &closest[0],
@@ -243,8 +243,8 @@ def closest_to_candidate(const floating[:, ::1] X, sample_weight,
     candidates in one product, so with the same rounding).
     """
     cdef double[::1] center_sq = _check_centers(X, offset, candidates)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
-    cdef int d = X.shape[1], t = candidates.shape[0], n
+    cdef Py_ssize_t n_samples = X.shape[0]
+    cdef int d = X.shape[1], t = candidates.shape[0]
     if closest.shape[0] != n_samples or not 0 <= best < t:
         raise ValueError(f"closest must be ({n_samples},) and best in [0, {t})")
     if kept is not None and (kept.shape[0] != n_samples or kept.shape[1] != t):
@@ -252,10 +252,10 @@ def closest_to_candidate(const floating[:, ::1] X, sample_weight,
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
-    cdef const floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     cdef double potential = 0.0
     if n_samples == 0:
         return potential
+    cdef const floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     with nogil:
         potential = _closest_to_candidate(&X[0, 0], n_samples, d, weight, &offset[0],
                                           &candidates[0, 0], &center_sq[0], t, best,

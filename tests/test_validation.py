@@ -607,3 +607,30 @@ def test_kernel_precision_cholesky_reports_the_failing_component():
     assert _cholesky(C) == 1
     assert_array_equal(C, before)
     assert _cholesky(np.stack([np.eye(3)] * 2)) == -1
+
+
+def test_fit_random_state_draws_as_a_new_randomstate_each_time():
+    """The per-thread generator of fits, re-seeded, draws what RandomState(seed)
+    draws, whatever drew from it before; other kinds pass through."""
+    from gmmc._validation import fit_random_state
+    first = fit_random_state(3).random_sample(5)
+    fit_random_state(4).standard_normal(7)  # leaves a cached Gaussian behind
+    assert_array_equal(fit_random_state(3).random_sample(5), first)
+    assert_array_equal(first, np.random.RandomState(3).random_sample(5))
+    assert_array_equal(fit_random_state(5).standard_normal(3),
+                       np.random.RandomState(5).standard_normal(3))
+    given = np.random.RandomState(0)
+    assert fit_random_state(given) is given
+    assert fit_random_state(None) is np.random.mtrand._rand
+    with pytest.raises(ValueError):
+        fit_random_state(-1)
+
+
+def test_fits_with_an_int_seed_equal_fits_with_a_fresh_randomstate():
+    from gmmc import GaussianMixture
+    X = np.random.RandomState(0).standard_normal((300, 3))
+    for init in ("kmeans", "random", "random_from_data", "k-means++"):
+        a = GaussianMixture(3, init_params=init, random_state=7).fit(X)
+        GaussianMixture(2, init_params=init, random_state=8).fit(X)
+        b = GaussianMixture(3, init_params=init, random_state=np.random.RandomState(7)).fit(X)
+        assert_array_equal(a.means_, b.means_)
