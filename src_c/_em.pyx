@@ -262,7 +262,12 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                 constant + j) <= max_amplification)
             n_exact += exact[j]
         # The feature GEMMs cost about half the per-component work of all K.
-        features = 2 * n_exact <= k
+        # But with the micro-kernels and K <= 3 (4 from D = 16) their narrow
+        # GEMMs lose (features / per component, E-step + statistics, one
+        # AVX-512 core: D = 8: K = 2 1.43, K = 3 1.28, K = 4 0.97; D = 16:
+        # 1.68, 1.55, 1.23, K = 6 0.85; D = 30: 1.81, 1.56, 1.34, 0.91).
+        features = 2 * n_exact <= k and not (
+            HAVE_AVX512 and allow_micro and (k <= 3 and d >= 8 or k <= 4 and d >= 16))
         if not features:
             for j in range(k):
                 exact[j] = 1

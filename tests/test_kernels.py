@@ -360,6 +360,34 @@ def test_full_feature_and_exact_paths_agree(n_features, dtype):
                             atol=rtol * (np.abs(want).max() + 1.0))
 
 
+@pytest.mark.parametrize("n_components, n_features", [(3, 7), (3, 8), (4, 8), (4, 15),
+                                                      (4, 16), (5, 16), (2, 30)])
+def test_full_few_components_take_the_per_component_path_with_microkernels(
+        n_components, n_features):
+    """With the micro-kernels, K <= 3 from D = 8 and K = 4 from D = 16 go per
+    component (narrow feature GEMMs are slower there); the results are the
+    references' either way."""
+    k, d = n_components, n_features
+    weights, means, covariances, prec_chol = random_model(k, d, "full", seed=13)
+    X = sample_points(means, 700, seed=14)
+    prepared = _em.prepare_model(X, np.log(weights), means, prec_chol, "full", None)
+    per_component = _em.microkernels_available() and (k <= 3 and d >= 8
+                                                      or k <= 4 and d >= 16)
+    assert prepared[6] == (not per_component)
+    log_norm, resp = np.empty(700), np.empty((700, k))
+    _em.posterior(X, np.log(weights), means, prec_chol, "full", log_norm, resp,
+                  prepared=prepared)
+    ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "full")
+    assert_allclose(log_norm, ref_norm, rtol=1e-9)
+    assert_allclose(resp, ref_resp, atol=1e-9)
+    sums = (np.zeros(k), np.zeros((k, d)), np.zeros(k * d * d))
+    _em.accumulate_statistics(X, None, np.log(weights), means, prec_chol, "full",
+                              means.copy(), *sums, prepared=prepared)
+    expected = reference_statistics(X, None, ref_resp, means.copy(), "full")
+    for got, want in zip(sums, expected):
+        assert_allclose(got.reshape(want.shape), want, rtol=1e-9,
+                        atol=1e-9 * (np.abs(want).max() + 1.0))
+
 def test_full_mixed_paths_match_references():
     """A tight component far from the others cannot use the feature GEMMs (its
     rounding bound is too large): it alone goes per component while the rest
