@@ -267,27 +267,32 @@ linux_two_cpus = pytest.mark.skipif(
 
 
 @linux_two_cpus
-def test_a_helper_leaves_the_callers_cpu_and_gets_its_affinity_back():
-    from gmmc import _cpu, _parallel
+def test_helpers_are_steered_off_the_callers_cpu_and_ended_ones_forgotten(monkeypatch):
+    from gmmc import _parallel
     allowed = os.sched_getaffinity(0)
     first = min(allowed)
-    seen = {}
+    waiting, done = threading.Event(), threading.Event()
+    masks = {}
 
     def helper():
-        os.sched_setaffinity(0, {first})  # now on `first`
-        os.sched_setaffinity(0, allowed)  # free to move, still there
-        seen["before"] = _cpu.current_cpu()
-        with _parallel._away_from(first):
-            seen["inside"] = _cpu.current_cpu()
-            seen["mask inside"] = os.sched_getaffinity(0)
-        seen["mask after"] = os.sched_getaffinity(0)
+        waiting.set()
+        done.wait(10)
+        masks["helper"] = os.sched_getaffinity(0)
 
     thread = threading.Thread(target=helper)
     thread.start()
+    waiting.wait(10)
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    monkeypatch.setattr(_parallel, "_helpers", {thread.native_id: (thread, allowed),
+                                                ended.native_id: (ended, allowed)})
+    _parallel._steer_helpers(first)
+    done.set()
     thread.join()
-    assert seen["before"] == first  # (else the check below proves nothing)
-    assert seen["inside"] != first and first not in seen["mask inside"]
-    assert seen["mask after"] == allowed
+    assert masks["helper"] == allowed - {first}
+    assert os.sched_getaffinity(0) == allowed  # the caller's is untouched
+    assert list(_parallel._helpers) == [thread.native_id]
 
 
 @linux_two_cpus
