@@ -235,12 +235,12 @@ class _Job:
             if self.stopped:
                 return
             self.helping += 1
-        thread_id = threading.get_native_id()
-        if hasattr(os, "sched_setaffinity") and thread_id not in _helpers:
-            # A new thread: steer it now (the next calls steer it before waking it).
-            _helpers[thread_id] = (threading.current_thread(), os.sched_getaffinity(0))
-            _steer_helpers(self.caller_cpu, [thread_id])
         try:
+            thread_id = threading.get_native_id()
+            if hasattr(os, "sched_setaffinity") and thread_id not in _helpers:
+                # A new thread: steer it now (later calls steer it before waking it).
+                _helpers[thread_id] = (threading.current_thread(), os.sched_getaffinity(0))
+                _steer_helpers(self.caller_cpu, [thread_id])
             self.run()
         except BaseException as exc:  # raised again in the calling thread
             with self.cond:

@@ -1,4 +1,5 @@
-"""gmmc's threads: forked children, Ctrl-C, and the process's BLAS limits.
+"""gmmc's threads: forked children, Ctrl-C, the process's BLAS limits, and the
+CPUs of the helper threads.
 
 The fork and Ctrl-C checks run in a fresh interpreter with a timeout, so that a
 regression fails the test instead of hanging the suite.
@@ -268,6 +269,9 @@ linux_two_cpus = pytest.mark.skipif(
 
 @linux_two_cpus
 def test_helpers_are_steered_off_the_callers_cpu_and_ended_ones_forgotten(monkeypatch):
+    """A waiting helper is allowed every CPU it started with but the caller's,
+    the caller's own affinity is left alone, and a helper that has ended is
+    dropped (its id is never touched again)."""
     from gmmc import _parallel
     allowed = os.sched_getaffinity(0)
     first = min(allowed)
