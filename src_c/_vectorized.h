@@ -142,8 +142,8 @@ static inline double gmmc_row_sum_##SUFFIX(const T *row, int k)                \
 GMMC_DEFINE_ROW_REDUCTIONS(double, d)
 GMMC_DEFINE_ROW_REDUCTIONS(float, f)
 
-/* The same for k <= GMMC_NARROW_K, where a row is shorter than a vector or
- * two: the block is transposed into cols (k, GMMC_BLOCK), in double, so that
+/* The log-sum-exp of gmmc_normalize_rows_* below, for k <= GMMC_NARROW_K,
+ * where a row is shorter than a vector or two: the block is transposed into cols (k, GMMC_BLOCK), in double, so that
  * the maximum, exp, sum and scaling all run down columns, vectorised across
  * rows. (Row by row, K = 5 left the reductions scalar: 12 ns per row.)
  * Columns are addressed through pointers: under -fwrapv (Python's flags) an
