@@ -92,7 +92,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         best = int(np.argmin(potentials))
         indices[c] = candidates[best]
         potential = potentials[best]
-        _closest_to_candidate(X, weight, offset, centred, best, closest, kept, n_threads)
+        _closest_to_candidate(X, offset, centred, best, closest, kept, n_threads)
     return X[indices].copy(), indices
 
 
@@ -119,12 +119,12 @@ def _candidate_potentials(X, weight, offset, candidates, closest, kept, n_thread
     return sum(map_row_blocks(block, X.shape[0], n_threads))
 
 
-def _closest_to_candidate(X, weight, offset, candidates, best, closest, kept, n_threads):
+def _closest_to_candidate(X, offset, candidates, best, closest, kept, n_threads):
     """closest := min(closest, distance to candidate ``best``)."""
     map_row_blocks(
         lambda a, b: _kmeans.closest_to_candidate(
-            X[a:b], None if weight is None else weight[a:b], offset, candidates, best,
-            closest[a:b], None if kept is None else kept[a:b]),
+            X[a:b], offset, candidates, best, closest[a:b],
+            None if kept is None else kept[a:b]),
         X.shape[0], n_threads)
 
 

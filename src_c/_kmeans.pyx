@@ -232,13 +232,12 @@ cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
                 potentials[j] += w * (dist[i * t + j] if dist[i * t + j] < c else c)
 
 
-def closest_to_candidate(const floating[:, ::1] X, sample_weight,
-                         const double[::1] offset, const floating[:, ::1] candidates,
-                         int best, floating[::1] closest, const floating[:, ::1] kept=None):
-    """closest := min(closest, squared distance to candidate ``best``); returns
-    the new potential sum_n w_n closest_n.
+def closest_to_candidate(const floating[:, ::1] X, const double[::1] offset,
+                         const floating[:, ::1] candidates, int best,
+                         floating[::1] closest, const floating[:, ::1] kept=None):
+    """closest := min(closest, squared distance to candidate ``best``).
 
-    The distances are those ``candidate_potentials`` computed: read from
+    (The new potential is ``candidate_potentials``' for ``best``.) The distances are those ``candidate_potentials`` computed: read from
     ``kept`` when it was given one, else computed again the same way (all T
     candidates in one product, so with the same rounding).
     """
@@ -249,30 +248,24 @@ def closest_to_candidate(const floating[:, ::1] X, sample_weight,
         raise ValueError(f"closest must be ({n_samples},) and best in [0, {t})")
     if kept is not None and (kept.shape[0] != n_samples or kept.shape[1] != t):
         raise ValueError(f"kept must be ({n_samples}, {t})")
-    cdef const floating[::1] weight_view = sample_weight
-    cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
-    cdef double potential = 0.0
     if n_samples == 0:
-        return potential
+        return
     cdef const floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     with nogil:
-        potential = _closest_to_candidate(&X[0, 0], n_samples, d, weight, &offset[0],
-                                          &candidates[0, 0], &center_sq[0], t, best,
-                                          &closest[0], <floating*>work.centred,
-                                          <floating*>work.dist, kept_ptr)
-    return potential
+        _closest_to_candidate(&X[0, 0], n_samples, d, &offset[0], &candidates[0, 0],
+                              &center_sq[0], t, best, &closest[0],
+                              <floating*>work.centred, <floating*>work.dist, kept_ptr)
 
 
-cdef double _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
-                                  const floating* weight, const double* offset,
-                                  const floating* candidates, const double* center_sq,
-                                  int t, int best, floating* closest, floating* centred,
-                                  floating* dist, const floating* kept) noexcept nogil:
+cdef void _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
+                                const double* offset, const floating* candidates,
+                                const double* center_sq, int t, int best,
+                                floating* closest, floating* centred, floating* dist,
+                                const floating* kept) noexcept nogil:
     cdef Py_ssize_t start, chunk, i
     cdef int n
     cdef const floating* rows
-    cdef double potential = 0.0
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
@@ -285,8 +278,6 @@ cdef double _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d
         for i in range(n):
             if rows[i * t + best] < closest[start + i]:
                 closest[start + i] = rows[i * t + best]
-            potential += closest[start + i] * (1.0 if weight == NULL else weight[start + i])
-    return potential
 
 
 def cumulative_search(const floating[::1] values, sample_weight,
@@ -590,8 +581,8 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            _closest_to_candidate(&X[0, 0], n_samples, d, weight, &offset[0],
-                                  &centred[0, 0], &center_sq[0], t, best, &closest[0],
+            _closest_to_candidate(&X[0, 0], n_samples, d, &offset[0], &centred[0, 0],
+                                  &center_sq[0], t, best, &closest[0],
                                   <floating*>work.centred, <floating*>work.dist,
                                   &kept[0, 0])
     return k, potential
