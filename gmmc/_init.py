@@ -66,7 +66,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
     # take at most an eighth of X and KEPT_BYTES: that saves a pass over X per
     # centre (otherwise they are computed again).
     kept_bytes = n_samples * n_trials * X.itemsize
-    kept = (np.empty((n_samples, n_trials), dtype=X.dtype)
+    kept = (np.empty((n_trials, n_samples), dtype=X.dtype)
             if kept_bytes <= min(KEPT_BYTES, X.nbytes // 8) else None)
     first = 1
     if single_block(n_samples, n_threads):
@@ -108,12 +108,12 @@ def _update_closest(X, weight, offset, center, closest, n_threads):
 
 def _candidate_potentials(X, weight, offset, candidates, closest, kept, n_threads):
     """Potential of each (centred) candidate; their distances go to ``kept``
-    (N, T) unless it is None."""
+    (T, N) unless it is None."""
     def block(a, b):
         potentials = np.zeros(candidates.shape[0])
         _kmeans.candidate_potentials(X[a:b], None if weight is None else weight[a:b],
                                      offset, candidates, closest[a:b], potentials,
-                                     None if kept is None else kept[a:b])
+                                     None if kept is None else kept[:, a:b])
         return potentials
 
     return sum(map_row_blocks(block, X.shape[0], n_threads))
@@ -124,7 +124,7 @@ def _closest_to_candidate(X, offset, candidates, best, closest, kept, n_threads)
     map_row_blocks(
         lambda a, b: _kmeans.closest_to_candidate(
             X[a:b], offset, candidates, best, closest[a:b],
-            None if kept is None else kept[a:b]),
+            None if kept is None else kept[:, a:b]),
         X.shape[0], n_threads)
 
 

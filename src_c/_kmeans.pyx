@@ -12,8 +12,8 @@ Nothing N x D or N x K is allocated: the work space is one chunk.
 import numpy as np
 
 from cython cimport floating
+from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
 
 from _blas cimport gemm_rm
 
@@ -22,9 +22,35 @@ cdef extern from "_vectorized.h":
                                 double* centred, double* sq) noexcept nogil
     void gmmc_center_sq_norms_f(const float* x, int n, int d, const double* offset,
                                 float* centred, double* sq) noexcept nogil
+    void gmmc_direct_distances_d(const double* x, int n, int d, const double* offset,
+                                 const double* centers, int t, double* centred,
+                                 double* out, int64_t ld) noexcept nogil
+    void gmmc_direct_distances_f(const float* x, int n, int d, const double* offset,
+                                 const float* centers, int t, float* centred,
+                                 float* out, int64_t ld) noexcept nogil
+    void gmmc_seed_potentials_d(const double* dist, int64_t ld, int n, int t,
+                                const double* closest, const double* weight,
+                                double* lanes) noexcept nogil
+    void gmmc_seed_potentials_f(const float* dist, int64_t ld, int n, int t,
+                                const float* closest, const float* weight,
+                                double* lanes) noexcept nogil
+    void gmmc_min_into_d(double* closest, const double* values, int64_t n) noexcept nogil
+    void gmmc_min_into_f(float* closest, const float* values, int64_t n) noexcept nogil
+
+cdef extern from "_microkernels.h":
+    int gmmc_have_avx512() noexcept nogil
+    void gmmc_seed_distances_d(const double* x, int n, int d, const double* offset,
+                               const double* centers, int t, double* work,
+                               double* out, int64_t ld) noexcept nogil
+    void gmmc_seed_distances_f(const float* x, int n, int d, const double* offset,
+                               const float* centers, int t, float* work,
+                               float* out, int64_t ld) noexcept nogil
 
 cdef enum:
     CHUNK = 256
+
+# k-means++'s distances use the AVX-512 kernel where the CPU has it.
+cdef bint HAVE_AVX512 = gmmc_have_avx512()
 
 
 cdef void _chunk_distances(const floating* x, int n, int d, const double* offset,
@@ -48,6 +74,48 @@ cdef void _chunk_distances(const floating* x, int n, int d, const double* offset
         for j in range(k):
             dist = out[i * k + j] + x_sq[i] + center_sq[j]
             out[i * k + j] = dist if dist > 0.0 else 0.0  # rounding can go below 0
+
+
+cdef inline void _seed_distances(const floating* x, int n, int d, const double* offset,
+                                const floating* centers, int t, floating* centred,
+                                floating* out, int64_t ld, bint vectorized) noexcept nogil:
+    """out[j * ld + i] := squared distance of row i of x - offset to centred
+    centre j (n <= CHUNK rows, t centres), a sum of squared differences:
+    k-means++ scores a few candidates per pass, too few for a GEMM
+    (``_chunk_distances``) to pay. ``centred``: CHUNK * d values of work space.
+    ``vectorized``: the AVX-512 kernel (callers pass HAVE_AVX512); both
+    versions sum in the same order."""
+    if vectorized:
+        if floating is double:
+            gmmc_seed_distances_d(x, n, d, offset, centers, t, centred, out, ld)
+        else:
+            gmmc_seed_distances_f(x, n, d, offset, centers, t, centred, out, ld)
+    elif floating is double:
+        gmmc_direct_distances_d(x, n, d, offset, centers, t, centred, out, ld)
+    else:
+        gmmc_direct_distances_f(x, n, d, offset, centers, t, centred, out, ld)
+
+
+def seed_distances(const floating[:, ::1] X, const double[::1] offset,
+                   const floating[:, ::1] centers, floating[:, :] out,
+                   bint vectorized=True):
+    """out (T, N) := the distances k-means++ uses (``_seed_distances``);
+    ``vectorized=False``, or a CPU without AVX-512, takes the portable loop.
+    For tests."""
+    _check_centers(X, offset, centers)
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk
+    cdef int d = X.shape[1], t = centers.shape[0]
+    _check_kept(out, t, n_samples, sizeof(floating))
+    cdef _Work work = _Work(d, t, sizeof(floating))
+    if n_samples == 0:
+        return
+    with nogil:
+        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+            start = chunk * CHUNK
+            _seed_distances(&X[start, 0], <int>min(CHUNK, n_samples - start), d,
+                            &offset[0], &centers[0, 0], t, <floating*>work.centred,
+                            &out[0, start], out.strides[0] // sizeof(floating),
+                            vectorized and HAVE_AVX512)
 
 
 cdef class _Work:
@@ -140,144 +208,151 @@ def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] of
     -------
     potential : float, sum of w_n closest_n after the update.
     """
-    cdef double[::1] center_sq = _check_centers(X, offset, center)
-    cdef Py_ssize_t n_samples = X.shape[0]
-    cdef int d = X.shape[1]
+    _check_centers(X, offset, center)
+    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+    cdef int d = X.shape[1], n
     if center.shape[0] != 1 or closest.shape[0] != n_samples:
         raise ValueError(f"center must be (1, D) and closest ({n_samples},)")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, 1, sizeof(floating))
+    cdef floating* dist = <floating*>work.dist
     cdef double potential = 0.0
     if n_samples == 0:
         return potential
     with nogil:
-        potential = _update_closest(&X[0, 0], n_samples, d, weight, &offset[0],
-                                    &center[0, 0], center_sq[0], &closest[0],
-                                    <floating*>work.centred, <floating*>work.dist)
+        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+            start = chunk * CHUNK
+            n = <int>min(CHUNK, n_samples - start)
+            _seed_distances(&X[start, 0], n, d, &offset[0], &center[0, 0], 1,
+                            <floating*>work.centred, dist, CHUNK, HAVE_AVX512)
+            _min_into(&closest[start], dist, n)
+            for i in range(start, start + n):
+                potential += closest[i] * (1.0 if weight == NULL else weight[i])
     return potential
 
 
-cdef double _update_closest(const floating* X, Py_ssize_t n_samples, int d,
-                            const floating* weight, const double* offset,
-                            const floating* center, double center_sq,
-                            floating* closest, floating* centred,
-                            floating* dist) noexcept nogil:
-    cdef Py_ssize_t start, chunk, i
-    cdef int n
-    cdef double potential = 0.0
-    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
-        start = chunk * CHUNK
-        n = <int>min(CHUNK, n_samples - start)
-        _chunk_distances(X + start * d, n, d, offset, center, &center_sq, 1, centred, dist)
-        for i in range(n):
-            if dist[i] < closest[start + i]:
-                closest[start + i] = dist[i]
-            potential += closest[start + i] * (1.0 if weight == NULL else weight[start + i])
-    return potential
+cdef inline void _min_into(floating* closest, const floating* values,
+                           Py_ssize_t n) noexcept nogil:
+    if floating is double:
+        gmmc_min_into_d(closest, values, n)
+    else:
+        gmmc_min_into_f(closest, values, n)
 
 
 def candidate_potentials(const floating[:, ::1] X, sample_weight,
                          const double[::1] offset, const floating[:, ::1] candidates,
                          const floating[::1] closest, double[::1] potentials,
-                         floating[:, ::1] kept=None):
+                         floating[:, :] kept=None):
     """k-means++ potential of each candidate centre, without an N x T temporary.
 
     potentials[t] += sum_n w_n min(closest_n, ||x_n - candidates_t||^2).
     ``candidates`` (T, D) are centred; ``closest`` (N,) is each sample's
-    squared distance to the centres chosen so far. ``kept`` (N, T), if given,
-    receives the distances, for ``closest_to_candidate``.
+    squared distance to the centres chosen so far. ``kept`` (T, N), if given
+    (rows may be a slice of longer ones), receives the distances, for
+    ``closest_to_candidate``.
     """
-    cdef double[::1] center_sq = _check_centers(X, offset, candidates)
+    _check_centers(X, offset, candidates)
     cdef Py_ssize_t n_samples = X.shape[0]
     cdef int d = X.shape[1], t = candidates.shape[0]
     if closest.shape[0] != n_samples or potentials.shape[0] != t:
         raise ValueError(f"closest must be ({n_samples},) and potentials ({t},)")
-    if kept is not None and (kept.shape[0] != n_samples or kept.shape[1] != t):
-        raise ValueError(f"kept must be ({n_samples}, {t})")
+    _check_kept(kept, t, n_samples, sizeof(floating))
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
     if n_samples == 0:
         return
     cdef floating* kept_ptr = NULL if kept is None else &kept[0, 0]
+    cdef int64_t kept_ld = 0 if kept is None else kept.strides[0] // sizeof(floating)
+    cdef double[::1] lanes = np.zeros(8 * t)
     with nogil:
         _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
-                              &candidates[0, 0], &center_sq[0], t, &closest[0],
-                              &potentials[0], <floating*>work.centred,
-                              <floating*>work.dist, kept_ptr)
+                              &candidates[0, 0], t, &closest[0], &lanes[0],
+                              <floating*>work.centred, <floating*>work.dist,
+                              kept_ptr, kept_ld)
+    for j in range(t):
+        potentials[j] += _sum_lanes(&lanes[8 * j])
+
+
+def _check_kept(kept, int t, Py_ssize_t n_samples, int itemsize):
+    if kept is not None and (kept.shape[0] != t or kept.shape[1] != n_samples
+                             or (n_samples > 1 and kept.strides[1] != itemsize)):
+        raise ValueError(f"kept must be ({t}, {n_samples}) with contiguous rows")
+
+
+cdef inline double _sum_lanes(const double* lanes) noexcept nogil:
+    """The lanes of gmmc_seed_potentials added pairwise."""
+    return (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+            + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
 
 
 cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
                                 const floating* weight, const double* offset,
-                                const floating* candidates, const double* center_sq,
-                                int t, const floating* closest, double* potentials,
+                                const floating* candidates, int t,
+                                const floating* closest, double* lanes,
                                 floating* centred, floating* dist,
-                                floating* kept) noexcept nogil:
-    cdef Py_ssize_t start, chunk, i
-    cdef int n, j
-    cdef double w
-    cdef floating c
+                                floating* kept, int64_t kept_ld) noexcept nogil:
+    """lanes (8 t): the candidates' potentials (gmmc_seed_potentials); the
+    distances go to kept (T rows kept_ld apart) unless it is NULL."""
+    cdef Py_ssize_t start, chunk
+    cdef int n
+    cdef int64_t ld = CHUNK
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
-        _chunk_distances(X + start * d, n, d, offset, candidates, center_sq, t,
-                         centred, dist)
         if kept != NULL:
-            memcpy(kept + start * t, dist, n * t * sizeof(floating))
-        for i in range(n):
-            w = 1.0 if weight == NULL else weight[start + i]
-            c = closest[start + i]
-            for j in range(t):
-                potentials[j] += w * (dist[i * t + j] if dist[i * t + j] < c else c)
+            dist = kept + start
+            ld = kept_ld
+        _seed_distances(X + start * d, n, d, offset, candidates, t, centred, dist, ld,
+                        HAVE_AVX512)
+        if floating is double:
+            gmmc_seed_potentials_d(dist, ld, n, t, closest + start,
+                                   NULL if weight == NULL else weight + start, lanes)
+        else:
+            gmmc_seed_potentials_f(dist, ld, n, t, closest + start,
+                                   NULL if weight == NULL else weight + start, lanes)
 
 
 def closest_to_candidate(const floating[:, ::1] X, const double[::1] offset,
                          const floating[:, ::1] candidates, int best,
-                         floating[::1] closest, const floating[:, ::1] kept=None):
+                         floating[::1] closest, const floating[:, :] kept=None):
     """closest := min(closest, squared distance to candidate ``best``).
 
-    (The new potential is ``candidate_potentials``' for ``best``.) The distances are those ``candidate_potentials`` computed: read from
-    ``kept`` when it was given one, else computed again the same way (all T
-    candidates in one product, so with the same rounding).
+    The distances are those ``candidate_potentials`` computed (which also gave
+    the new potential): read from ``kept`` (T, N) when it was given one, else
+    computed again for ``best`` alone, the same way, so with the same rounding.
     """
-    cdef double[::1] center_sq = _check_centers(X, offset, candidates)
+    _check_centers(X, offset, candidates)
     cdef Py_ssize_t n_samples = X.shape[0]
     cdef int d = X.shape[1], t = candidates.shape[0]
     if closest.shape[0] != n_samples or not 0 <= best < t:
         raise ValueError(f"closest must be ({n_samples},) and best in [0, {t})")
-    if kept is not None and (kept.shape[0] != n_samples or kept.shape[1] != t):
-        raise ValueError(f"kept must be ({n_samples}, {t})")
-    cdef _Work work = _Work(d, t, sizeof(floating))
+    _check_kept(kept, t, n_samples, sizeof(floating))
+    cdef _Work work = _Work(d, 1, sizeof(floating))
     if n_samples == 0:
         return
-    cdef const floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     with nogil:
-        _closest_to_candidate(&X[0, 0], n_samples, d, &offset[0], &candidates[0, 0],
-                              &center_sq[0], t, best, &closest[0],
-                              <floating*>work.centred, <floating*>work.dist, kept_ptr)
+        if kept is not None:
+            _min_into(&closest[0], &kept[best, 0], n_samples)
+        else:
+            _closest_to_candidate(&X[0, 0], n_samples, d, &offset[0],
+                                  &candidates[best, 0], &closest[0],
+                                  <floating*>work.centred, <floating*>work.dist)
 
 
 cdef void _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
-                                const double* offset, const floating* candidates,
-                                const double* center_sq, int t, int best,
-                                floating* closest, floating* centred, floating* dist,
-                                const floating* kept) noexcept nogil:
-    cdef Py_ssize_t start, chunk, i
+                                const double* offset, const floating* candidate,
+                                floating* closest, floating* centred,
+                                floating* dist) noexcept nogil:
+    cdef Py_ssize_t start, chunk
     cdef int n
-    cdef const floating* rows
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
-        if kept != NULL:
-            rows = kept + start * t
-        else:
-            _chunk_distances(X + start * d, n, d, offset, candidates, center_sq, t,
-                             centred, dist)
-            rows = dist
-        for i in range(n):
-            if rows[i * t + best] < closest[start + i]:
-                closest[start + i] = rows[i * t + best]
+        _seed_distances(X + start * d, n, d, offset, candidate, 1, centred, dist, CHUNK,
+                        HAVE_AVX512)
+        _min_into(closest + start, dist, n)
 
 
 def cumulative_search(const floating[::1] values, sample_weight,
@@ -536,12 +611,12 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef const double[::1] draws
     cdef double[::1] targets = np.empty(t), sorted_targets = np.empty(t)
-    cdef double[::1] potentials = np.empty(t), center_sq = np.empty(t)
+    cdef double[::1] potentials = np.empty(t), lanes = np.empty(8 * t)
     cdef Py_ssize_t[::1] order = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
     cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
-    cdef floating[:, ::1] kept = np.empty((n_samples, t), dtype=dtype)  # one block: small
+    cdef floating[:, ::1] kept = np.empty((t, n_samples), dtype=dtype)  # one block: small
     cdef _Work work = _Work(d, t, sizeof(floating))
     cdef Py_ssize_t tmp
     for c in range(1, k):
@@ -566,23 +641,21 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             for j in range(t):
                 candidates[order[j]] = found[j]
             for j in range(t):
-                center_sq[j] = 0.0
                 for m in range(d):
                     centred[j, m] = <floating>(<double>X[candidates[j], m] - offset[m])
-                    center_sq[j] += <double>centred[j, m] * <double>centred[j, m]
-                potentials[j] = 0.0
+            for j in range(8 * t):
+                lanes[j] = 0.0
             _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
-                                  &centred[0, 0], &center_sq[0], t, &closest[0],
-                                  &potentials[0], <floating*>work.centred,
-                                  <floating*>work.dist, &kept[0, 0])
+                                  &centred[0, 0], t, &closest[0], &lanes[0],
+                                  <floating*>work.centred, <floating*>work.dist,
+                                  &kept[0, 0], n_samples)
+            for j in range(t):
+                potentials[j] = _sum_lanes(&lanes[8 * j])
             best = 0
             for j in range(1, t):
                 if potentials[j] < potentials[best]:
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            _closest_to_candidate(&X[0, 0], n_samples, d, &offset[0], &centred[0, 0],
-                                  &center_sq[0], t, best, &closest[0],
-                                  <floating*>work.centred, <floating*>work.dist,
-                                  &kept[0, 0])
+            _min_into(&closest[0], &kept[best, 0], n_samples)
     return k, potential

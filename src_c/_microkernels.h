@@ -1,4 +1,5 @@
-/* AVX-512 micro-kernels for the per-component path of full covariances.
+/* AVX-512 micro-kernels for the per-component path of full covariances (and,
+ * at the end, k-means++'s distances to its candidates).
  *
  * For one component with upper-triangular precision factor U, the E-step
  * needs ||(x_i - mu) U||^2 for every row and the M-step the Gram matrix
@@ -188,6 +189,87 @@ GMMC_DEFINE_MICROKERNELS(d, double, __m512d, 8, _mm512_setzero_pd, _mm512_set1_p
 GMMC_DEFINE_MICROKERNELS(f, float, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps,
                          _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps)
 
+/* k-means++ seeding distances, out[j * ld + i] := ||(x_i - offset) - c_j||^2:
+ * the sums of gmmc_direct_distances_* (_vectorized.h), in the same order
+ * (feature b in lane b % 8, lanes added pairwise), 8 rows at a time so that
+ * their 8 lane sums are reduced together: adding up one row's lanes alone
+ * costs more than its squares at D = 32. ``work`` holds 8 centred rows of dp
+ * values. */
+static inline __attribute__((target("avx512f"), always_inline)) __m512d
+gmmc_sum_lanes8(const __m512d v[8])
+{
+    /* pairs of neighbouring lanes, then of pairs, then of quadruples */
+    __m512d a0 = _mm512_add_pd(_mm512_unpacklo_pd(v[0], v[1]), _mm512_unpackhi_pd(v[0], v[1]));
+    __m512d a1 = _mm512_add_pd(_mm512_unpacklo_pd(v[2], v[3]), _mm512_unpackhi_pd(v[2], v[3]));
+    __m512d a2 = _mm512_add_pd(_mm512_unpacklo_pd(v[4], v[5]), _mm512_unpackhi_pd(v[4], v[5]));
+    __m512d a3 = _mm512_add_pd(_mm512_unpacklo_pd(v[6], v[7]), _mm512_unpackhi_pd(v[6], v[7]));
+    __m512d b0 = _mm512_add_pd(_mm512_shuffle_f64x2(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_f64x2(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512d b1 = _mm512_add_pd(_mm512_shuffle_f64x2(a2, a3, _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_f64x2(a2, a3, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_pd(_mm512_shuffle_f64x2(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f64x2(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+#define GMMC_DEFINE_SEED_DISTANCES(NAME, T, W, STORE, SQUARES)                  \
+__attribute__((target("avx512f,fma"))) static void                             \
+NAME(const T *x, int n, int d, const double *offset, const T *centers, int t,  \
+     T *work, T *out, int64_t ld)                                              \
+{                                                                              \
+    const int dp = (d + W - 1) / W * W;                                        \
+    for (int i0 = 0; i0 < n; i0 += 8) {                                        \
+        const int m = n - i0 < 8 ? n - i0 : 8;                                 \
+        for (int r = 0; r < 8; r++) { /* rows past n are zeros, never stored */ \
+            T *w = work + (int64_t)r * dp;                                     \
+            int b = 0;                                                         \
+            if (r < m) {                                                       \
+                const T *row = x + (int64_t)(i0 + r) * d;                      \
+                for (; b < d; b++)                                             \
+                    w[b] = (T)(row[b] - offset[b]);                            \
+            }                                                                  \
+            for (; b < dp; b++)                                                \
+                w[b] = (T)0;                                                   \
+        }                                                                      \
+        for (int j = 0; j < t; j++) {                                          \
+            const T *c = centers + (int64_t)j * d;                             \
+            __m512d acc[8];                                                    \
+            for (int r = 0; r < 8; r++)                                        \
+                acc[r] = _mm512_setzero_pd();                                  \
+            for (int b = 0; b < dp; b += W) {                                  \
+                SQUARES                                                        \
+            }                                                                  \
+            STORE(out + j * ld + i0, (__mmask8)((1u << m) - 1),                \
+                  gmmc_sum_lanes8(acc));                                       \
+        }                                                                      \
+    }                                                                          \
+}
+
+/* double: 8 features per vector, squared and added in one FMA per row */
+#define GMMC_STORE8_D(p, mask, v) _mm512_mask_storeu_pd(p, mask, v)
+#define GMMC_STORE8_F(p, mask, v) \
+    _mm512_mask_storeu_ps(p, (__mmask16)(mask), _mm512_castps256_ps512(_mm512_cvtpd_ps(v)))
+
+GMMC_DEFINE_SEED_DISTANCES(gmmc_seed_distances_d, double, 8, GMMC_STORE8_D,
+    __m512d cv = _mm512_maskz_loadu_pd(
+        d - b >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (d - b)) - 1), c + b);
+    for (int r = 0; r < 8; r++) {
+        __m512d diff = _mm512_sub_pd(_mm512_loadu_pd(work + (int64_t)r * dp + b), cv);
+        acc[r] = _mm512_fmadd_pd(diff, diff, acc[r]);
+    })
+
+/* float: 16 features per vector, each square rounded to float, then its low
+ * and high 8 added in double (lane b % 8 again) */
+GMMC_DEFINE_SEED_DISTANCES(gmmc_seed_distances_f, float, 16, GMMC_STORE8_F,
+    __m512 cv = _mm512_maskz_loadu_ps(
+        d - b >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (d - b)) - 1), c + b);
+    for (int r = 0; r < 8; r++) {
+        __m512 diff = _mm512_sub_ps(_mm512_loadu_ps(work + (int64_t)r * dp + b), cv);
+        __m512 sq = _mm512_mul_ps(diff, diff);
+        acc[r] = _mm512_add_pd(acc[r], _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+        acc[r] = _mm512_add_pd(acc[r], _mm512_cvtps_pd(
+            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+    })
+
 #else  /* no AVX-512 kernels here: never called (gmmc_have_avx512() is 0) */
 
 static void gmmc_upper_quadratic_forms_d(const double *x, int n, int d, const double *mu,
@@ -202,6 +284,15 @@ static void gmmc_gram_upper_d(const double *z, int n, int dp, double *g)
 { (void)z; (void)n; (void)dp; (void)g; }
 static void gmmc_gram_upper_f(const float *z, int n, int dp, float *g)
 { (void)z; (void)n; (void)dp; (void)g; }
+
+static void gmmc_seed_distances_d(const double *x, int n, int d, const double *offset,
+                                  const double *centers, int t, double *work, double *out,
+                                  int64_t ld)
+{ (void)x; (void)n; (void)d; (void)offset; (void)centers; (void)t; (void)work; (void)out; (void)ld; }
+static void gmmc_seed_distances_f(const float *x, int n, int d, const double *offset,
+                                  const float *centers, int t, float *work, float *out,
+                                  int64_t ld)
+{ (void)x; (void)n; (void)d; (void)offset; (void)centers; (void)t; (void)work; (void)out; (void)ld; }
 
 #endif
 #endif

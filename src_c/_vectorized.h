@@ -542,6 +542,86 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,         \
     }                                                                          \
 }
 
+/* k-means++ seeding, the portable versions.
+ *
+ * Distances: out[j * ld + i] := ||(x_i - offset) - c_j||^2 for t centred
+ * centres c_j, each a sum of squared differences. k-means++ scores a few
+ * candidates per pass over X (2 + log K): too few columns for a GEMM to pay,
+ * while this is one read of each row, with no cancellation (so no clamp at
+ * 0). The row is centred in T (into ``centred``, d values), each square
+ * rounded to T and summed in double: feature b in lane b % 8, the lanes added
+ * pairwise at the end, the order of the AVX-512 version
+ * (gmmc_seed_distances_* in _microkernels.h). */
+#define GMMC_DEFINE_DIRECT_DISTANCES(NAME, T)                                   \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,          \
+                             const double *GMMC_RESTRICT offset,               \
+                             const T *GMMC_RESTRICT centers, int t,            \
+                             T *GMMC_RESTRICT centred, T *GMMC_RESTRICT out,   \
+                             int64_t ld)                                       \
+{                                                                              \
+    for (int64_t i = 0; i < n; i++) {                                          \
+        const T *row = x + i * d;                                              \
+        for (int64_t b = 0; b < d; b++)                                        \
+            centred[b] = (T)(row[b] - offset[b]);                              \
+        for (int64_t j = 0; j < t; j++) {                                      \
+            const T *c = centers + j * d;                                      \
+            double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};                        \
+            const T *p = centred, *q = c;                                      \
+            for (; p + 8 <= centred + d; p += 8, q += 8)                       \
+                for (int l = 0; l < 8; l++) {                                  \
+                    T diff = p[l] - q[l];                                      \
+                    lanes[l] += (double)(T)(diff * diff);                      \
+                }                                                              \
+            for (int l = 0; p + l < centred + d; l++) {                        \
+                T diff = p[l] - q[l];                                          \
+                lanes[l] += (double)(T)(diff * diff);                          \
+            }                                                                  \
+            out[j * ld + i] = (T)(((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) \
+                                  + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))); \
+        }                                                                      \
+    }                                                                          \
+}
+
+/* lanes[8 j + i % 8] += w_i min(dist[j * ld + i], closest_i) for the n rows
+ * of a chunk (w_i = 1 without weights): the candidates' potentials in 8
+ * lanes, so that the sum vectorises (the caller adds the lanes up). */
+#define GMMC_DEFINE_SEED_POTENTIALS(NAME, T)                                    \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT dist, int64_t ld, int n,   \
+                             int t, const T *GMMC_RESTRICT closest,            \
+                             const T *GMMC_RESTRICT weight,                    \
+                             double *GMMC_RESTRICT lanes)                      \
+{                                                                              \
+    for (int64_t j = 0; j < t; j++) {                                          \
+        const T *dj = dist + j * ld;                                           \
+        double *acc = lanes + 8 * j;                                           \
+        for (int64_t i0 = 0; i0 < n; i0 += 8) {                                \
+            const T *a = dj + i0, *c = closest + i0;                           \
+            if (i0 + 8 <= n) {                                                 \
+                if (weight == NULL)                                            \
+                    for (int l = 0; l < 8; l++)                                \
+                        acc[l] += (double)(a[l] < c[l] ? a[l] : c[l]);         \
+                else                                                           \
+                    for (int l = 0; l < 8; l++)                                \
+                        acc[l] += (double)weight[i0 + l]                       \
+                                  * (double)(a[l] < c[l] ? a[l] : c[l]);       \
+            } else {                                                           \
+                for (int l = 0; i0 + l < n; l++)                               \
+                    acc[l] += (weight == NULL ? 1.0 : (double)weight[i0 + l])  \
+                              * (double)(a[l] < c[l] ? a[l] : c[l]);           \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+}
+
+/* closest_i := min(closest_i, values_i) */
+#define GMMC_DEFINE_MIN_INTO(NAME, T)                                           \
+GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
+                             const T *GMMC_RESTRICT values, int64_t n)         \
+{                                                                              \
+    for (int64_t i = 0; i < n; i++)                                            \
+        closest[i] = values[i] < closest[i] ? values[i] : closest[i];          \
+}
+
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
 GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
@@ -558,5 +638,11 @@ GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_d, double)
 GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_f, float)
 GMMC_DEFINE_CENTER_SQ_NORMS(gmmc_center_sq_norms_d, double)
 GMMC_DEFINE_CENTER_SQ_NORMS(gmmc_center_sq_norms_f, float)
+GMMC_DEFINE_DIRECT_DISTANCES(gmmc_direct_distances_d, double)
+GMMC_DEFINE_DIRECT_DISTANCES(gmmc_direct_distances_f, float)
+GMMC_DEFINE_SEED_POTENTIALS(gmmc_seed_potentials_d, double)
+GMMC_DEFINE_SEED_POTENTIALS(gmmc_seed_potentials_f, float)
+GMMC_DEFINE_MIN_INTO(gmmc_min_into_d, double)
+GMMC_DEFINE_MIN_INTO(gmmc_min_into_f, float)
 
 #endif

@@ -645,6 +645,36 @@ def test_lloyd_step_matches_numpy(dtype, weighted):
     assert _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts)[1] == 0
 
 
+@pytest.mark.parametrize("d", [1, 3, 7, 8, 9, 15, 16, 17, 32, 40])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_seed_distances_match_numpy_on_both_paths(dtype, d):
+    """k-means++'s distances, AVX-512 (8 rows and 8 or 16 features per
+    vector) and portable, against NumPy, at widths around the vectors and a
+    row count that leaves a partial block; the two paths sum in the same
+    order."""
+    rng = np.random.RandomState(d)
+    n = 8 * 37 + 5
+    X = (rng.standard_normal((n, d)) * 3 + 50).astype(dtype)
+    offset = X.astype(np.float64).mean(axis=0)
+    centers = np.ascontiguousarray(X[[0, 9, n - 1]].astype(np.float64) - offset,
+                                   dtype=dtype)
+    Xc = (X.astype(np.float64) - offset).astype(dtype).astype(np.float64)
+    ref = ((Xc[None] - centers.astype(np.float64)[:, None]) ** 2).sum(axis=-1)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    outs = []
+    for vectorized in (True, False):
+        out = np.full((3, n), np.nan, dtype=dtype)
+        _kmeans.seed_distances(X, offset, centers, out, vectorized)
+        assert_allclose(out, ref, rtol=tol, atol=tol * ref.max())
+        outs.append(out)
+    assert_allclose(outs[0], outs[1], rtol=4 * np.finfo(dtype).eps)
+    # rows of a strided (T, N) output: only its own columns are written
+    wide = np.full((3, n + 4), -1.0, dtype=dtype)
+    _kmeans.seed_distances(X, offset, centers, wide[:, 2:n + 2])
+    assert_array_equal(wide[:, 2:n + 2], outs[0])
+    assert (wide[:, :2] == -1).all() and (wide[:, n + 2:] == -1).all()
+
+
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
@@ -678,7 +708,7 @@ def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
 
     # The chosen candidate's distances update closest, from the distances kept
     # by the same pass or computed again: identical either way.
-    kept = np.empty((n, 3), dtype=dtype)
+    kept = np.empty((3, n), dtype=dtype)
     again = np.zeros(3)
     _kmeans.candidate_potentials(X, w, offset, centred(candidates), closest, again, kept)
     assert_array_equal(again, potentials)
