@@ -383,16 +383,13 @@ def row_chunks(start, stop, rows=CHUNK_ROWS):
 
 def _weighted_column_sums(X, sample_weight, n_threads, center=None, square=False):
     """sum_n w_n y_n (float64, (D,)) with y = x - center, squared when ``square``."""
+    weight = None if sample_weight is None else sample_weight.astype(X.dtype, copy=False)
+    center = None if center is None else np.ascontiguousarray(center, dtype=np.float64)
+
     def block(start, stop):
         total = np.zeros(X.shape[1])
-        for a, b in row_chunks(start, stop):
-            y = X[a:b].astype(np.float64)
-            if center is not None:
-                y -= center
-            if square:
-                y *= y
-            total += (y.sum(axis=0) if sample_weight is None
-                      else sample_weight[a:b].astype(np.float64) @ y)
+        _em.column_sums(X[start:stop], None if weight is None else weight[start:stop],
+                        center, square, total)
         return total
 
     return sum(map_row_blocks(block, X.shape[0], n_threads))

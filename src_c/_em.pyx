@@ -34,6 +34,7 @@ import numpy as np
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.math cimport exp, fabs, log, sqrt
+from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, gram_upper, times_upper
@@ -411,6 +412,10 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
 
 
 cdef extern from "_vectorized.h":
+    void gmmc_column_sums_d(const double* x, int64_t n, int d, const double* weight,
+                            const double* center, int square, double* out) noexcept nogil
+    void gmmc_column_sums_f(const float* x, int64_t n, int d, const float* weight,
+                            const double* center, int square, double* out) noexcept nogil
     # Full covariances with D <= GMMC_FEATURE_MAX_D take the quadratic-feature
     # path when it is accurate enough (prepare_model); otherwise per component.
     enum: GMMC_FEATURE_MAX_D
@@ -1286,6 +1291,36 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             break
         PyErr_CheckSignals()  # Ctrl-C between iterations, as the Python driver
     return it, converged, lower_bound, status
+
+
+def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
+                const double[::1] center, bint square, double[::1] out):
+    """out[a] += sum_n w_n y_na, y = X - center (X when center is None), squared
+    when ``square``; w_n = 1 when sample_weight is None.
+
+    Parameters
+    ----------
+    X : (N, D) float32 or float64.  IN
+    sample_weight : (N,) same dtype, or None.  IN
+    center : (D,) float64, or None.  IN
+    square : bool.  IN
+    out : (D,) float64.  IN/OUT
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = X.shape[1]
+    if out.shape[0] != d or (center is not None and center.shape[0] != d):
+        raise ValueError(f"out and center must have {d} entries")
+    if sample_weight is not None:
+        _check_rows("sample_weight", sample_weight.shape[0], n)
+    if n == 0 or d == 0:
+        return
+    cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
+    cdef const double* c = NULL if center is None else &center[0]
+    with nogil:
+        if floating is double:
+            gmmc_column_sums_d(&X[0, 0], n, d, w, c, square, &out[0])
+        else:
+            gmmc_column_sums_f(&X[0, 0], n, d, w, c, square, &out[0])
 
 
 def label_statistics(const floating[:, ::1] X, const floating[::1] sample_weight,

@@ -36,6 +36,16 @@ cdef extern from "_vectorized.h":
                                 double* lanes) noexcept nogil
     void gmmc_min_into_d(double* closest, const double* values, int64_t n) noexcept nogil
     void gmmc_min_into_f(float* closest, const float* values, int64_t n) noexcept nogil
+    void gmmc_lloyd_assign_d(const double* g, int64_t ld, int n, int k, const double* x_sq,
+                             const double* c_sq, const double* centred, int d,
+                             const double* weight, int* labels, double* sums,
+                             double* counts, double* inertia,
+                             int64_t* n_changed) noexcept nogil
+    void gmmc_lloyd_assign_f(const float* g, int64_t ld, int n, int k, const double* x_sq,
+                             const double* c_sq, const float* centred, int d,
+                             const float* weight, int* labels, double* sums,
+                             double* counts, double* inertia,
+                             int64_t* n_changed) noexcept nogil
 
 cdef extern from "_microkernels.h":
     int gmmc_have_avx512() noexcept nogil
@@ -463,26 +473,31 @@ cdef double _lloyd_step(const floating* X, Py_ssize_t n_samples, int d,
                         const floating* centers, const double* center_sq, int k,
                         int* labels, double* sums, double* counts, floating* centred,
                         floating* dist, Py_ssize_t* n_changed) noexcept nogil:
-    cdef Py_ssize_t start, chunk, i
-    cdef int n, j, a, best
-    cdef double inertia = 0.0, w
+    """``dist``: CHUNK * k values of work space, for -2 C x'^T (k, chunk)."""
+    cdef Py_ssize_t start, chunk
+    cdef int n
+    cdef int64_t changed = 0
+    cdef double inertia = 0.0
+    cdef double x_sq[CHUNK]
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
-        _chunk_distances(X + start * d, n, d, offset, centers, center_sq, k, centred, dist)
-        for i in range(n):
-            best = 0
-            for j in range(1, k):
-                if dist[i * k + j] < dist[i * k + best]:
-                    best = j
-            w = 1.0 if weight == NULL else weight[start + i]
-            if labels[start + i] != best:
-                n_changed[0] += 1
-                labels[start + i] = best
-            inertia += w * dist[i * k + best]
-            counts[best] += w
-            for a in range(d):
-                sums[best * d + a] += w * centred[i * d + a]
+        if floating is double:
+            gmmc_center_sq_norms_d(X + start * d, n, d, offset, centred, x_sq)
+        else:
+            gmmc_center_sq_norms_f(X + start * d, n, d, offset, centred, x_sq)
+        # centre by centre (k, n): the closest-centre search then runs across rows
+        gemm_rm(False, True, k, n, d, <floating>-2.0, centers, d, centred, d,
+                <floating>0.0, dist, n)
+        if floating is double:
+            gmmc_lloyd_assign_d(dist, n, n, k, x_sq, center_sq, centred, d,
+                                weight if weight == NULL else weight + start,
+                                labels + start, sums, counts, &inertia, &changed)
+        else:
+            gmmc_lloyd_assign_f(dist, n, n, k, x_sq, center_sq, centred, d,
+                                weight if weight == NULL else weight + start,
+                                labels + start, sums, counts, &inertia, &changed)
+    n_changed[0] += changed
     return inertia
 
 # lloyd_loop's reasons to stop.

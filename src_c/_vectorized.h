@@ -528,14 +528,15 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,         \
         const T *row = x + (int64_t)i * d;                                     \
         T *out = centred + (int64_t)i * d;                                     \
         double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0}, s = 0.0;                   \
-        int a = 0;                                                             \
+        const T *p = out;                                                      \
         for (int b = 0; b < d; b++)                                            \
             out[b] = (T)(row[b] - offset[b]);                                  \
-        for (; a + 8 <= d; a += 8)                                             \
+        /* pointers, not int indices: -fwrapv keeps those loops scalar */      \
+        for (; p + 8 <= out + d; p += 8)                                       \
             for (int l = 0; l < 8; l++)                                        \
-                lanes[l] += (double)(T)(out[a + l] * out[a + l]);              \
-        for (; a < d; a++)                                                     \
-            s += (double)(T)(out[a] * out[a]);                                 \
+                lanes[l] += (double)(T)(p[l] * p[l]);                          \
+        for (; p < out + d; p++)                                               \
+            s += (double)(T)(*p * *p);                                         \
         for (int l = 0; l < 8; l++)                                            \
             s += lanes[l];                                                     \
         sq[i] = s;                                                             \
@@ -622,6 +623,91 @@ GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
         closest[i] = values[i] < closest[i] ? values[i] : closest[i];          \
 }
 
+/* Lloyd's assignment for the n rows of a chunk, from g (k, ld) = -2 C x'^T
+ * (the chunk's GEMM, one row per centre, so that the search for each row's
+ * closest centre runs across rows, 64 at a time): the distance to centre j is
+ * (T) max((g_ji + x_sq_i) + c_sq_j, 0) and label_i the first closest. Then
+ * sums[label_i] += w_i x'_i (x' the centred rows, n x d), counts[label_i] +=
+ * w_i, *inertia += w_i dist_i and *n_changed counts the labels that moved.
+ * I: an integer as wide as T, so that the search vectorises. */
+#define GMMC_DEFINE_LLOYD_ASSIGN(NAME, T, I)                                    \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
+                             int k, const double *GMMC_RESTRICT x_sq,          \
+                             const double *GMMC_RESTRICT c_sq,                 \
+                             const T *GMMC_RESTRICT centred, int d,            \
+                             const T *GMMC_RESTRICT weight,                    \
+                             int *GMMC_RESTRICT labels,                        \
+                             double *GMMC_RESTRICT sums,                       \
+                             double *GMMC_RESTRICT counts,                     \
+                             double *GMMC_RESTRICT inertia,                    \
+                             int64_t *GMMC_RESTRICT n_changed)                 \
+{                                                                              \
+    T best_dist[64];                                                           \
+    I best[64];                                                                \
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {                                  \
+        const int64_t m = n - i0 < 64 ? n - i0 : 64;                           \
+        const double *xs = x_sq + i0;                                          \
+        for (int64_t i = 0; i < m; i++) {                                      \
+            double v = ((double)g[i0 + i] + xs[i]) + c_sq[0];                  \
+            best_dist[i] = (T)(v > 0.0 ? v : 0.0);                             \
+            best[i] = 0;                                                       \
+        }                                                                      \
+        for (int64_t j = 1; j < k; j++) {                                      \
+            const T *gj = g + j * ld + i0;                                     \
+            const double cj = c_sq[j];                                         \
+            for (int64_t i = 0; i < m; i++) {                                  \
+                double v = ((double)gj[i] + xs[i]) + cj;                       \
+                T dist = (T)(v > 0.0 ? v : 0.0);                               \
+                best[i] = dist < best_dist[i] ? (I)j : best[i];                \
+                best_dist[i] = dist < best_dist[i] ? dist : best_dist[i];      \
+            }                                                                  \
+        }                                                                      \
+        for (int64_t i = 0; i < m; i++) {                                      \
+            const int label = (int)best[i];                                    \
+            const double w = weight == NULL ? 1.0 : (double)weight[i0 + i];    \
+            const T *row = centred + (i0 + i) * d;                             \
+            double *sum = sums + (int64_t)label * d;                           \
+            *n_changed += labels[i0 + i] != label;                             \
+            labels[i0 + i] = label;                                            \
+            *inertia += w * (double)best_dist[i];                              \
+            counts[label] += w;                                                \
+            for (int a = 0; a < d; a++)                                        \
+                sum[a] += w * (double)row[a];                                  \
+        }                                                                      \
+    }                                                                          \
+}
+
+/* out[a] += sum_i w_i y_ia for the n rows of x (n, d), y = x - center (or x
+ * when center is NULL), squared when ``square``; w_i = 1 without weights.
+ * Each row is one vector pass over out, so the loop over features vectorises
+ * (the weighted means and variances of k-means' start). */
+#define GMMC_DEFINE_COLUMN_SUMS(NAME, T)                                        \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
+                             const T *GMMC_RESTRICT weight,                    \
+                             const double *GMMC_RESTRICT center, int square,   \
+                             double *GMMC_RESTRICT out)                        \
+{                                                                              \
+    for (int64_t i = 0; i < n; i++) {                                          \
+        const T *row = x + i * d;                                              \
+        const double w = weight == NULL ? 1.0 : (double)weight[i];             \
+        double *o = out;                                                       \
+        if (center == NULL && !square)                                         \
+            for (const T *p = row; p < row + d; p++, o++)                      \
+                *o += w * (double)*p;                                          \
+        else if (center == NULL)                                               \
+            for (const T *p = row; p < row + d; p++, o++)                      \
+                *o += w * ((double)*p * (double)*p);                           \
+        else if (!square)                                                      \
+            for (const T *p = row; p < row + d; p++, o++)                      \
+                *o += w * ((double)*p - center[p - row]);                      \
+        else                                                                   \
+            for (const T *p = row; p < row + d; p++, o++) {                    \
+                double y = (double)*p - center[p - row];                       \
+                *o += w * (y * y);                                             \
+            }                                                                  \
+    }                                                                          \
+}
+
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
 GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
@@ -644,5 +730,9 @@ GMMC_DEFINE_SEED_POTENTIALS(gmmc_seed_potentials_d, double)
 GMMC_DEFINE_SEED_POTENTIALS(gmmc_seed_potentials_f, float)
 GMMC_DEFINE_MIN_INTO(gmmc_min_into_d, double)
 GMMC_DEFINE_MIN_INTO(gmmc_min_into_f, float)
+GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_d, double, int64_t)
+GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_f, float, int32_t)
+GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_d, double)
+GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_f, float)
 
 #endif

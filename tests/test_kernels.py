@@ -860,3 +860,41 @@ def test_full_kernels_accurate_far_from_the_mixture_mean(n_features):
                                                                "full")
     assert_allclose(sum_x, exp_sum_x, rtol=1e-8, atol=1e-8 * np.abs(exp_sum_x).max())
     assert_allclose(sum_xx, exp_sum_xx, rtol=1e-6, atol=1e-6 * np.abs(exp_sum_xx).max())
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [1, 7, 8, 33])
+def test_column_sums_match_numpy(dtype, weighted, d):
+    """The weighted column sums behind the data's mean and variance, about the
+    origin or a centre, plain or squared, accumulated into ``out``."""
+    rng = np.random.RandomState(d)
+    n = 301
+    X = (rng.standard_normal((n, d)) * 2 + 1e3).astype(dtype)
+    w = rng.uniform(0.0, 2.0, size=n).astype(dtype) if weighted else None
+    wt = np.ones(n) if w is None else w.astype(np.float64)
+    center = X.astype(np.float64).mean(axis=0)
+    X64 = X.astype(np.float64)
+    for c, square in [(None, False), (None, True), (center, False), (center, True)]:
+        y = X64 if c is None else X64 - c
+        ref = wt @ (y * y if square else y)
+        out = np.full(d, 5.0)
+        _em.column_sums(X, w, c, square, out)
+        assert_allclose(out - 5.0, ref, rtol=1e-12, atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lloyd_step_breaks_ties_towards_the_first_centre(dtype):
+    """Two equal centres: every sample closest to them takes the first, in
+    whole 64-row blocks and in the partial one alike."""
+    rng = np.random.RandomState(3)
+    n, d = 200, 9
+    X = rng.standard_normal((n, d)).astype(dtype)
+    offset = np.zeros(d)
+    centers = np.zeros((4, d), dtype=dtype)
+    centers[0] = 10.0
+    centers[2] = 10.0  # 1 and 3 equal (the origin), 0 and 2 equal
+    labels = np.full(n, -1, dtype=np.int32)
+    _kmeans.lloyd_step(X, None, offset, centers, labels, np.zeros((4, d)), np.zeros(4))
+    assert set(np.unique(labels)) <= {0, 1}
+    assert (labels == 1).sum() > n // 2
