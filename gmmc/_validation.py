@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 
+from . import _em
+
 
 def _is_sparse(X):
     return hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse")
@@ -102,15 +104,28 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
     return array
 
 
+def value_range(array):
+    """(least, greatest, nonfinite) of a float array's values: the bounds skip
+    NaN; nonfinite says whether any value is NaN or infinite. One pass in the
+    kernel for contiguous float32/float64 arrays, NumPy otherwise."""
+    if array.dtype in (np.float32, np.float64) and array.flags.c_contiguous:
+        return _em.value_range(array.reshape(-1))
+    if not array.size:
+        return np.inf, -np.inf, False
+    least, greatest = np.fmin.reduce(array, axis=None), np.fmax.reduce(array, axis=None)
+    nonfinite = not (np.isfinite(array.min()) and np.isfinite(array.max()))
+    return float(least), float(greatest), nonfinite
+
+
 def check_finite(array, name, allow_nan=False):
-    if allow_nan:  # missing values (nan_policy='marginalize'); fmin/fmax skip NaN
-        if array.size and np.isinf([np.fmin.reduce(array, axis=None),
-                                    np.fmax.reduce(array, axis=None)]).any():
+    least, greatest, nonfinite = value_range(array)
+    if allow_nan:  # missing values (nan_policy='marginalize'): only NaN
+        # (the bounds of no values, or of NaN alone, are inf and -inf)
+        if least == -np.inf or greatest == np.inf:
             raise ValueError(f"Input {name} contains infinity; only NaN marks a "
                              "missing value")
         return
-    # min and max propagate NaN and expose inf without an array-sized temporary.
-    if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+    if nonfinite:
         what = "NaN" if np.isnan(array).any() else "infinity"
         raise ValueError(f"Input {name} contains {what}; remove or impute such values "
                          "first")
@@ -125,9 +140,10 @@ def check_magnitude(X, name, n_terms=1):
     """
     if not X.size:
         return
-    # fmax/fmin skip NaN (missing values); the same as max/min otherwise.
-    biggest = max(abs(float(np.fmax.reduce(X, axis=None))),
-                  abs(float(np.fmin.reduce(X, axis=None))))
+    least, greatest, _ = value_range(X)  # NaN (missing values) skipped
+    if least > greatest:  # all NaN
+        return
+    biggest = max(abs(least), abs(greatest))
     limit = np.sqrt(float(np.finfo(X.dtype).max) / (4.0 * X.shape[1] * max(n_terms, 1)))
     if biggest > limit:
         raise ValueError(

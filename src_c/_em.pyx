@@ -416,6 +416,8 @@ cdef extern from "_vectorized.h":
                             const double* center, int square, double* out) noexcept nogil
     void gmmc_column_sums_f(const float* x, int64_t n, int d, const float* weight,
                             const double* center, int square, double* out) noexcept nogil
+    int gmmc_value_range_d(const double* x, int64_t n, double* range) noexcept nogil
+    int gmmc_value_range_f(const float* x, int64_t n, double* range) noexcept nogil
     # Full covariances with D <= GMMC_FEATURE_MAX_D take the quadratic-feature
     # path when it is accurate enough (prepare_model); otherwise per component.
     enum: GMMC_FEATURE_MAX_D
@@ -1291,6 +1293,22 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             break
         PyErr_CheckSignals()  # Ctrl-C between iterations, as the Python driver
     return it, converged, lower_bound, status
+
+
+def value_range(const floating[::1] values):
+    """(least, greatest, nonfinite) of the values: the bounds over those that
+    are not NaN (inf and -inf when there are none), and whether any is NaN or
+    infinite; one pass, for input validation."""
+    cdef double bounds[2]
+    cdef int nonfinite = 0
+    bounds[0], bounds[1] = np.inf, -np.inf
+    if values.shape[0]:
+        with nogil:
+            if floating is double:
+                nonfinite = gmmc_value_range_d(&values[0], values.shape[0], bounds)
+            else:
+                nonfinite = gmmc_value_range_f(&values[0], values.shape[0], bounds)
+    return bounds[0], bounds[1], bool(nonfinite)
 
 
 def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,

@@ -708,6 +708,44 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
     }                                                                          \
 }
 
+/* range[0], range[1] := the least and the greatest of the n values of x that
+ * are not NaN (+inf and -inf when there are none); returns whether any value
+ * is NaN or infinite (their products with 0 are NaN). One pass for input
+ * validation, in 64 lanes: a loop over whole arrays, which vectorises where
+ * an 8-way reduction would not. */
+#define GMMC_DEFINE_VALUE_RANGE(NAME, T)                                        \
+GMMC_CLONES static int NAME(const T *GMMC_RESTRICT x, int64_t n,              \
+                            double *GMMC_RESTRICT range)                       \
+{                                                                              \
+    T lo[64], hi[64], probe[64];                                               \
+    const T *p = x;                                                            \
+    int nonfinite = 0;                                                         \
+    for (int l = 0; l < 64; l++) {                                             \
+        lo[l] = (T)INFINITY;                                                   \
+        hi[l] = (T)-INFINITY;                                                  \
+        probe[l] = 0;                                                          \
+    }                                                                          \
+    for (; p + 64 <= x + n; p += 64)                                           \
+        for (int l = 0; l < 64; l++) { /* a NaN fails both comparisons */      \
+            lo[l] = p[l] < lo[l] ? p[l] : lo[l];                               \
+            hi[l] = p[l] > hi[l] ? p[l] : hi[l];                               \
+            probe[l] += p[l] * (T)0;                                           \
+        }                                                                      \
+    for (int l = 0; p + l < x + n; l++) {                                      \
+        lo[l] = p[l] < lo[l] ? p[l] : lo[l];                                   \
+        hi[l] = p[l] > hi[l] ? p[l] : hi[l];                                   \
+        probe[l] += p[l] * (T)0;                                               \
+    }                                                                          \
+    range[0] = INFINITY;                                                       \
+    range[1] = -INFINITY;                                                      \
+    for (int l = 0; l < 64; l++) {                                             \
+        range[0] = lo[l] < range[0] ? lo[l] : range[0];                        \
+        range[1] = hi[l] > range[1] ? hi[l] : range[1];                        \
+        nonfinite |= probe[l] != probe[l];                                     \
+    }                                                                          \
+    return nonfinite;                                                          \
+}
+
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
 GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
@@ -734,5 +772,7 @@ GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_d, double, int64_t)
 GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_f, float, int32_t)
 GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_d, double)
 GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_f, float)
+GMMC_DEFINE_VALUE_RANGE(gmmc_value_range_d, double)
+GMMC_DEFINE_VALUE_RANGE(gmmc_value_range_f, float)
 
 #endif
