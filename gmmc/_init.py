@@ -249,11 +249,9 @@ class HardAssignments(Responsibilities):
         return resp
 
     def statistics(self, X, sample_weight, covariance_type, n_threads):
-        if not single_block(X.shape[0], n_threads):
-            return super().statistics(X, sample_weight, covariance_type, n_threads)
-        # One block: the labels' statistics in one kernel call.
+        # each sample's sums in its own component only (not K one-hot columns)
         return _stats.label_statistics(X, sample_weight, self.labels, self.n_components,
-                                       covariance_type)
+                                       covariance_type, n_threads)
 
     def n_distinct(self):
         """Number of components that received at least one sample."""

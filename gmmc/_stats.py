@@ -461,14 +461,45 @@ def statistics_from_responsibilities(X, sample_weight, responsibilities, covaria
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
 
 
-def label_statistics(X, sample_weight, labels, n_components, covariance_type):
+def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_threads):
     """``statistics_from_responsibilities`` of hard assignments (``labels``,
-    int32), in one kernel call (``_em.label_statistics``): same reference
-    points, same sums."""
-    stats = SufficientStatistics(covariance_type, np.zeros((n_components, X.shape[1])))
-    stats.weight_sum = _em.label_statistics(X, sample_weight, labels, covariance_type,
-                                            *stats._accumulators(), stats.total_x)
-    stats.normalized = True  # each sample wholly in one component
+    int32, one component per sample), with the same reference points: the
+    weighted mean of X (tied, diag, spherical), or each cluster's weighted mean
+    (full; the overall mean for a cluster of no weight). Two passes, threaded:
+    the clusters' weights and means (``_em.label_sums``), then each sample's
+    sums in its own component only (``_em.label_scatter``)."""
+    # Sums about the origin: the reference points round as the weighted mean
+    # of X does (on repeated points, tied covariances then come out singular,
+    # as scikit-learn's, rather than as noise of either sign).
+    origin = np.zeros(X.shape[1])
+
+    def sums(start, stop):
+        counts, total = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
+        _em.label_sums(X[start:stop], None if sample_weight is None
+                       else sample_weight[start:stop], labels[start:stop], origin,
+                       counts, total)
+        return counts, total
+
+    parts = map_row_blocks(sums, X.shape[0], n_threads)
+    counts = sum(p[0] for p in parts)
+    cluster_sums = sum(p[1] for p in parts)
+    center = origin + cluster_sums.sum(axis=0) / counts.sum()
+    shift = np.tile(center, (n_components, 1))
+    if covariance_type == "full":
+        filled = counts > 0
+        shift[filled] = origin + cluster_sums[filled] / counts[filled, None]
+
+    def scatter(start, stop):
+        stats = SufficientStatistics(covariance_type, shift)
+        stats.weight_sum = _em.label_scatter(
+            X[start:stop], None if sample_weight is None else sample_weight[start:stop],
+            labels[start:stop], covariance_type, *stats._accumulators())
+        return stats
+
+    stats = _merged(map_row_blocks(scatter, X.shape[0], n_threads))
+    # each sample wholly in one component, as in E-step statistics
+    stats.total_x = stats.sum_x.sum(axis=0)
+    stats.normalized = True
     return stats
 
 

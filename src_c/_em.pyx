@@ -418,6 +418,14 @@ cdef extern from "_vectorized.h":
                             const double* center, int square, double* out) noexcept nogil
     int gmmc_value_range_d(const double* x, int64_t n, double* range) noexcept nogil
     int gmmc_value_range_f(const float* x, int64_t n, double* range) noexcept nogil
+    void gmmc_label_moments_d(const double* x, int64_t n, int d, const double* weight,
+                              const int* labels, const double* shift, int squares,
+                              double* resp_sum, double* sum_x,
+                              double* sum_xx) noexcept nogil
+    void gmmc_label_moments_f(const float* x, int64_t n, int d, const float* weight,
+                              const int* labels, const double* shift, int squares,
+                              double* resp_sum, double* sum_x,
+                              double* sum_xx) noexcept nogil
     # Full covariances with D <= GMMC_FEATURE_MAX_D take the quadratic-feature
     # path when it is accurate enough (prepare_model); otherwise per component.
     enum: GMMC_FEATURE_MAX_D
@@ -1341,16 +1349,45 @@ def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
             gmmc_column_sums_f(&X[0, 0], n, d, w, c, square, &out[0])
 
 
-def label_statistics(const floating[:, ::1] X, const floating[::1] sample_weight,
-                     const int[::1] labels, str covariance_type, double[:, ::1] shift,
-                     double[::1] resp_sum, double[:, ::1] sum_x, double[::1] sum_xx,
-                     double[::1] total_x):
-    """Sufficient statistics of hard assignments (k-means labels), as those of
-    their one-hot responsibilities (``statistics_from_responsibilities``).
+def label_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
+               const int[::1] labels, const double[::1] origin, double[::1] counts,
+               double[:, ::1] sums):
+    """counts[j] += sum of w_n and sums[j] += sum of w_n (x_n - origin) over the
+    samples labelled j: the clusters' weights and means (``label_scatter``'s
+    reference points), block by block.
 
-    The reference points are chosen here, as ``gmmc._stats`` does for given
-    responsibilities: the weighted mean of X (tied, diag, spherical), or each
-    cluster's weighted mean (full; the overall mean for an empty cluster).
+    Parameters
+    ----------
+    X : (N, D).  IN
+    sample_weight : (N,) same dtype, or None.  IN
+    labels : (N,) int32 in [0, K).  IN
+    origin : (D,) float64, e.g. a sample, so that the sums hold no large offset.  IN
+    counts, sums : (K,), (K, D).  IN/OUT
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = X.shape[1], k = counts.shape[0]
+    _check_labels(labels, n, k)
+    if sums.shape[0] != k or sums.shape[1] != d or origin.shape[0] != d:
+        raise ValueError(f"sums must be ({k}, {d}) and origin ({d},)")
+    if sample_weight is not None:
+        _check_rows("sample_weight", sample_weight.shape[0], n)
+    if n == 0:
+        return
+    cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
+    # the moments kernel, with origin as every cluster's reference point
+    cdef const double[:, ::1] shift = np.tile(np.asarray(origin), (k, 1))
+    with nogil:
+        _label_moments(&X[0, 0], n, d, w, &labels[0], &shift[0, 0], 0, &counts[0],
+                       &sums[0, 0], NULL)
+
+
+def label_scatter(const floating[:, ::1] X, const floating[::1] sample_weight,
+                  const int[::1] labels, str covariance_type, const double[:, ::1] shift,
+                  double[::1] resp_sum, double[:, ::1] sum_x, double[::1] sum_xx):
+    """Add the sufficient statistics of hard assignments (k-means labels) about
+    ``shift``: those of their one-hot responsibilities
+    (``statistics_from_responsibilities``), each sample's sums in its own
+    component only.
 
     Parameters
     ----------
@@ -1358,9 +1395,8 @@ def label_statistics(const floating[:, ::1] X, const floating[::1] sample_weight
     sample_weight : (N,) same dtype, or None.  IN
     labels : (N,) int32 in [0, K).  IN
     covariance_type : str.  IN
-    shift : (K, D).  OUT: the reference points.
-    resp_sum, sum_x, sum_xx : zeroed accumulators, as ``accumulate_statistics``.  OUT
-    total_x : (D,).  OUT: sum_n w_n (x_n - mean), mean the weighted mean.
+    shift : (K, D) the reference points.  IN
+    resp_sum, sum_x, sum_xx : accumulators, as ``accumulate_statistics``.  IN/OUT
 
     Returns
     -------
@@ -1369,55 +1405,110 @@ def label_statistics(const floating[:, ::1] X, const floating[::1] sample_weight
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"unknown covariance_type {covariance_type!r}")
     cdef int cov = COVARIANCE_TYPES[covariance_type]
-    cdef Py_ssize_t n = X.shape[0], i, start, stop
-    cdef int d = X.shape[1], k = shift.shape[0], j, a
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = X.shape[1], k = shift.shape[0]
     weight_sum = _check_accumulators(cov, n, k, d, sample_weight, shift, resp_sum, sum_x,
                                      sum_xx)
-    if labels.shape[0] != n or total_x.shape[0] != d or n == 0:
-        raise ValueError("labels must be (N,) and total_x (D,), N > 0")
-    for i in range(n):
-        if labels[i] < 0 or labels[i] >= k:
-            raise ValueError(f"labels must lie in [0, {k})")
-    dtype = np.float32 if floating is float else np.float64
-    cdef double[::1] center = np.zeros(d), counts = np.zeros(k)
-    cdef double[:, ::1] sums = np.zeros((k, d))
-    cdef floating[::1] center_typed = np.empty(d, dtype=dtype)
-    cdef Py_ssize_t block = min(n, 4096)
-    cdef floating[:, ::1] onehot = np.zeros((block, k), dtype=dtype)
+    _check_labels(labels, n, k)
+    if n == 0:
+        return weight_sum
     cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef double wi, total = weight_sum
+    cdef int squares = 1 if cov == DIAG else 2 if cov == SPHERICAL else 0
     with nogil:
-        for i in range(n):  # the weighted mean, then sums about it per cluster
-            wi = 1.0 if w == NULL else w[i]
-            for a in range(d):
-                center[a] += wi * X[i, a]
-        for a in range(d):
-            center[a] = center[a] / total
-            center_typed[a] = <floating>center[a]
-        for i in range(n):
-            wi = 1.0 if w == NULL else w[i]
-            j = labels[i]
-            counts[j] += wi
-            for a in range(d):
-                sums[j, a] += wi * (X[i, a] - center[a])
-        for a in range(d):
-            total_x[a] = 0.0
-            for j in range(k):
-                total_x[a] += sums[j, a]
-        for j in range(k):
-            for a in range(d):
-                shift[j, a] = center[a]
-                if cov == FULL and counts[j] > 0:
-                    shift[j, a] = center[a] + sums[j, a] / counts[j]
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        with nogil:
-            for i in range(start, stop):
-                onehot[i - start, labels[i]] = 1
-        _statistics_pass(NULL, cov, d, k, X[start:stop], NULL if w == NULL else w + start,
-                         &onehot[0, 0], &shift[0, 0], &center_typed[0], &resp_sum[0],
-                         &sum_x[0, 0], &sum_xx[0], sum_xx.shape[0])
-        with nogil:
-            for i in range(start, stop):
-                onehot[i - start, labels[i]] = 0
+        _label_moments(&X[0, 0], n, d, w, &labels[0], &shift[0, 0], squares,
+                       &resp_sum[0], &sum_x[0, 0], &sum_xx[0])
+    if cov == FULL or cov == TIED:
+        _label_grams(cov, &X[0, 0], n, d, k, w, &labels[0], &shift[0, 0], &sum_xx[0])
     return weight_sum
+
+
+def _check_labels(const int[::1] labels, Py_ssize_t n, int k):
+    if labels.shape[0] != n:
+        raise ValueError(f"labels must have {n} entries")
+    cdef Py_ssize_t i
+    cdef bint bad = False
+    with nogil:
+        for i in range(n):
+            bad = bad or labels[i] < 0 or labels[i] >= k
+    if bad:
+        raise ValueError(f"labels must lie in [0, {k})")
+
+
+cdef void _label_moments(const floating* x, Py_ssize_t n, int d, const floating* w,
+                         const int* labels, const double* shift, int squares,
+                         double* resp_sum, double* sum_x,
+                         double* sum_xx) noexcept nogil:
+    if floating is double:
+        gmmc_label_moments_d(x, n, d, w, labels, shift, squares, resp_sum, sum_x, sum_xx)
+    else:
+        gmmc_label_moments_f(x, n, d, w, labels, shift, squares, resp_sum, sum_x, sum_xx)
+
+
+cdef enum:
+    LABEL_CHUNK = 2048  # rows per Gram block of label_scatter
+
+
+cdef int _label_grams(int cov, const floating* x, Py_ssize_t n, int d, int k,
+                      const floating* w, const int* labels, const double* shift,
+                      double* sum_xx) except -1:
+    """sum_xx += the scatter of hard assignments: (tied) sum_n w_n (x_n -
+    shift_0)(...)^T, or (full) per cluster j, sum over its samples of w_n (x_n -
+    shift_j)(...)^T. Chunk by chunk, the rows of each cluster are gathered
+    (weighted by sqrt(w), centred) and their Gram matrix taken in the input
+    precision, its upper triangle added to float64 sums, mirrored at the end."""
+    cdef int rows = <int>min(n, LABEL_CHUNK), m, j, a, b, r, count
+    cdef Py_ssize_t start, chunk, i
+    cdef int groups = k if cov == FULL else 1
+    cdef floating* work = <floating*>malloc(rows * d * sizeof(floating))
+    cdef floating* small = <floating*>malloc(d * d * sizeof(floating))
+    cdef int* order = <int*>malloc(rows * sizeof(int))
+    cdef int* starts = <int*>calloc(groups + 1, sizeof(int))
+    cdef double* upper = <double*>calloc(groups * d * d, sizeof(double))
+    cdef const double* ref
+    cdef double sr
+    if (work == NULL or small == NULL or order == NULL or starts == NULL
+            or upper == NULL):
+        free(work); free(small); free(order); free(starts); free(upper)
+        raise MemoryError()
+    with nogil:
+        for chunk in range((n + rows - 1) // rows):
+            start = chunk * rows
+            m = <int>min(rows, n - start)
+            # rows by group (counting sort): order[starts[j]:starts[j + 1]]
+            for j in range(groups + 1):
+                starts[j] = 0
+            for i in range(m):
+                starts[(labels[start + i] if cov == FULL else 0) + 1] += 1
+            for j in range(groups):
+                starts[j + 1] += starts[j]
+            for i in range(m):
+                j = labels[start + i] if cov == FULL else 0
+                order[starts[j]] = <int>i
+                starts[j] += 1
+            for j in range(groups - 1, 0, -1):  # back to the groups' starts
+                starts[j] = starts[j - 1]
+            starts[0] = 0
+            for j in range(groups):
+                count = starts[j + 1] - starts[j]
+                if count == 0:
+                    continue
+                ref = shift + j * d
+                for r in range(count):
+                    i = start + order[starts[j] + r]
+                    sr = 1.0 if w == NULL else sqrt(w[i])
+                    for a in range(d):
+                        work[r * d + a] = <floating>(sr * (x[i * d + a] - ref[a]))
+                if d <= GMMC_SMALL_D:
+                    if floating is double:
+                        gmmc_small_gram_d(work, count, d, small)
+                    else:
+                        gmmc_small_gram_f(work, count, d, small)
+                else:
+                    gram_upper(d, count, work, small)
+                for a in range(d):
+                    for b in range(a, d):
+                        upper[j * d * d + a * d + b] += small[a * d + b]
+        _symmetrize_upper(upper, d, groups)
+        for i in range(groups * d * d):
+            sum_xx[i] += upper[i]
+    free(work); free(small); free(order); free(starts); free(upper)

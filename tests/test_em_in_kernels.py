@@ -227,22 +227,74 @@ def test_m_step_against_a_numpy_reference(covariance_type, normalized):
         np.testing.assert_array_equal(covariances, np.swapaxes(covariances, -1, -2))
 
 
+def _hard_assignment_statistics(X, weight, labels, k, covariance_type):
+    """The statistics of hard assignments in float64 NumPy: reference points
+    the weighted mean (tied, diag, spherical) or each cluster's (full; the
+    mean for an empty cluster), sums about them."""
+    X = X.astype(np.float64)
+    w = np.ones(len(X)) if weight is None else weight.astype(np.float64)
+    center = w @ X / w.sum()
+    shift = np.tile(center, (k, 1))
+    resp_sum = np.bincount(labels, weights=w, minlength=k)
+    if covariance_type == "full":
+        for j in np.flatnonzero(resp_sum):
+            shift[j] = w[labels == j] @ X[labels == j] / resp_sum[j]
+    y = X - shift[labels]
+    sum_x = np.zeros((k, X.shape[1]))
+    np.add.at(sum_x, labels, w[:, None] * y)
+    if covariance_type == "full":
+        sum_xx = np.zeros((k, X.shape[1], X.shape[1]))
+        for j in range(k):
+            sel = labels == j
+            sum_xx[j] = (w[sel, None] * y[sel]).T @ y[sel]
+    elif covariance_type == "tied":
+        sum_xx = (w[:, None] * y).T @ y
+    elif covariance_type == "diag":
+        sum_xx = np.zeros((k, X.shape[1]))
+        np.add.at(sum_xx, labels, w[:, None] * y * y)
+    else:
+        sum_xx = np.bincount(labels, weights=w * (y * y).sum(axis=1), minlength=k)
+    total_x = sum_x.sum(axis=0)  # sum w (x - shift_0) where the rows are equal
+    return dict(shift=shift, resp_sum=resp_sum, sum_x=sum_x, sum_xx=sum_xx,
+                total_x=total_x, weight_sum=w.sum())
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_label_statistics_in_the_kernels_match_the_blockwise_ones(
-        monkeypatch, covariance_type, dtype, weighted):
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("d", [2, 5])
+def test_label_statistics_match_numpy(covariance_type, dtype, weighted, n_threads, d):
+    """Hard assignments' statistics (each sample's sums in its own component,
+    threaded, Gram blocks over several chunks) against float64 NumPy, on data
+    far from the origin; the generic path given the one-hot responsibilities
+    agrees to its float32 rounding."""
     rng = np.random.default_rng(0)
-    X = (_blobs(n=5000, d=5) + 1e3).astype(dtype)  # far from the origin
+    X = (_blobs(n=5000, d=d) + 1e3).astype(dtype)
     weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
     labels = rng.integers(0, 4, size=len(X)).astype(np.int32)  # cluster 4 empty
-    resp = gmmc._init.HardAssignments(labels, 5)
-    fast = resp.statistics(X, weight, covariance_type, 1)
-    with monkeypatch.context() as patch:
-        patch.setattr(gmmc._init, "single_block", lambda *args: False)
-        blockwise = resp.statistics(X, weight, covariance_type, 1)
-    assert fast.normalized and blockwise.normalized
+    fast = gmmc._init.HardAssignments(labels, 5).statistics(X, weight, covariance_type,
+                                                            n_threads)
+    expected = _hard_assignment_statistics(X, weight, labels, 5, covariance_type)
+    assert fast.normalized
+    # Sums are taken in float64 from the input values, except the float32
+    # Gram blocks of full and tied.
+    gram32 = dtype == np.float32 and covariance_type in ("full", "tied")
     for name in ["shift", "resp_sum", "sum_x", "sum_xx", "total_x"]:
-        np.testing.assert_allclose(getattr(fast, name), getattr(blockwise, name),
-                                   rtol=1e-9, atol=1e-7 * len(X), err_msg=name)
-    assert fast.weight_sum == pytest.approx(blockwise.weight_sum, rel=1e-12)
+        want = expected[name]
+        rtol = 1e-6 if gram32 and name == "sum_xx" else 1e-9
+        scale = np.abs(expected["sum_xx"]).max() if name == "sum_xx" else len(X)
+        np.testing.assert_allclose(getattr(fast, name).reshape(want.shape), want,
+                                   rtol=rtol, atol=rtol * scale, err_msg=name)
+    assert fast.weight_sum == pytest.approx(expected["weight_sum"], rel=1e-12)
+    if covariance_type in ("full", "tied"):  # exactly symmetric
+        xx = fast.sum_xx.reshape(-1, d, d)
+        np.testing.assert_array_equal(xx, np.swapaxes(xx, -1, -2))
+    onehot = np.zeros((len(X), 5))
+    onehot[np.arange(len(X)), labels] = 1
+    generic = gmmc._init.ArrayResponsibilities(onehot).statistics(X, weight,
+                                                                  covariance_type, 1)
+    loose = 1e-9 if dtype == np.float64 else 1e-4
+    for name in ["resp_sum", "sum_xx"]:
+        np.testing.assert_allclose(getattr(fast, name), getattr(generic, name),
+                                   rtol=loose, atol=loose * np.abs(getattr(generic, name)).max())
