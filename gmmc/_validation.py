@@ -47,7 +47,7 @@ def check_dtype(dtype, name="X"):
 
 
 def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
-                estimator=None, allow_nan=False):
+                estimator=None, allow_nan=False, magnitude_terms=None):
     """Return X as a finite, C-contiguous float32/float64 2-D array.
 
     float32 stays float32, every other real dtype (integers, booleans, float16,
@@ -56,7 +56,9 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
     is needed, and kernels only read X. Errors name ``name`` and the problem:
     TypeError for a kind of input gmmc does not take (sparse, non-numeric
     objects), ValueError for a bad value or shape. ``estimator`` (a class
-    name) is quoted in the messages, as scikit-learn does.
+    name) is quoted in the messages, as scikit-learn does. ``magnitude_terms``
+    (an int, or "samples" for X's number of rows): also ``check_magnitude``,
+    from the same pass over the values.
     """
     by = f" by {estimator}" if estimator else ""
     if _is_sparse(X):
@@ -100,7 +102,10 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
                          f"{estimator or 'the model'} is expecting {n_features} features "
                          "as input.")
     array = np.ascontiguousarray(array, dtype=dtype)
-    check_finite(array, name, allow_nan)
+    bounds = check_finite(array, name, allow_nan)
+    if magnitude_terms is not None:
+        _check_magnitude_bounds(array, name, *bounds, array.shape[0]
+                                if magnitude_terms == "samples" else magnitude_terms)
     return array
 
 
@@ -118,17 +123,19 @@ def value_range(array):
 
 
 def check_finite(array, name, allow_nan=False):
+    """Raise ValueError on NaN (unless ``allow_nan``) or infinity; returns the
+    least and the greatest value that is not NaN."""
     least, greatest, nonfinite = value_range(array)
     if allow_nan:  # missing values (nan_policy='marginalize'): only NaN
         # (the bounds of no values, or of NaN alone, are inf and -inf)
         if least == -np.inf or greatest == np.inf:
             raise ValueError(f"Input {name} contains infinity; only NaN marks a "
                              "missing value")
-        return
-    if nonfinite:
+    elif nonfinite:
         what = "NaN" if np.isnan(array).any() else "infinity"
         raise ValueError(f"Input {name} contains {what}; remove or impute such values "
                          "first")
+    return least, greatest
 
 
 def check_magnitude(X, name, n_terms=1):
@@ -138,10 +145,13 @@ def check_magnitude(X, name, n_terms=1):
     when fitting; one per sample when predicting) in X's dtype, so X's largest
     magnitude must stay below sqrt(max / (4 * n_features * n_terms)).
     """
-    if not X.size:
-        return
     least, greatest, _ = value_range(X)  # NaN (missing values) skipped
-    if least > greatest:  # all NaN
+    _check_magnitude_bounds(X, name, least, greatest, n_terms)
+
+
+def _check_magnitude_bounds(X, name, least, greatest, n_terms):
+    """check_magnitude, given X's least and greatest value (NaN skipped)."""
+    if not X.size or least > greatest:  # no values, or NaN alone
         return
     biggest = max(abs(least), abs(greatest))
     limit = np.sqrt(float(np.finfo(X.dtype).max) / (4.0 * X.shape[1] * max(n_terms, 1)))

@@ -9,7 +9,7 @@ from ._base import UNUSED, BaseEstimator, DensityMixin
 from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from . import _array_api
-from ._validation import (check_array, check_magnitude, check_random_state, fit_random_state,
+from ._validation import (check_array, check_random_state, fit_random_state,
                           check_sample_weight, check_scalar, feature_names)
 from .exceptions import (ConvergenceWarning, InvalidParameterError, NotFittedError,
                          caller_stacklevel, sklearn_compatible)
@@ -179,13 +179,12 @@ class _BaseMixture(DensityMixin, BaseEstimator):
             return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
         X = check_array(X, min_samples=2, estimator=type(self).__name__,
-                        allow_nan=self._allows_nan())
+                        allow_nan=self._allows_nan(), magnitude_terms="samples")
         n_samples, n_features = X.shape
         checked = self._check_parameters(n_features)
         if n_samples < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {n_samples}")
-        check_magnitude(X, "X", n_terms=n_samples)
         weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         if weight is not None and np.count_nonzero(weight) < self.n_components:
             raise ValueError("fewer samples of positive weight than n_components")
@@ -347,10 +346,8 @@ class _BaseMixture(DensityMixin, BaseEstimator):
                           "names", UserWarning, stacklevel=caller_stacklevel())
         elif names is not None and not np.array_equal(names, fitted):
             raise ValueError(_feature_names_mismatch(names, fitted))
-        X = check_array(X, n_features=self.means_.shape[1], estimator=cls,
-                        allow_nan=self._allows_nan())
-        check_magnitude(X, "X")
-        return X
+        return check_array(X, n_features=self.means_.shape[1], estimator=cls,
+                           allow_nan=self._allows_nan(), magnitude_terms=1)
 
     def _posterior(self, X, n_threads=None, responsibilities=True):
         n_threads = effective_n_threads(self.n_threads) if n_threads is None else n_threads
