@@ -253,6 +253,15 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
         exact[j] = cov == FULL
         for a in range(d):
             cm[j * d + a] = <double>means[j * d + a] - center[a]
+    # The feature GEMMs cost about half the per-component work of all K. But
+    # with the micro-kernels and K <= 3 (4 from D = 16) their narrow GEMMs lose
+    # (features / per component, E-step + statistics, one AVX-512 core: D = 8:
+    # K = 2 1.43, K = 3 1.28, K = 4 0.97; D = 16: 1.68, 1.55, 1.23, K = 6 0.85;
+    # D = 30: 1.81, 1.56, 1.34, 0.91): then their terms are not even computed
+    # (an O(D^3) inverse per component and iteration, 11 % of a small fit).
+    if cov == FULL and HAVE_AVX512 and allow_micro and (
+            k <= 3 and d >= 8 or k <= 4 and d >= 16):
+        features = False
     if cov == FULL and features:
         for j in range(k):
             for a in range(d * d):
@@ -262,13 +271,7 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                 d, u64, cm + j * d, quadratic + j * nq, linear + j * d,
                 constant + j) <= max_amplification)
             n_exact += exact[j]
-        # The feature GEMMs cost about half the per-component work of all K.
-        # But with the micro-kernels and K <= 3 (4 from D = 16) their narrow
-        # GEMMs lose (features / per component, E-step + statistics, one
-        # AVX-512 core: D = 8: K = 2 1.43, K = 3 1.28, K = 4 0.97; D = 16:
-        # 1.68, 1.55, 1.23, K = 6 0.85; D = 30: 1.81, 1.56, 1.34, 0.91).
-        features = 2 * n_exact <= k and not (
-            HAVE_AVX512 and allow_micro and (k <= 3 and d >= 8 or k <= 4 and d >= 16))
+        features = 2 * n_exact <= k
         if not features:
             for j in range(k):
                 exact[j] = 1
