@@ -419,6 +419,10 @@ cdef extern from "_vectorized.h":
                             const double* center, int square, double* out) noexcept nogil
     void gmmc_column_sums_f(const float* x, int64_t n, int d, const float* weight,
                             const double* center, int square, double* out) noexcept nogil
+    void gmmc_tied_log_prob_d(const double* y, int n, int d, const double* aux, int k,
+                              const double* offset, double* lp) noexcept nogil
+    void gmmc_tied_log_prob_f(const float* y, int n, int d, const float* aux, int k,
+                              const double* offset, float* lp) noexcept nogil
     int gmmc_value_range_d(const double* x, int64_t n, double* range) noexcept nogil
     int gmmc_value_range_f(const float* x, int64_t n, double* range) noexcept nogil
     void gmmc_label_moments_d(const double* x, int64_t n, int d, const double* weight,
@@ -572,19 +576,10 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
             for a in range(d):
                 scratch[i * d + a] = x[i * d + a] - center[a]
         y = times_upper(n, d, prec, scratch, scratch + n * d)
-        # Features outside, components inside: the inner loop vectorises
-        # without reassociating a reduction.
-        for i in range(n):
-            out = lp + i * k
-            for j in range(k):
-                out[j] = 0.0
-            for a in range(d):
-                v = y[i * d + a]
-                for j in range(k):
-                    t = v - aux[a * k + j]
-                    out[j] = out[j] + t * t
-            for j in range(k):
-                out[j] = offset[j] - 0.5 * out[j]
+        if floating is double:
+            gmmc_tied_log_prob_d(y, n, d, aux, k, offset, lp)
+        else:
+            gmmc_tied_log_prob_f(y, n, d, aux, k, offset, lp)
 
 
 cdef inline double _chunk_normalize(floating* lp, int n, int k, const floating* weight,

@@ -121,9 +121,10 @@ def tolerances(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_features", N_FEATURES)
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_posterior_matches_scipy(covariance_type, n_features, dtype):
-    n_samples, k = 700, 4  # 700 = 2 * 256 + 188: a partial last chunk
+@pytest.mark.parametrize("covariance_type,k", [(c, 4) for c in COVARIANCE_TYPES]
+                         + [("tied", 70)])  # tied: components in blocks of 64
+def test_posterior_matches_scipy(covariance_type, k, n_features, dtype):
+    n_samples = 700  # 700 = 2 * 256 + 188: a partial last chunk
     weights, means, covariances, prec_chol = random_model(k, n_features, covariance_type,
                                                           seed=n_features)
     X = sample_points(means, n_samples, seed=1).astype(dtype)
