@@ -419,6 +419,12 @@ cdef extern from "_vectorized.h":
                             const double* center, int square, double* out) noexcept nogil
     void gmmc_column_sums_f(const float* x, int64_t n, int d, const float* weight,
                             const double* center, int square, double* out) noexcept nogil
+    void gmmc_center_rows_by_d(const double* x, int64_t n, int d, const double* shift,
+                               double* out) noexcept nogil
+    void gmmc_center_rows_by_f(const float* x, int64_t n, int d, const double* shift,
+                               float* out) noexcept nogil
+    void gmmc_scale_rows_d(double* rows, int64_t n, int d, const double* weight) noexcept nogil
+    void gmmc_scale_rows_f(float* rows, int64_t n, int d, const float* weight) noexcept nogil
     void gmmc_tied_log_prob_d(const double* y, int n, int d, const double* aux, int k,
                               const double* offset, double* lp) noexcept nogil
     void gmmc_tied_log_prob_f(const float* y, int n, int d, const float* aux, int k,
@@ -572,9 +578,10 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
             else:
                 gmmc_half_sq_norms_f(y, n, d, offset[j], lp + j, k)
     elif model.cov == TIED:  # one product with the shared factor, K distances
-        for i in range(n):
-            for a in range(d):
-                scratch[i * d + a] = x[i * d + a] - center[a]
+        if floating is double:
+            gmmc_center_rows_d(x, n, d, center, scratch)
+        else:
+            gmmc_center_rows_f(x, n, d, center, scratch)
         y = times_upper(n, d, prec, scratch, scratch + n * d)
         if floating is double:
             gmmc_tied_log_prob_d(y, n, d, aux, k, offset, lp)
@@ -665,18 +672,19 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                 for b in range(a, d):
                     acc[a * d + b] += small[a * row_stride + b]
     elif cov == TIED:  # sum_x by one GEMM, the shared scatter by one Gram matrix
-        for i in range(n):
-            for a in range(d):
-                scratch[i * d + a] = x[i * d + a] - shift[a]
+        if floating is double:
+            gmmc_center_rows_by_d(x, n, d, shift, scratch)
+        else:
+            gmmc_center_rows_by_f(x, n, d, shift, scratch)
         gemm_rm(True, False, k, d, n, <floating>1.0, resp, k, scratch, d,
                 <floating>0.0, small, d)
         for a in range(k * d):
             sum_x[a] += small[a]
         if weight != NULL:
-            for i in range(n):
-                sr = sqrt(weight[i])
-                for a in range(d):
-                    scratch[i * d + a] = scratch[i * d + a] * sr
+            if floating is double:
+                gmmc_scale_rows_d(scratch, n, d, weight)
+            else:
+                gmmc_scale_rows_f(scratch, n, d, weight)
         gram_upper(d, n, scratch, small)
         for a in range(d):
             for b in range(a, d):
@@ -887,9 +895,10 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                         lp[i * k + j] = given_resp[(start + i) * k + j] * (
                             1.0 if weight == NULL else weight[start + i])
             if not features:  # the feature path sums them in its GEMM
-                for i in range(n):
-                    for j in range(k):
-                        rs_part[j] += lp[i * k + j]
+                if floating is double:
+                    gmmc_column_sums_d(lp, n, k, NULL, NULL, 0, rs_part)
+                else:
+                    gmmc_column_sums_f(lp, n, k, NULL, NULL, 0, rs_part)
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
                               shift, center, features, exact, micro, model != NULL,

@@ -831,6 +831,32 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT y, int n, int d,          \
     }                                                                          \
 }
 
+/* out (n, d) := x - shift, shift in double, rounded to T; then, with weights,
+ * each row times sqrt(w_i) (the tied scatter's rows). Pointers, so that the
+ * loops vectorise (Cython's int-indexed ones stayed scalar). */
+#define GMMC_DEFINE_CENTER_SCALE(NAME, T)                                       \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
+                             const double *GMMC_RESTRICT shift,                \
+                             T *GMMC_RESTRICT out)                             \
+{                                                                              \
+    for (int64_t i = 0; i < n; i++) {                                          \
+        const T *row = x + i * d;                                              \
+        T *o = out + i * d;                                                    \
+        for (const double *s = shift; s < shift + d; s++, row++, o++)          \
+            *o = (T)((double)*row - *s);                                       \
+    }                                                                          \
+}
+#define GMMC_DEFINE_SCALE_ROWS(NAME, T)                                         \
+GMMC_CLONES static void NAME(T *GMMC_RESTRICT rows, int64_t n, int d,         \
+                             const T *GMMC_RESTRICT weight)                    \
+{                                                                              \
+    for (int64_t i = 0; i < n; i++) {                                          \
+        const double root = sqrt((double)weight[i]);                           \
+        for (T *o = rows + i * d; o < rows + (i + 1) * d; o++)                 \
+            *o = (T)(*o * root);                                               \
+    }                                                                          \
+}
+
 GMMC_DEFINE_CENTER(gmmc_center_rows_d, double)
 GMMC_DEFINE_CENTER(gmmc_center_rows_f, float)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
@@ -863,5 +889,9 @@ GMMC_DEFINE_LABEL_MOMENTS(gmmc_label_moments_d, double)
 GMMC_DEFINE_LABEL_MOMENTS(gmmc_label_moments_f, float)
 GMMC_DEFINE_TIED_LOG_PROB(gmmc_tied_log_prob_d, double)
 GMMC_DEFINE_TIED_LOG_PROB(gmmc_tied_log_prob_f, float)
+GMMC_DEFINE_CENTER_SCALE(gmmc_center_rows_by_d, double)
+GMMC_DEFINE_CENTER_SCALE(gmmc_center_rows_by_f, float)
+GMMC_DEFINE_SCALE_ROWS(gmmc_scale_rows_d, double)
+GMMC_DEFINE_SCALE_ROWS(gmmc_scale_rows_f, float)
 
 #endif
