@@ -483,11 +483,10 @@ def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_
     parts = map_row_blocks(sums, X.shape[0], n_threads)
     counts = sum(p[0] for p in parts)
     cluster_sums = sum(p[1] for p in parts)
-    center = origin + cluster_sums.sum(axis=0) / counts.sum()
-    shift = np.tile(center, (n_components, 1))
+    shift = np.tile(cluster_sums.sum(axis=0) / counts.sum(), (n_components, 1))
     if covariance_type == "full":
         filled = counts > 0
-        shift[filled] = origin + cluster_sums[filled] / counts[filled, None]
+        shift[filled] = cluster_sums[filled] / counts[filled, None]
 
     def scatter(start, stop):
         stats = SufficientStatistics(covariance_type, shift)
