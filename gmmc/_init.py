@@ -15,10 +15,6 @@ from ._parallel import map_row_blocks, single_block
 # At most this much memory for k-means++'s candidate distances (N x (2 + log K)),
 # and at most X.nbytes / 8.
 KEPT_BYTES = 64 << 20
-# k-means++ skips the samples no candidate can be closer to (_skip_bounds);
-# the margin on its bound covers the kernels' rounding.
-SKIP_SAMPLES = True
-SKIP_MARGIN = 1e-4
 
 
 def _typed_weights(sample_weight, dtype):
@@ -78,11 +74,6 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         # end or to a centre drawn differently (every sample on a centre).
         first, potential = _kmeans.kmeans_plusplus_loop(
             X, weight, offset, closest, potential, random_state, n_trials, indices)
-    # Each sample's closest centre so far, to skip the samples no candidate
-    # can be closer to (see _skip_bounds); from the first centre on only.
-    near = np.zeros(n_samples, dtype=np.intc) if first == 1 and SKIP_SAMPLES else None
-    chosen = np.empty((n_clusters, X.shape[1]), dtype=X.dtype)  # centred
-    chosen[:first] = _centred(X[indices[:first]], offset, X.dtype)
     for c in range(first, n_clusters):
         if potential <= 0:  # every sample already sits on a centre
             # Draw among the samples of positive weight: a zero-weight sample
@@ -96,32 +87,13 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
             candidates[order] = _kmeans.cumulative_search(closest, weight, draws[order],
                                                           False)
         centred = _centred(X[candidates], offset, X.dtype)
-        bound = None if near is None else _skip_bounds(chosen[:c], centred)
         potentials = _candidate_potentials(X, weight, offset, centred, closest, kept,
-                                           near, bound, n_threads)
+                                           n_threads)
         best = int(np.argmin(potentials))
         indices[c] = candidates[best]
         potential = potentials[best]
-        _closest_to_candidate(X, offset, centred, best, closest, kept, near, c,
-                              n_threads)
-        chosen[c] = centred[best]
+        _closest_to_candidate(X, offset, centred, best, closest, kept, n_threads)
     return X[indices].copy(), indices
-
-
-def _skip_bounds(chosen, candidates):
-    """Per chosen centre m, a bound b_m such that no candidate is closer to a
-    sample x whose closest centre is m, at squared distance r <= b_m: if
-    4 r <= ||c_m - cand||^2 for every candidate, then ||x - cand|| >=
-    ||c_m - cand|| - sqrt(r) >= sqrt(r) (the triangle inequality). The squared
-    gaps come from one product, less a bound on its rounding; SKIP_MARGIN
-    covers the rounding of the kernels' distances (a few units in the last
-    place of the dtype), so a skipped sample's distances would not have come
-    out below its closest either: no result changes."""
-    a, b = chosen.astype(np.float64), candidates.astype(np.float64)
-    norms = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :]
-    gaps = norms - 2.0 * (a @ b.T)
-    gaps -= 2.2 * a.shape[1] * np.finfo(np.float64).eps * norms  # |rounding| <= this
-    return np.maximum(gaps.min(axis=1), 0.0) / (4.0 * (1.0 + SKIP_MARGIN))
 
 
 def _update_closest(X, weight, offset, center, closest, n_threads):
@@ -134,30 +106,25 @@ def _update_closest(X, weight, offset, center, closest, n_threads):
     return sum(parts)
 
 
-def _candidate_potentials(X, weight, offset, candidates, closest, kept, near, bound,
-                          n_threads):
+def _candidate_potentials(X, weight, offset, candidates, closest, kept, n_threads):
     """Potential of each (centred) candidate; their distances go to ``kept``
-    (T, N) unless it is None. ``near`` and ``bound``: see _skip_bounds."""
+    (T, N) unless it is None."""
     def block(a, b):
         potentials = np.zeros(candidates.shape[0])
         _kmeans.candidate_potentials(X[a:b], None if weight is None else weight[a:b],
                                      offset, candidates, closest[a:b], potentials,
-                                     None if kept is None else kept[:, a:b],
-                                     None if near is None else near[a:b], bound)
+                                     None if kept is None else kept[:, a:b])
         return potentials
 
     return sum(map_row_blocks(block, X.shape[0], n_threads))
 
 
-def _closest_to_candidate(X, offset, candidates, best, closest, kept, near, index,
-                          n_threads):
-    """closest := min(closest, distance to candidate ``best``); near := index
-    where it is closer (unless near is None)."""
+def _closest_to_candidate(X, offset, candidates, best, closest, kept, n_threads):
+    """closest := min(closest, distance to candidate ``best``)."""
     map_row_blocks(
         lambda a, b: _kmeans.closest_to_candidate(
             X[a:b], offset, candidates, best, closest[a:b],
-            None if kept is None else kept[:, a:b],
-            None if near is None else near[a:b], index),
+            None if kept is None else kept[:, a:b]),
         X.shape[0], n_threads)
 
 

@@ -535,8 +535,10 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     cdef const floating* aux = <const floating*>model.aux
     cdef const floating* center = <const floating*>model.center
     cdef const double* offset = model.offset
+    cdef floating* out
     cdef floating* y
     cdef floating* work = scratch + n * n_feat if model.features else scratch
+    cdef double t, v
 
     if model.features:
         _quadratic_features(model.cov, x, n, d, center, scratch)
@@ -627,7 +629,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     cdef int i, j, a, b
     cdef int n_feat = _n_features(cov, d)
     cdef const double* ref
-    cdef double rsum
+    cdef double rsum, sr
     cdef double* acc
     cdef floating* work = scratch + n * n_feat if features else scratch
     cdef int row_stride = _padded(d, sizeof(floating)) if micro else d

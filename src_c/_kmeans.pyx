@@ -13,9 +13,7 @@ import numpy as np
 
 from cython cimport floating
 from libc.stdint cimport int64_t
-from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
 
 from _blas cimport gemm_rm
 
@@ -36,10 +34,8 @@ cdef extern from "_vectorized.h":
     void gmmc_seed_potentials_f(const float* dist, int64_t ld, int n, int t,
                                 const float* closest, const float* weight,
                                 double* lanes) noexcept nogil
-    void gmmc_min_into_d(double* closest, const double* values, int64_t n, int* near,
-                         int index) noexcept nogil
-    void gmmc_min_into_f(float* closest, const float* values, int64_t n, int* near,
-                         int index) noexcept nogil
+    void gmmc_min_into_d(double* closest, const double* values, int64_t n) noexcept nogil
+    void gmmc_min_into_f(float* closest, const float* values, int64_t n) noexcept nogil
     void gmmc_lloyd_assign_d(const double* g, int64_t ld, int n, int k, const double* x_sq,
                              const double* c_sq, const double* centred, int d,
                              const double* weight, int* labels, double* sums,
@@ -65,15 +61,6 @@ cdef enum:
 
 # k-means++'s distances use the AVX-512 kernel where the CPU has it.
 cdef bint HAVE_AVX512 = gmmc_have_avx512()
-
-
-ctypedef struct Skipping:
-    # candidate_potentials' skipped samples: near NULL to skip none
-    const int* near
-    const double* bound
-    void* gathered      # (CHUNK, D): the chunk's samples not skipped
-    void* distances     # (T, CHUNK): their distances
-    int* rows           # (CHUNK,): their rows in the chunk
 
 
 cdef void _chunk_distances(const floating* x, int n, int d, const double* offset,
@@ -128,7 +115,7 @@ def seed_distances(const floating[:, ::1] X, const double[::1] offset,
     _check_centers(X, offset, centers)
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk
     cdef int d = X.shape[1], t = centers.shape[0]
-    _check_kept(out, t, n_samples, sizeof(floating), "out")
+    _check_kept(out, t, n_samples, sizeof(floating))
     cdef _Work work = _Work(d, t, sizeof(floating))
     if n_samples == 0:
         return
@@ -249,27 +236,24 @@ def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] of
             n = <int>min(CHUNK, n_samples - start)
             _seed_distances(&X[start, 0], n, d, &offset[0], &center[0, 0], 1,
                             <floating*>work.centred, dist, CHUNK, HAVE_AVX512)
-            _min_into(&closest[start], dist, n, NULL, 0)
+            _min_into(&closest[start], dist, n)
             for i in range(start, start + n):
                 potential += closest[i] * (1.0 if weight == NULL else weight[i])
     return potential
 
 
-cdef inline void _min_into(floating* closest, const floating* values, Py_ssize_t n,
-                           int* near, int index) noexcept nogil:
-    """closest := min(closest, values); near := index where values is smaller
-    (unless near is NULL)."""
+cdef inline void _min_into(floating* closest, const floating* values,
+                           Py_ssize_t n) noexcept nogil:
     if floating is double:
-        gmmc_min_into_d(closest, values, n, near, index)
+        gmmc_min_into_d(closest, values, n)
     else:
-        gmmc_min_into_f(closest, values, n, near, index)
+        gmmc_min_into_f(closest, values, n)
 
 
 def candidate_potentials(const floating[:, ::1] X, sample_weight,
                          const double[::1] offset, const floating[:, ::1] candidates,
                          const floating[::1] closest, double[::1] potentials,
-                         floating[:, :] kept=None, const int[::1] near=None,
-                         const double[::1] bound=None):
+                         floating[:, :] kept=None):
     """k-means++ potential of each candidate centre, without an N x T temporary.
 
     potentials[t] += sum_n w_n min(closest_n, ||x_n - candidates_t||^2).
@@ -277,14 +261,6 @@ def candidate_potentials(const floating[:, ::1] X, sample_weight,
     squared distance to the centres chosen so far. ``kept`` (T, N), if given
     (rows may be a slice of longer ones), receives the distances, for
     ``closest_to_candidate``.
-
-    ``near`` (N,), each sample's closest centre so far (an index into
-    ``bound``, unchecked), and ``bound``, one value per centre, skip the
-    samples with closest_n <= bound[near_n]: the
-    caller vouches that no candidate can be closer to them (the triangle
-    inequality: a quarter of the squared distance from that centre to the
-    nearest candidate, with a margin for rounding). Their distances count as
-    +inf (kept too), which changes no potential and no closest.
     """
     _check_centers(X, offset, candidates)
     cdef Py_ssize_t n_samples = X.shape[0]
@@ -292,9 +268,6 @@ def candidate_potentials(const floating[:, ::1] X, sample_weight,
     if closest.shape[0] != n_samples or potentials.shape[0] != t:
         raise ValueError(f"closest must be ({n_samples},) and potentials ({t},)")
     _check_kept(kept, t, n_samples, sizeof(floating))
-    if (near is None) != (bound is None) or (
-            near is not None and near.shape[0] != n_samples):
-        raise ValueError(f"near ({n_samples},) and bound must be given together")
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, t, sizeof(floating))
@@ -303,33 +276,19 @@ def candidate_potentials(const floating[:, ::1] X, sample_weight,
     cdef floating* kept_ptr = NULL if kept is None else &kept[0, 0]
     cdef int64_t kept_ld = 0 if kept is None else kept.strides[0] // sizeof(floating)
     cdef double[::1] lanes = np.zeros(8 * t)
-    cdef Skipping skip
-    skip.near = NULL
-    dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] gathered, distances
-    cdef int[::1] rows
-    if near is not None:
-        gathered = np.empty((CHUNK, d), dtype=dtype)
-        distances = np.empty((t, CHUNK), dtype=dtype)
-        rows = np.empty(CHUNK, dtype=np.intc)
-        skip.near = &near[0]
-        skip.bound = &bound[0]
-        skip.gathered = &gathered[0, 0]
-        skip.distances = &distances[0, 0]
-        skip.rows = &rows[0]
     with nogil:
         _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
                               &candidates[0, 0], t, &closest[0], &lanes[0],
                               <floating*>work.centred, <floating*>work.dist,
-                              kept_ptr, kept_ld, &skip)
+                              kept_ptr, kept_ld)
     for j in range(t):
         potentials[j] += _sum_lanes(&lanes[8 * j])
 
 
-def _check_kept(kept, int t, Py_ssize_t n_samples, int itemsize, name="kept"):
+def _check_kept(kept, int t, Py_ssize_t n_samples, int itemsize):
     if kept is not None and (kept.shape[0] != t or kept.shape[1] != n_samples
                              or (n_samples > 1 and kept.strides[1] != itemsize)):
-        raise ValueError(f"{name} must be ({t}, {n_samples}) with contiguous rows")
+        raise ValueError(f"kept must be ({t}, {n_samples}) with contiguous rows")
 
 
 cdef inline double _sum_lanes(const double* lanes) noexcept nogil:
@@ -343,45 +302,20 @@ cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
                                 const floating* candidates, int t,
                                 const floating* closest, double* lanes,
                                 floating* centred, floating* dist,
-                                floating* kept, int64_t kept_ld,
-                                const Skipping* skip) noexcept nogil:
+                                floating* kept, int64_t kept_ld) noexcept nogil:
     """lanes (8 t): the candidates' potentials (gmmc_seed_potentials); the
     distances go to kept (T rows kept_ld apart) unless it is NULL."""
-    cdef Py_ssize_t start, chunk, i
-    cdef int n, m, j, r
+    cdef Py_ssize_t start, chunk
+    cdef int n
     cdef int64_t ld = CHUNK
-    cdef floating* gathered = <floating*>skip.gathered
-    cdef floating* found = <floating*>skip.distances
-    cdef floating* column
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
         if kept != NULL:
             dist = kept + start
             ld = kept_ld
-        m = n
-        if skip.near != NULL:
-            m = 0
-            for i in range(start, start + n):
-                if closest[i] > skip.bound[skip.near[i]]:
-                    skip.rows[m] = <int>(i - start)
-                    m += 1
-        if m == n:
-            _seed_distances(X + start * d, n, d, offset, candidates, t, centred, dist,
-                            ld, HAVE_AVX512)
-        else:  # the rows not skipped, gathered; the others +inf
-            for r in range(m):
-                memcpy(gathered + r * d, X + (start + skip.rows[r]) * d,
-                       d * sizeof(floating))
-            if m > 0:
-                _seed_distances(gathered, m, d, offset, candidates, t, centred, found,
-                                CHUNK, HAVE_AVX512)
-            for j in range(t):
-                column = dist + j * ld
-                for r in range(n):
-                    column[r] = <floating>INFINITY
-                for r in range(m):
-                    column[skip.rows[r]] = found[j * CHUNK + r]
+        _seed_distances(X + start * d, n, d, offset, candidates, t, centred, dist, ld,
+                        HAVE_AVX512)
         if floating is double:
             gmmc_seed_potentials_d(dist, ld, n, t, closest + start,
                                    NULL if weight == NULL else weight + start, lanes)
@@ -392,14 +326,12 @@ cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
 
 def closest_to_candidate(const floating[:, ::1] X, const double[::1] offset,
                          const floating[:, ::1] candidates, int best,
-                         floating[::1] closest, const floating[:, :] kept=None,
-                         int[::1] near=None, int index=-1):
+                         floating[::1] closest, const floating[:, :] kept=None):
     """closest := min(closest, squared distance to candidate ``best``).
 
     The distances are those ``candidate_potentials`` computed (which also gave
     the new potential): read from ``kept`` (T, N) when it was given one, else
     computed again for ``best`` alone, the same way, so with the same rounding.
-    ``near`` (N,), if given, := ``index`` where the candidate is closer.
     """
     _check_centers(X, offset, candidates)
     cdef Py_ssize_t n_samples = X.shape[0]
@@ -407,26 +339,22 @@ def closest_to_candidate(const floating[:, ::1] X, const double[::1] offset,
     if closest.shape[0] != n_samples or not 0 <= best < t:
         raise ValueError(f"closest must be ({n_samples},) and best in [0, {t})")
     _check_kept(kept, t, n_samples, sizeof(floating))
-    if near is not None and near.shape[0] != n_samples:
-        raise ValueError(f"near must be ({n_samples},)")
     cdef _Work work = _Work(d, 1, sizeof(floating))
     if n_samples == 0:
         return
-    cdef int* near_ptr = NULL if near is None else &near[0]
     with nogil:
         if kept is not None:
-            _min_into(&closest[0], &kept[best, 0], n_samples, near_ptr, index)
+            _min_into(&closest[0], &kept[best, 0], n_samples)
         else:
             _closest_to_candidate(&X[0, 0], n_samples, d, &offset[0],
                                   &candidates[best, 0], &closest[0],
-                                  <floating*>work.centred, <floating*>work.dist,
-                                  near_ptr, index)
+                                  <floating*>work.centred, <floating*>work.dist)
 
 
 cdef void _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
                                 const double* offset, const floating* candidate,
                                 floating* closest, floating* centred,
-                                floating* dist, int* near, int index) noexcept nogil:
+                                floating* dist) noexcept nogil:
     cdef Py_ssize_t start, chunk
     cdef int n
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
@@ -434,8 +362,7 @@ cdef void _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
         n = <int>min(CHUNK, n_samples - start)
         _seed_distances(X + start * d, n, d, offset, candidate, 1, centred, dist, CHUNK,
                         HAVE_AVX512)
-        _min_into(closest + start, dist, n, NULL if near == NULL else near + start,
-                  index)
+        _min_into(closest + start, dist, n)
 
 
 def cumulative_search(const floating[::1] values, sample_weight,
@@ -707,8 +634,6 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef floating[:, ::1] kept = np.empty((t, n_samples), dtype=dtype)  # one block: small
     cdef _Work work = _Work(d, t, sizeof(floating))
     cdef Py_ssize_t tmp
-    cdef Skipping no_skip
-    no_skip.near = NULL
     for c in range(1, k):
         if potential <= 0:
             return c, potential
@@ -738,7 +663,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
                                   &centred[0, 0], t, &closest[0], &lanes[0],
                                   <floating*>work.centred, <floating*>work.dist,
-                                  &kept[0, 0], n_samples, &no_skip)
+                                  &kept[0, 0], n_samples)
             for j in range(t):
                 potentials[j] = _sum_lanes(&lanes[8 * j])
             best = 0
@@ -747,5 +672,5 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            _min_into(&closest[0], &kept[best, 0], n_samples, NULL, 0)
+            _min_into(&closest[0], &kept[best, 0], n_samples)
     return k, potential

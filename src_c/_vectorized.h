@@ -614,22 +614,13 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT dist, int64_t ld, int n,   \
     }                                                                          \
 }
 
-/* closest_i := min(closest_i, values_i), and near_i := index where values_i
- * is the smaller (strictly; near may be NULL). */
+/* closest_i := min(closest_i, values_i) */
 #define GMMC_DEFINE_MIN_INTO(NAME, T)                                           \
 GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
-                             const T *GMMC_RESTRICT values, int64_t n,         \
-                             int *GMMC_RESTRICT near, int index)               \
+                             const T *GMMC_RESTRICT values, int64_t n)         \
 {                                                                              \
-    if (near == NULL)                                                          \
-        for (int64_t i = 0; i < n; i++)                                        \
-            closest[i] = values[i] < closest[i] ? values[i] : closest[i];      \
-    else                                                                       \
-        for (int64_t i = 0; i < n; i++)                                        \
-            if (values[i] < closest[i]) {                                      \
-                closest[i] = values[i];                                        \
-                near[i] = index;                                               \
-            }                                                                  \
+    for (int64_t i = 0; i < n; i++)                                            \
+        closest[i] = values[i] < closest[i] ? values[i] : closest[i];          \
 }
 
 /* Lloyd's assignment for the n rows of a chunk, from g (k, ld) = -2 C x'^T

@@ -131,13 +131,11 @@ def test_kmeans_plusplus_in_the_kernels_matches_the_step_by_step_loop(
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("keep_distances", [False, True])
-@pytest.mark.parametrize("skip_samples", [False, True])
 def test_kmeans_plusplus_step_by_step_keeps_or_recomputes_the_same_distances(
-        monkeypatch, dtype, keep_distances, skip_samples):
+        monkeypatch, dtype, keep_distances):
     """Over several blocks, the chosen candidate's distances are kept from its
-    pass (D = 40: they take under X / 8) or computed again, and the samples
-    no candidate can be closer to are skipped or not: the seeds are those of
-    the in-kernel loop (which skips none) every way."""
+    pass (D = 40: they take under X / 8) or computed again: the seeds are
+    those of the in-kernel loop either way."""
     X = _blobs(n=3000, d=40, seed=3).astype(dtype)
     results = []
     for in_kernels in (True, False):
@@ -146,7 +144,6 @@ def test_kmeans_plusplus_step_by_step_keeps_or_recomputes_the_same_distances(
             if not in_kernels:
                 patch.setattr(gmmc._init, "single_block", lambda *args: False)
                 patch.setattr(gmmc._parallel, "SUB_BLOCK_ROWS", 700)
-                patch.setattr(gmmc._init, "SKIP_SAMPLES", skip_samples)
                 if not keep_distances:
                     patch.setattr(gmmc._init, "KEPT_BYTES", 0)
             _, indices = gmmc._init.kmeans_plusplus(X, None, 12, random_state, n_threads=2)

@@ -676,50 +676,6 @@ def test_seed_distances_match_numpy_on_both_paths(dtype, d):
     assert (wide[:, :2] == -1).all() and (wide[:, n + 2:] == -1).all()
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_candidate_potentials_skip_only_samples_no_candidate_can_reach(dtype):
-    """With each sample's closest centre (kept by closest_to_candidate) and
-    _init._skip_bounds, candidate_potentials skips samples (their kept
-    distances are +inf) without changing a potential or a closest distance:
-    the same sums, bit for bit, as without skipping. Clustered data, so that
-    samples are skipped, some exactly on a centre (distance 0)."""
-    rng = np.random.RandomState(5)
-    centres = rng.uniform(-30, 30, size=(6, 7))
-    X = (centres[rng.randint(6, size=1500)] + rng.standard_normal((1500, 7))).astype(dtype)
-    X[:40] = X[40]  # repeated samples
-    offset = X.astype(np.float64).mean(axis=0)
-    centred = lambda rows: np.ascontiguousarray(  # noqa: E731
-        X[rows].astype(np.float64) - offset, dtype=dtype)
-    chosen = [40, 700, 1200]
-    closest = np.full(len(X), np.inf, dtype=dtype)
-    near = np.zeros(len(X), dtype=np.intc)
-    _kmeans.update_closest(X, None, offset, centred(chosen[:1]), closest)
-    for index, row in enumerate(chosen[1:], start=1):
-        _kmeans.closest_to_candidate(X, offset, centred([row]), 0, closest, None, near,
-                                     index)
-    expected_near = np.argmin(cdist(X.astype(np.float64), X[chosen].astype(np.float64),
-                                    "sqeuclidean"), axis=1)
-    assert (near == expected_near).mean() > 0.99  # (ties may go either way)
-    candidates = centred([3, 900, 1400, 41])
-    bound = _init._skip_bounds(centred(chosen), candidates)
-    plain, skipping = np.zeros(4), np.zeros(4)
-    kept_plain = np.empty((4, len(X)), dtype=dtype)
-    kept_skip = np.empty((4, len(X)), dtype=dtype)
-    _kmeans.candidate_potentials(X, None, offset, candidates, closest, plain, kept_plain)
-    _kmeans.candidate_potentials(X, None, offset, candidates, closest, skipping,
-                                 kept_skip, near, bound)
-    assert_array_equal(skipping, plain)
-    skipped = np.isinf(kept_skip[0])
-    assert skipped.mean() > 0.1 and (np.isinf(kept_skip) == skipped).all()
-    assert_array_equal(kept_skip[:, ~skipped], kept_plain[:, ~skipped])
-    assert (kept_plain[:, skipped] >= closest[skipped]).all()
-    for best in range(4):
-        a, b = closest.copy(), closest.copy()
-        _kmeans.closest_to_candidate(X, offset, candidates, best, a, kept_plain)
-        _kmeans.closest_to_candidate(X, offset, candidates, best, b, kept_skip)
-        assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
