@@ -680,7 +680,7 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
 /* out[a] += sum_i w_i y_ia for the n rows of x (n, d), y = x - center (or x
  * when center is NULL), squared when ``square``; w_i = 1 without weights.
  * Each row is one vector pass over out, so the loop over features vectorises
- * (the weighted means and variances of k-means' start). */
+ * (the data's weighted moments; the responsibilities' sums per component). */
 #define GMMC_DEFINE_COLUMN_SUMS(NAME, T)                                        \
 GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
                              const T *GMMC_RESTRICT weight,                    \
