@@ -264,11 +264,15 @@ def _hard_assignment_statistics(X, weight, labels, k, covariance_type):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("d", [2, 5])
-def test_label_statistics_match_numpy(covariance_type, dtype, weighted, n_threads, d):
+def test_label_statistics_match_numpy(monkeypatch, covariance_type, dtype, weighted,
+                                      n_threads, d):
     """Hard assignments' statistics (each sample's sums in its own component,
-    threaded, Gram blocks over several chunks) against float64 NumPy, on data
-    far from the origin; the generic path given the one-hot responsibilities
-    agrees to its float32 rounding."""
+    in several row blocks on two threads, Gram blocks over several chunks)
+    against float64 NumPy, on data far from the origin; the generic path
+    given the one-hot responsibilities agrees to its float32 rounding."""
+    if n_threads == 2:  # blocks of 700 rows, shared by two threads
+        monkeypatch.setattr(gmmc._parallel, "MIN_ROWS_PER_THREAD", 700)
+        monkeypatch.setattr(gmmc._parallel, "SUB_BLOCK_ROWS", 700)
     rng = np.random.default_rng(0)
     X = (_blobs(n=5000, d=d) + 1e3).astype(dtype)
     weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
