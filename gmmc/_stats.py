@@ -471,13 +471,10 @@ def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_
     # Sums about the origin: the reference points round as the weighted mean
     # of X does (on repeated points, tied covariances then come out singular,
     # as scikit-learn's, rather than as noise of either sign).
-    origin = np.zeros(X.shape[1])
-
     def sums(start, stop):
         counts, total = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
         _em.label_sums(X[start:stop], None if sample_weight is None
-                       else sample_weight[start:stop], labels[start:stop], origin,
-                       counts, total)
+                       else sample_weight[start:stop], labels[start:stop], counts, total)
         return counts, total
 
     parts = map_row_blocks(sums, X.shape[0], n_threads)

@@ -151,7 +151,7 @@ def check_magnitude(X, name, n_terms=1):
 
 def _check_magnitude_bounds(X, name, least, greatest, n_terms):
     """check_magnitude, given X's least and greatest value (NaN skipped)."""
-    if not X.size or least > greatest:  # no values, or NaN alone
+    if least > greatest:  # no values, or NaN alone
         return
     biggest = max(abs(least), abs(greatest))
     limit = np.sqrt(float(np.finfo(X.dtype).max) / (4.0 * X.shape[1] * max(n_terms, 1)))

@@ -1357,34 +1357,33 @@ def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
 
 
 def label_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
-               const int[::1] labels, const double[::1] origin, double[::1] counts,
-               double[:, ::1] sums):
-    """counts[j] += sum of w_n and sums[j] += sum of w_n (x_n - origin) over the
-    samples labelled j: the clusters' weights and means (``label_scatter``'s
-    reference points), block by block.
+               const int[::1] labels, double[::1] counts, double[:, ::1] sums):
+    """counts[j] += sum of w_n and sums[j] += sum of w_n x_n over the samples
+    labelled j: the clusters' weights and means (``label_scatter``'s reference
+    points), block by block. About the origin, so that the reference points
+    round as the weighted mean of X does.
 
     Parameters
     ----------
     X : (N, D).  IN
     sample_weight : (N,) same dtype, or None.  IN
     labels : (N,) int32 in [0, K).  IN
-    origin : (D,) float64, e.g. a sample, so that the sums hold no large offset.  IN
     counts, sums : (K,), (K, D).  IN/OUT
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = X.shape[1], k = counts.shape[0]
     _check_labels(labels, n, k)
-    if sums.shape[0] != k or sums.shape[1] != d or origin.shape[0] != d:
-        raise ValueError(f"sums must be ({k}, {d}) and origin ({d},)")
+    if sums.shape[0] != k or sums.shape[1] != d:
+        raise ValueError(f"sums must be ({k}, {d})")
     if sample_weight is not None:
         _check_rows("sample_weight", sample_weight.shape[0], n)
     if n == 0:
         return
     cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
-    # the moments kernel, with origin as every cluster's reference point
-    cdef const double[:, ::1] shift = np.tile(np.asarray(origin), (k, 1))
+    # the moments kernel, with the origin as every cluster's reference point
+    cdef const double[:, ::1] origin = np.zeros((k, d))
     with nogil:
-        _label_moments(&X[0, 0], n, d, w, &labels[0], &shift[0, 0], 0, &counts[0],
+        _label_moments(&X[0, 0], n, d, w, &labels[0], &origin[0, 0], 0, &counts[0],
                        &sums[0, 0], NULL)
 
 

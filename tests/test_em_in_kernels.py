@@ -116,14 +116,25 @@ def test_kmeans_plusplus_in_the_kernels_matches_the_step_by_step_loop(
     rng = np.random.default_rng(n_clusters)
     X = _blobs(n=500, d=3, seed=n_clusters).astype(dtype)
     weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
+    _assert_same_seeds_both_ways(monkeypatch, X, weight, n_clusters, seed=7, n_threads=1)
+
+
+def _assert_same_seeds_both_ways(monkeypatch, X, weight, n_clusters, seed, n_threads,
+                                 step_by_step=()):
+    """k-means++ seeds the same samples, and leaves the generator in the same
+    state, whether the in-kernel loop runs or the step-by-step one (forced
+    with single_block False, plus the (module, name, value) of
+    ``step_by_step``)."""
     results = []
     for in_kernels in (True, False):
-        random_state = np.random.RandomState(7)
+        random_state = np.random.RandomState(seed)
         with monkeypatch.context() as patch:
             if not in_kernels:
                 patch.setattr(gmmc._init, "single_block", lambda *args: False)
-            centers, indices = gmmc._init.kmeans_plusplus(X, weight, n_clusters,
-                                                          random_state, n_threads=1)
+                for module, name, value in step_by_step:
+                    patch.setattr(module, name, value)
+            _, indices = gmmc._init.kmeans_plusplus(X, weight, n_clusters, random_state,
+                                                    n_threads=n_threads)
         results.append((indices, random_state.random_sample()))  # and the RNG after
     np.testing.assert_array_equal(results[0][0], results[1][0])
     assert results[0][1] == results[1][1]
@@ -137,35 +148,18 @@ def test_kmeans_plusplus_step_by_step_keeps_or_recomputes_the_same_distances(
     pass (D = 40: they take under X / 8) or computed again: the seeds are
     those of the in-kernel loop either way."""
     X = _blobs(n=3000, d=40, seed=3).astype(dtype)
-    results = []
-    for in_kernels in (True, False):
-        random_state = np.random.RandomState(11)
-        with monkeypatch.context() as patch:
-            if not in_kernels:
-                patch.setattr(gmmc._init, "single_block", lambda *args: False)
-                patch.setattr(gmmc._parallel, "SUB_BLOCK_ROWS", 700)
-                if not keep_distances:
-                    patch.setattr(gmmc._init, "KEPT_BYTES", 0)
-            _, indices = gmmc._init.kmeans_plusplus(X, None, 12, random_state, n_threads=2)
-        results.append((indices, random_state.random_sample()))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    assert results[0][1] == results[1][1]
+    step_by_step = [(gmmc._parallel, "SUB_BLOCK_ROWS", 700)]
+    if not keep_distances:
+        step_by_step.append((gmmc._init, "KEPT_BYTES", 0))
+    _assert_same_seeds_both_ways(monkeypatch, X, None, 12, seed=11, n_threads=2,
+                                 step_by_step=step_by_step)
 
 
 def test_kmeans_plusplus_in_the_kernels_replays_when_samples_run_out(monkeypatch):
     # Three distinct points for five centres: the potential reaches 0, and
     # the next candidates are drawn differently (scikit-learn's order).
     X = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), 4, axis=0)
-    results = []
-    for in_kernels in (True, False):
-        random_state = np.random.RandomState(3)
-        with monkeypatch.context() as patch:
-            if not in_kernels:
-                patch.setattr(gmmc._init, "single_block", lambda *args: False)
-            _, indices = gmmc._init.kmeans_plusplus(X, None, 5, random_state, 1)
-        results.append((indices, random_state.random_sample()))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    assert results[0][1] == results[1][1]
+    _assert_same_seeds_both_ways(monkeypatch, X, None, 5, seed=3, n_threads=1)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
