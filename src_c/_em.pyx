@@ -81,6 +81,11 @@ cdef double LOG_2PI = 1.8378770664093453
 # error is far below the test tolerances; the others go per component (exact).
 cdef double MAX_AMPLIFICATION_DOUBLE = 4e7
 cdef double MAX_AMPLIFICATION_FLOAT = 8e2
+# float32's bound leaves most components of separated clusters per component,
+# which at D <= 8 is twice as slow as float64's feature GEMMs. So float32 input
+# whose components pass float64's bound and not float32's takes the features
+# in float64 (the "features64" path): the chunk's features, their GEMMs and the
+# feature sums are float64, the log-densities and responsibilities float32.
 
 
 cdef inline bint _features_possible(int cov, int d) noexcept nogil:
@@ -101,6 +106,7 @@ cdef struct Model:
     # Everything a chunk needs, prepared once per kernel call.
     int cov
     bint features          # run the quadratic-feature GEMMs
+    bint features64        # features in float64 for float32 input (above)
     const unsigned char* exact  # (K,) full: 1 = this component per component
     bint micro             # per-component products by the micro-kernels
     int dp                 # micro: padded row length
@@ -111,6 +117,8 @@ cdef struct Model:
     const void* prec_chol  # see module docstring
     const void* aux        # tied: projected means^T (D, K); features: (F, K)
     const void* center     # (D,) centre of tied and feature computations
+    const double* aux64    # features64: the feature coefficients (F, K)
+    const double* center64  # (D,) the centre in float64, the same value
     const double* offset   # (K,) constant part of each weighted log-density
 
 
@@ -193,30 +201,33 @@ cdef inline int _aux_size(int cov, int d, int k) noexcept nogil:
 
 cdef inline size_t _work_size(int cov, int d, int k) noexcept nogil:
     """Doubles of _fill_model's work space."""
-    return <size_t>k * (2 * d + _n_quadratic(cov, d) + 1) + d + (
+    return <size_t>k * (2 * d + _n_quadratic(cov, d) + 2) + d + (
         <size_t>d * d if cov == FULL and _features_possible(cov, d) else 0)
 
 
 cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                       const floating* means, const floating* prec,
                       const double* center_in, bint allow_features,
-                      bint allow_micro, double* work, floating* aux,
-                      floating* center_out, double* offset, unsigned char* exact,
-                      floating* prec_padded, Model* model) noexcept nogil:
+                      bint allow_micro, double* work, floating* aux, double* aux64,
+                      floating* center_out, double* center64, double* offset,
+                      unsigned char* exact, floating* prec_padded,
+                      Model* model) noexcept nogil:
     """Build a Model: the per-component constants every chunk needs.
 
     prec: upper factors, zero below the diagonal. center_in: the centre of
     tied, diag and spherical computations (NULL: the mixture mean, which is
     accurate; any centre is exact). Full covariances take the feature GEMMs
     when at least half the components are accurate on them; the others are
-    then done per component alone. work: _work_size doubles. OUT: aux
-    (_aux_size), center_out (D,), offset (K,), exact (K,), prec_padded
+    then done per component alone; float32 takes them in float64 where that
+    leaves fewer components alone. work: _work_size doubles. OUT: aux and
+    aux64 (_aux_size; aux64 only for float32 full covariances), center_out and
+    center64 (D,), offset (K,), exact (K,), prec_padded
     (K, dp, dp) when micro-kernels may run, and ``model``, which points into
     them and into means and prec.
     """
     cdef int nq = _n_quadratic(cov, d), nf = _n_features(cov, d), j, a, b, n_exact = 0
-    cdef int dp = _padded(d, sizeof(floating))
-    cdef double total, p
+    cdef int n_exact64 = 0, dp = _padded(d, sizeof(floating))
+    cdef double total, p, value
     cdef double max_amplification = (MAX_AMPLIFICATION_FLOAT if floating is float
                                       else MAX_AMPLIFICATION_DOUBLE)
     cdef double* cm = work                        # (K, D) means - centre
@@ -224,8 +235,10 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     cdef double* linear = quadratic + k * nq      # (K, D)
     cdef double* constant = linear + k * d        # (K,)
     cdef double* center = constant + k            # (D,)
-    cdef double* u64 = center + d                 # (D, D) one full factor
+    cdef double* amplification = center + d       # (K,)
+    cdef double* u64 = amplification + k          # (D, D) one full factor
     cdef bint features = _features_possible(cov, d) and (allow_features or cov != FULL)
+    cdef bint features64 = False
     for j in range(k):  # log-density constants: log weight + log det(U)
         total = 0.0
         if cov == FULL:
@@ -249,6 +262,8 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                 total = total + exp(log_weights[j]) * <double>means[j * d + a]
             center[a] = total
         center_out[a] = <floating>center[a]
+        center[a] = center_out[a]  # the features' centre, as the chunks see it
+        center64[a] = center[a]
     for j in range(k):
         exact[j] = cov == FULL
         for a in range(d):
@@ -266,12 +281,20 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
         for j in range(k):
             for a in range(d * d):
                 u64[a] = prec[j * d * d + a]
+            amplification[j] = _full_feature_terms(
+                d, u64, cm + j * d, quadratic + j * nq, linear + j * d, constant + j)
             # Not finite (an overflow): too large, so exact as well.
-            exact[j] = not (_full_feature_terms(
-                d, u64, cm + j * d, quadratic + j * nq, linear + j * d,
-                constant + j) <= max_amplification)
+            exact[j] = not (amplification[j] <= max_amplification)
             n_exact += exact[j]
+            n_exact64 += not (amplification[j] <= MAX_AMPLIFICATION_DOUBLE)
+        if floating is float:
+            features64 = n_exact64 < n_exact
+            if features64:
+                n_exact = n_exact64
+                for j in range(k):
+                    exact[j] = not (amplification[j] <= MAX_AMPLIFICATION_DOUBLE)
         features = 2 * n_exact <= k
+        features64 = features64 and features
         if not features:
             for j in range(k):
                 exact[j] = 1
@@ -295,11 +318,17 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                     constant[j] = constant[j] + cm[j * d + a] * linear[j * d + a]
         # -0.5 [q(x'), x', 1] @ aux = offset - 0.5 (x - mu)^T P (x - mu)
         for j in range(k):
-            for a in range(nq):
-                aux[a * k + j] = <floating>quadratic[j * nq + a]
-            for a in range(d):
-                aux[(nq + a) * k + j] = <floating>(-2.0 * linear[j * d + a])
-            aux[(nf - 1) * k + j] = <floating>(-2.0 * (offset[j] - 0.5 * constant[j]))
+            for a in range(nf):
+                if a < nq:
+                    value = quadratic[j * nq + a]
+                elif a < nq + d:
+                    value = -2.0 * linear[j * d + a - nq]
+                else:
+                    value = -2.0 * (offset[j] - 0.5 * constant[j])
+                if features64:
+                    aux64[a * k + j] = value
+                else:
+                    aux[a * k + j] = <floating>value
     model.micro = False
     if cov == FULL and HAVE_AVX512 and allow_micro and d > GMMC_SMALL_D:
         for j in range(k):
@@ -313,6 +342,9 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                     prec_padded[(j * dp + a) * dp + b] = prec[(j * d + a) * d + b]
     model.cov = cov
     model.features = features
+    model.features64 = features64
+    model.aux64 = aux64
+    model.center64 = center64
     model.exact = exact
     model.dp = dp
     model.prec_padded = prec_padded
@@ -364,7 +396,9 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     cdef int dp = _padded(d, 4 if floating is float else 8)
     may_be_micro = cov == FULL and HAVE_AVX512 and allow_microkernels
     aux = np.zeros(_aux_size(cov, d, k), dtype=dtype)
+    aux64 = np.zeros(_aux_size(cov, d, k) if floating is float and cov == FULL else 1)
     center_out = np.empty(d, dtype=dtype)
+    center64 = np.empty(d)
     offset = np.empty(k)
     exact = np.empty(k, dtype=np.uint8)
     prec_padded = np.zeros(k * dp * dp if may_be_micro else 1, dtype=dtype)
@@ -374,15 +408,17 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     cdef floating[::1] aux_view = aux, center_view = center_out
     cdef floating[::1] padded_view = prec_padded.reshape(-1)
     cdef double[::1] offset_view = offset, work_view = work
+    cdef double[::1] aux64_view = aux64, center64_view = center64
     cdef unsigned char[::1] exact_view = exact
     cdef Model model
     with nogil:
         _fill_model(cov, d, k, &log_w[0], &means_view[0, 0], &prec_view[0],
                     NULL if center_in is None else &center_in[0], allow_features,
-                    allow_microkernels, &work_view[0], &aux_view[0], &center_view[0],
-                    &offset_view[0], &exact_view[0], &padded_view[0], &model)
+                    allow_microkernels, &work_view[0], &aux_view[0], &aux64_view[0],
+                    &center_view[0], &center64_view[0], &offset_view[0], &exact_view[0],
+                    &padded_view[0], &model)
     return (cov, means, prec_chol, aux, center_out, offset, bool(model.features), exact,
-            bool(model.micro), prec_padded)
+            bool(model.micro), prec_padded, bool(model.features64), aux64, center64)
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -396,8 +432,13 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
     cdef const double[::1] offset = prepared[5]
     cdef const unsigned char[::1] exact = prepared[7]
     cdef const floating[::1] prec_padded = prepared[9].reshape(-1)
+    cdef const double[::1] aux64 = prepared[11]
+    cdef const double[::1] center64 = prepared[12]
     model.cov = prepared[0]
     model.features = prepared[6]
+    model.features64 = prepared[10]
+    model.aux64 = &aux64[0]
+    model.center64 = &center64[0]
     model.exact = &exact[0]
     model.micro = prepared[8]
     model.prec_padded = &prec_padded[0]
@@ -466,6 +507,11 @@ cdef extern from "_vectorized.h":
     void gmmc_quadratic_features_f(const float* x, int n, int d,
                                    const float* center, int n_quad,
                                    float* phi) noexcept nogil
+    void gmmc_quadratic_features_fd(const float* x, int n, int d,
+                                       const double* center, int n_quad,
+                                       double* phi) noexcept nogil
+    void gmmc_narrow(const double* src, int64_t count, float* dst) noexcept nogil
+    void gmmc_widen(const float* src, int64_t count, double* dst) noexcept nogil
     void gmmc_add_d(double* acc, const double* src, Py_ssize_t count) noexcept nogil
     void gmmc_add_f(double* acc, const float* src, Py_ssize_t count) noexcept nogil
     # Full covariances per component at D <= GMMC_SMALL_D: across rows.
@@ -526,10 +572,12 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     """lp (n, K) := weighted log-density of each row of x (n, D).
 
     scratch: (n, _scratch_columns) work space; on the feature path it is left
-    holding the chunk's features.
+    holding the chunk's features (float64 ones on the features64 path).
     """
     cdef int d = model.d, k = model.k, i, j, a
     cdef int n_feat = _n_features(model.cov, d)
+    cdef double* phi64 = <double*>scratch
+    cdef double* lp64 = phi64 + n * n_feat
     cdef const floating* means = <const floating*>model.means
     cdef const floating* prec = <const floating*>model.prec_chol
     cdef const floating* aux = <const floating*>model.aux
@@ -537,10 +585,16 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     cdef const double* offset = model.offset
     cdef floating* out
     cdef floating* y
-    cdef floating* work = scratch + n * n_feat if model.features else scratch
+    cdef floating* work = scratch + _feature_columns(model.cov, d, k, model.features64) * n
     cdef double t, v
 
-    if model.features:
+    if floating is float and model.features64:
+        gmmc_quadratic_features_fd(x, n, d, model.center64, _n_quadratic(model.cov, d),
+                                      phi64)
+        gemm_rm(False, False, n, k, n_feat, -0.5, phi64, n_feat, model.aux64, k, 0.0,
+                lp64, k)
+        gmmc_narrow(lp64, <int64_t>n * k, lp)
+    elif model.features:
         _quadratic_features(model.cov, x, n, d, center, scratch)
         gemm_rm(False, False, n, k, n_feat, <floating>-0.5, scratch, n_feat,
                 aux, k, <floating>0.0, lp, k)
@@ -606,7 +660,8 @@ cdef inline double _chunk_normalize(floating* lp, int n, int k, const floating* 
 cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                             const floating* weight, const floating* resp,
                             const double* shift, const floating* center,
-                            bint features, const unsigned char* exact, bint micro,
+                            bint features, bint features64, const double* center64,
+                            const unsigned char* exact, bint micro,
                             bint features_ready, floating* scratch,
                             floating* small, double* feature_sums, double* sum_x,
                             double* sum_xx) noexcept nogil:
@@ -618,7 +673,8 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     other paths add to sum_x and sum_xx (resp_sum is the caller's).
     ``features``: run the quadratic-feature GEMM; ``exact`` (K,): the full
     components done per component (all of them without features), by the
-    micro-kernels if ``micro``;
+    micro-kernels if ``micro``; ``features64``: the features are float64 (about
+    ``center64``), and so are their sums;
     ``features_ready``: scratch already holds the chunk's features, as the
     E-step (_chunk_log_prob) leaves them.
     scratch is (n, _scratch_columns) and small (max(dp^2, F*K),) work space. BLAS
@@ -631,10 +687,18 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     cdef const double* ref
     cdef double rsum, sr
     cdef double* acc
-    cdef floating* work = scratch + n * n_feat if features else scratch
+    cdef floating* work = scratch + _feature_columns(cov, d, k, features64) * n
     cdef int row_stride = _padded(d, sizeof(floating)) if micro else d
+    cdef double* phi64 = <double*>scratch
+    cdef double* resp64 = phi64 + n * n_feat
 
-    if features:
+    if floating is float and features64:
+        if not features_ready:
+            gmmc_quadratic_features_fd(x, n, d, center64, _n_quadratic(cov, d), phi64)
+        gmmc_widen(resp, <int64_t>n * k, resp64)
+        gemm_rm(True, False, k, n_feat, n, 1.0, resp64, k, phi64, n_feat, 1.0,
+                feature_sums, n_feat)
+    elif features:
         if not features_ready:
             _quadratic_features(cov, x, n, d, center, scratch)
         gemm_rm(True, False, k, n_feat, n, <floating>1.0, resp, k, scratch, n_feat,
@@ -754,15 +818,24 @@ cdef void _move_full_sums(int d, int k, const double* center, const double* shif
             s[a] -= resp_sum[j] * delta[a]
 
 
-cdef int _scratch_columns(int cov, int d) noexcept nogil:
-    """Columns of the per-chunk work space: the features, then (full, for the
-    components left to the exact path) room for two D-wide blocks, or one
-    padded block (micro-kernels); 2D without features."""
+cdef inline int _feature_columns(int cov, int d, int k, bint features64) noexcept nogil:
+    """Columns of the per-chunk work space before the per-component blocks
+    of full covariances: the features, or on the features64 path (float32 input)
+    the float64 features and (K,) log-densities, two float32 columns each."""
+    if cov != FULL or not _features_possible(cov, d):
+        return 0
+    return 2 * (_n_features(cov, d) + k) if features64 else _n_features(cov, d)
+
+
+cdef int _scratch_columns(int cov, int d, int k, bint features64) noexcept nogil:
+    """Columns of the per-chunk work space: the features (_feature_columns),
+    then (full, for the components left to the exact path) room for two D-wide
+    blocks, or one padded block (micro-kernels); 2D without features."""
     cdef int per_component = max(2 * d, _padded(d, 4)) if cov == FULL else 2 * d
     if not _features_possible(cov, d):
         return per_component
     if cov == FULL:
-        return _n_features(cov, d) + per_component
+        return _feature_columns(cov, d, k, features64) + per_component
     return max(per_component, _n_features(cov, d))
 
 
@@ -781,7 +854,7 @@ cdef size_t _small_size(int cov, int d, int k, bint features, int itemsize) noex
 
 
 cdef int _chunk_rows(int cov, int d, bint features) noexcept nogil:
-    cdef int columns = _scratch_columns(cov, d) if features else 2 * d
+    cdef int columns = _scratch_columns(cov, d, 0, False) if features else 2 * d
     cdef int rows = _chunk_elements // columns
     rows = rows - rows % MIN_CHUNK
     return max(MIN_CHUNK, min(MAX_CHUNK, rows))
@@ -821,7 +894,7 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
         return
     cdef int rows = _chunk_rows(model.cov, d, model.features)
     cdef floating* scratch = <floating*>malloc(
-        rows * _scratch_columns(model.cov, d) * sizeof(floating))
+        rows * _scratch_columns(model.cov, d, k, model.features64) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(rows * k * sizeof(floating))
     cdef floating* out
     if scratch == NULL or lp == NULL:
@@ -860,10 +933,11 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     cdef unsigned char* none_exact = <unsigned char*>calloc(k, 1)
     cdef const unsigned char* exact = model.exact if model != NULL else none_exact
     cdef bint micro = model.micro if model != NULL else False
+    cdef bint features64 = model.features64 if model != NULL else False
     cdef int n_feat = _n_features(cov, d)
     cdef int rows = _chunk_rows(cov, d, features)
     cdef floating* scratch = <floating*>malloc(
-        rows * _scratch_columns(cov, d) * sizeof(floating))
+        rows * _scratch_columns(cov, d, k, features64) * sizeof(floating))
     cdef floating* lp = <floating*>malloc(rows * k * sizeof(floating))
     cdef floating* small = <floating*>malloc(
         _small_size(cov, d, k, features, sizeof(floating)) * sizeof(floating))
@@ -901,7 +975,9 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                     gmmc_column_sums_f(lp, n, k, NULL, NULL, 0, rs_part)
             _chunk_statistics(cov, d, k, &X[start, 0], n,
                               NULL if weight == NULL else weight + start, lp,
-                              shift, center, features, exact, micro, model != NULL,
+                              shift, center, features, features64,
+                              NULL if model == NULL else model.center64, exact, micro,
+                              model != NULL,
                               scratch, small, feature_sums, sx_part, xx_part)
         if features:
             _unpack_feature_sums(cov, d, k, feature_sums, exact, rs_part, sx_part,
@@ -1248,6 +1324,8 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
     cdef double[::1] offset = np.empty(k)
     cdef floating[::1] aux = np.zeros(_aux_size(cov, d, k), dtype=dtype)
     cdef floating[::1] center = np.empty(d, dtype=dtype)
+    cdef double[::1] aux64 = np.zeros(_aux_size(cov, d, k) if floating is float else 1)
+    cdef double[::1] center64 = np.empty(d)
     cdef floating[::1] padded = np.zeros(
         k * dp * dp if cov == FULL and HAVE_AVX512 else 1, dtype=dtype)
     cdef unsigned char[::1] exact = np.empty(k, dtype=np.uint8)
@@ -1269,7 +1347,8 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
                     shift[j * d + a] = means[j, a] if cov == FULL else mixture_mean
             _fill_model(cov, d, k, &log_w[0], &means[0, 0], &prec_chol[0],
                         NULL if cov == FULL else &shift[0], True, True, &work[0],
-                        &aux[0], &center[0], &offset[0], &exact[0], &padded[0], &model)
+                        &aux[0], &aux64[0], &center[0], &center64[0], &offset[0],
+                        &exact[0], &padded[0], &model)
             for j in range(k):
                 resp_sum[j] = 0.0
             for a in range(k * d):

@@ -70,6 +70,39 @@ static inline double gmmc_exp_nonpositive(double t)
     return p * scale * keep;
 }
 
+/* The same for float32 responsibilities, in float: exp(r) by its degree-7
+ * Taylor polynomial (truncation error < 3e-9 relative, under float's 6e-8).
+ * Below t = -86 the result is flushed to 0: the term is under 5e-38 of the
+ * row's largest, and 2^k stays a normal number (no subnormal products). */
+static inline float gmmc_expf_nonpositive(float t)
+{
+    const float log2e = 1.44269504f;
+    const float ln2_hi = 0.693359375f; /* exact in 9 bits: k * ln2_hi is exact */
+    const float ln2_lo = -2.12194440e-4f;
+    const float round_magic = 12582912.0f; /* 1.5 * 2^23 */
+    float keep = t >= -86.0f ? 1.0f : 0.0f;
+    float x = t >= -86.0f ? t : -86.0f;
+    float shifted = x * log2e + round_magic; /* k in the low mantissa bits */
+    float k = shifted - round_magic;
+    float r = (x - k * ln2_hi) - k * ln2_lo;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    /* low bits of `shifted` hold k (two's complement, -125 <= k <= 0) */
+    int32_t exponent = ((bits & 0x3FF) ^ 0x200) - 0x200 + 127;
+    exponent <<= 23;
+    float scale;
+    memcpy(&scale, &exponent, sizeof scale);
+    return p * scale * keep;
+}
+
 /* log(s) for s >= 1 (finite), branch-free so that a loop of them vectorises:
  * s = 2^e m with m in [sqrt(1/2), sqrt(2)), and log(m) = 2 atanh(u) with
  * u = (m - 1) / (m + 1), |u| <= 0.172, summed to u^21 (remainder < 1e-18). */
@@ -142,83 +175,158 @@ static inline double gmmc_row_sum_##SUFFIX(const T *row, int k)                \
 GMMC_DEFINE_ROW_REDUCTIONS(double, d)
 GMMC_DEFINE_ROW_REDUCTIONS(float, f)
 
+#define GMMC_BLOCK 64
+#define GMMC_NARROW_K 16
+
+/* A block of GMMC_BLOCK rows of k values to its columns (k, GMMC_BLOCK) and
+ * back. With k a constant GCC turns these into vector permutes; with k
+ * known only at run time each value is a scalar load and store (half of a
+ * float32 log-sum-exp at K = 5), so the common widths get their own copies. */
+#define GMMC_DEFINE_BLOCK_TRANSPOSE(T, SUFFIX)                                  \
+static GMMC_ALWAYS_INLINE void gmmc_to_cols_k_##SUFFIX(                        \
+    const T *GMMC_RESTRICT rows, int k, T *GMMC_RESTRICT cols)                 \
+{                                                                              \
+    for (int i = 0; i < GMMC_BLOCK; i++)                                       \
+        for (int j = 0; j < k; j++)                                            \
+            cols[j * GMMC_BLOCK + i] = rows[i * k + j];                        \
+}                                                                              \
+static GMMC_ALWAYS_INLINE void gmmc_to_rows_k_##SUFFIX(                        \
+    const T *GMMC_RESTRICT cols, int k, T *GMMC_RESTRICT rows)                 \
+{                                                                              \
+    for (int i = 0; i < GMMC_BLOCK; i++)                                       \
+        for (int j = 0; j < k; j++)                                            \
+            rows[i * k + j] = cols[j * GMMC_BLOCK + i];                        \
+}                                                                              \
+static GMMC_ALWAYS_INLINE void gmmc_block_transpose_##SUFFIX(                  \
+    T *rows, int k, T *cols, int to_cols)                                      \
+{                                                                              \
+    switch (k) {                                                               \
+    case 2: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 2, cols)                   \
+                    : gmmc_to_rows_k_##SUFFIX(cols, 2, rows); break;           \
+    case 3: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 3, cols)                   \
+                    : gmmc_to_rows_k_##SUFFIX(cols, 3, rows); break;           \
+    case 4: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 4, cols)                   \
+                    : gmmc_to_rows_k_##SUFFIX(cols, 4, rows); break;           \
+    case 5: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 5, cols)                   \
+                    : gmmc_to_rows_k_##SUFFIX(cols, 5, rows); break;           \
+    case 6: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 6, cols)                   \
+                    : gmmc_to_rows_k_##SUFFIX(cols, 6, rows); break;           \
+    case 8: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 8, cols)                   \
+                    : gmmc_to_rows_k_##SUFFIX(cols, 8, rows); break;           \
+    case 16: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, 16, cols)                 \
+                     : gmmc_to_rows_k_##SUFFIX(cols, 16, rows); break;         \
+    default: to_cols ? gmmc_to_cols_k_##SUFFIX(rows, k, cols)                  \
+                     : gmmc_to_rows_k_##SUFFIX(cols, k, rows);                 \
+    }                                                                          \
+}
+
+GMMC_DEFINE_BLOCK_TRANSPOSE(double, d)
+GMMC_DEFINE_BLOCK_TRANSPOSE(float, f)
+
 /* The log-sum-exp of gmmc_normalize_rows_* below, for k <= GMMC_NARROW_K,
- * where a row is shorter than a vector or two: the block is transposed into cols (k, GMMC_BLOCK), in double, so that
- * the maximum, exp, sum and scaling all run down columns, vectorised across
- * rows. (Row by row, K = 5 left the reductions scalar: 12 ns per row.)
+ * where a row is shorter than a vector or two: the block is transposed into
+ * cols (k, GMMC_BLOCK), so that the maximum, exp, sum and scaling all run
+ * down columns, vectorised across rows. (Row by row, K = 5 left the
+ * reductions scalar: 12 ns per row.) float32 rows are worked in float with a
+ * float exp, twice the lanes of double and a shorter polynomial (its rows'
+ * log-norms still come from a float64 log): the exp was half of a float32
+ * posterior at D = 2, K = 5.
  * Columns are addressed through pointers: under -fwrapv (Python's flags) an
  * int index j * GMMC_BLOCK + i may wrap, and GCC then leaves the loop scalar.
  * The loops run over whole blocks (the last one padded with zeros): without
  * a scalar remainder loop, a row's result does not depend on its position. */
-#define GMMC_BLOCK 64
-#define GMMC_NARROW_K 16
-#define GMMC_DEFINE_NORMALIZE_NARROW(NAME, T, TINY)                             \
+#define GMMC_DEFINE_NORMALIZE_NARROW(NAME, T, SUFFIX, TINY, EXP, ABS)           \
 GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                                T *log_norm)                                    \
 {                                                                              \
     double total = 0.0;                                                        \
-    double cols[GMMC_NARROW_K * GMMC_BLOCK];                                   \
-    double maxes[GMMC_BLOCK], shift[GMMC_BLOCK], sums[GMMC_BLOCK];             \
-    double logs[GMMC_BLOCK], scale[GMMC_BLOCK];                                \
+    T cols[GMMC_NARROW_K * GMMC_BLOCK];                                        \
+    T maxes[GMMC_BLOCK], shift[GMMC_BLOCK], sums[GMMC_BLOCK], scale[GMMC_BLOCK]; \
+    double logs[GMMC_BLOCK], lns[GMMC_BLOCK], wts[GMMC_BLOCK], terms[GMMC_BLOCK]; \
+    double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
     for (int first = 0; first < n; first += GMMC_BLOCK) {                      \
         int rows = n - first < GMMC_BLOCK ? n - first : GMMC_BLOCK;            \
         T *block = lp + (int64_t)first * k;                                    \
-        for (int i = 0; i < GMMC_BLOCK; i++)                                   \
-            for (int j = 0; j < k; j++) /* rows past the end: zeros */         \
-                cols[j * GMMC_BLOCK + i] = i < rows ? block[(int64_t)i * k + j] : 0.0; \
+        if (rows == GMMC_BLOCK)                                                \
+            gmmc_block_transpose_##SUFFIX(block, k, cols, 1);                  \
+        else                                                                   \
+            for (int i = 0; i < GMMC_BLOCK; i++)                               \
+                for (int j = 0; j < k; j++) /* rows past the end: zeros */     \
+                    cols[j * GMMC_BLOCK + i] =                                 \
+                        i < rows ? block[(int64_t)i * k + j] : (T)0;           \
         for (int i = 0; i < GMMC_BLOCK; i++)                                   \
             maxes[i] = -INFINITY;                                              \
         for (int j = 0; j < k; j++) {                                          \
-            const double *col = cols + (int64_t)j * GMMC_BLOCK;                \
+            const T *col = cols + (int64_t)j * GMMC_BLOCK;                     \
             for (int i = 0; i < GMMC_BLOCK; i++) /* NaN skipped: */            \
                 maxes[i] = col[i] > maxes[i] ? col[i] : maxes[i];              \
         }                                                                      \
         for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
-            shift[i] = maxes[i] == -INFINITY ? 0.0 : maxes[i];                 \
-            sums[i] = 0.0;                                                     \
+            shift[i] = maxes[i] == -INFINITY ? (T)0 : maxes[i];                \
+            sums[i] = 0;                                                       \
         }                                                                      \
         for (int j = 0; j < k; j++) {                                          \
-            double *col = cols + (int64_t)j * GMMC_BLOCK;                      \
+            T *col = cols + (int64_t)j * GMMC_BLOCK;                           \
             for (int i = 0; i < GMMC_BLOCK; i++) {                             \
-                col[i] = gmmc_exp_nonpositive(col[i] - shift[i]);              \
+                col[i] = EXP(col[i] - shift[i]);                               \
                 sums[i] += col[i];                                             \
             }                                                                  \
         }                                                                      \
         for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
-            logs[i] = gmmc_log_at_least_one(sums[i] >= 1.0 ? sums[i] : 1.0);   \
-            scale[i] = 0.0;                                                    \
+            logs[i] = gmmc_log_at_least_one(sums[i] >= 1 ? (double)sums[i] : 1.0); \
+            wts[i] = 1.0;                                                      \
         }                                                                      \
-        for (int i = 0; i < rows; i++) {                                       \
-            const T *w = weight ? weight + first + i : NULL;                   \
-            double s = sums[i], ln;                                            \
+        for (int i = 0; weight && i < rows; i++)                               \
+            wts[i] = weight[first + i];                                        \
+        /* Every row but those of -inf, NaN or infinite terms (a sum >= 1,    \
+         * finite), without a branch; those rare rows are redone below. */    \
+        int rare = 0;                                                          \
+        for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
+            double s = sums[i];                                                \
+            rare |= !(maxes[i] > -INFINITY && s >= 1.0 && s < INFINITY);       \
+            lns[i] = maxes[i] + logs[i];                                       \
+            scale[i] = (T)(wts[i] / s);                                        \
+        }                                                                      \
+        for (int i = 0; rare && i < rows; i++) {                               \
+            double s = sums[i];                                                \
             if (maxes[i] == -INFINITY) {                                       \
-                ln = -INFINITY;                                                \
-                scale[i] = 1.0; /* the row is all zeros already */             \
-            } else {                                                           \
-                scale[i] = (w ? (double)*w : 1.0) / s;                         \
-                ln = maxes[i] + (s >= 1.0 && s < INFINITY ? logs[i] : log(s)); \
+                lns[i] = -INFINITY;                                            \
+                scale[i] = 1; /* the row is all zeros already */               \
+            } else if (!(s >= 1.0 && s < INFINITY)) {                          \
+                lns[i] = maxes[i] + log(s);                                    \
             }                                                                  \
-            if (log_norm)                                                      \
-                log_norm[first + i] = (T)ln;                                   \
-            if (!w || *w != 0) /* a zero weight drops even a -inf row */      \
-                total += w ? (double)*w * ln : ln;                             \
         }                                                                      \
+        for (int i = 0; log_norm && i < rows; i++)                             \
+            log_norm[first + i] = (T)lns[i];                                   \
+        /* A zero weight drops even a -inf row; rows past the end add 0. */   \
+        for (int i = 0; i < GMMC_BLOCK; i++)                                   \
+            terms[i] = i < rows && wts[i] != 0 ? wts[i] * lns[i] : 0.0;        \
+        for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                       \
+            for (int l = 0; l < GMMC_LANES; l++)                               \
+                lanes[l] += terms[i + l];                                      \
         for (int j = 0; j < k; j++) {                                          \
-            double *col = cols + (int64_t)j * GMMC_BLOCK;                      \
+            T *col = cols + (int64_t)j * GMMC_BLOCK;                           \
             for (int i = 0; i < GMMC_BLOCK; i++) {                             \
-                double r = col[i] * scale[i];                                  \
-                col[i] = fabs(r) < TINY ? 0.0 : r;                             \
+                T r = col[i] * scale[i];                                       \
+                col[i] = ABS(r) < TINY ? (T)0 : r;                             \
             }                                                                  \
         }                                                                      \
-        for (int i = 0; i < rows; i++)                                         \
-            for (int j = 0; j < k; j++)                                        \
-                block[(int64_t)i * k + j] = (T)cols[j * GMMC_BLOCK + i];       \
+        if (rows == GMMC_BLOCK)                                                \
+            gmmc_block_transpose_##SUFFIX(block, k, cols, 0);                  \
+        else                                                                   \
+            for (int i = 0; i < rows; i++)                                     \
+                for (int j = 0; j < k; j++)                                    \
+                    block[(int64_t)i * k + j] = cols[j * GMMC_BLOCK + i];      \
     }                                                                          \
+    for (int l = 0; l < GMMC_LANES; l++)                                       \
+        total += lanes[l];                                                     \
     return total;                                                              \
 }
 
-GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_d_narrow, double, DBL_MIN)
-GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_f_narrow, float, FLT_MIN)
+GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_d_narrow, double, d, DBL_MIN,
+                             gmmc_exp_nonpositive, fabs)
+GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_f_narrow, float, f, FLT_MIN,
+                             gmmc_expf_nonpositive, fabsf)
 
 /* For each of the n rows of lp (n, k): row := exp(row - max) / sum * weight[i]
  * (weight may be NULL) and log_norm[i] := log(sum exp(row)) (log_norm may be
@@ -370,10 +478,12 @@ GMMC_CLONES static double NAME(const T *GMMC_RESTRICT x, int n, int d,         \
 /* phi (n, F) := [q(x'), x', 1] with x' = x - center, where q holds, by its
  * size n_quad: the products x'_a x'_b, a <= b (d(d+1)/2, needs d <=
  * GMMC_FEATURE_MAX_D), the squares x'_a^2 (d) or their sum ||x'||^2 (1).
+ * x is read as TX, everything else is T: float32 input with T = double gives
+ * features whose rounding is float64's (the float64-feature path of _em.pyx).
  * Every store goes through restrict pointers that cannot alias the values
  * read, so each run of products is one vectorised loop. */
-#define GMMC_DEFINE_FEATURES(NAME, T)                                           \
-static GMMC_ALWAYS_INLINE void NAME##_rows(const T *GMMC_RESTRICT x, int n,    \
+#define GMMC_DEFINE_FEATURES(NAME, TX, T)                                       \
+static GMMC_ALWAYS_INLINE void NAME##_rows(const TX *GMMC_RESTRICT x, int n,   \
                                            int d,                              \
                                            const T *GMMC_RESTRICT center,      \
                                            int n_quad, T *GMMC_RESTRICT phi)   \
@@ -381,15 +491,15 @@ static GMMC_ALWAYS_INLINE void NAME##_rows(const T *GMMC_RESTRICT x, int n,    \
     int n_feat = n_quad + d + 1;                                               \
     T centered[GMMC_FEATURE_MAX_D];                                            \
     for (int i = 0; i < n; i++) {                                              \
-        const T *GMMC_RESTRICT xi = x + (int64_t)i * d;                        \
+        const TX *GMMC_RESTRICT xi = x + (int64_t)i * d;                       \
         T *GMMC_RESTRICT row = phi + (int64_t)i * n_feat;                      \
         T *GMMC_RESTRICT lin = row + n_quad;                                   \
         for (int a = 0; a < d; a++)                                            \
-            lin[a] = xi[a] - center[a];                                        \
+            lin[a] = (T)xi[a] - center[a];                                     \
         lin[d] = 1;                                                            \
         if (n_quad == d) {                                                     \
             for (int a = 0; a < d; a++) {                                      \
-                T t = xi[a] - center[a];                                       \
+                T t = (T)xi[a] - center[a];                                    \
                 row[a] = t * t;                                                \
             }                                                                  \
         } else if (n_quad == 1) {                                              \
@@ -401,7 +511,7 @@ static GMMC_ALWAYS_INLINE void NAME##_rows(const T *GMMC_RESTRICT x, int n,    \
             row[0] = (T)s;                                                     \
         } else {                                                               \
             for (int a = 0; a < d; a++)                                        \
-                centered[a] = xi[a] - center[a];                               \
+                centered[a] = (T)xi[a] - center[a];                            \
             T *GMMC_RESTRICT q = row;                                          \
             for (int a = 0; a < d; a++) {                                      \
                 T xa = centered[a];                                            \
@@ -414,7 +524,7 @@ static GMMC_ALWAYS_INLINE void NAME##_rows(const T *GMMC_RESTRICT x, int n,    \
 }                                                                              \
 /* Tiny widths get their own copy with d a constant, fully unrolled: their    \
  * loops are too short for the loop overhead. */                              \
-GMMC_CLONES static void NAME(const T *x, int n, int d, const T *center,        \
+GMMC_CLONES static void NAME(const TX *x, int n, int d, const T *center,       \
                              int n_quad, T *phi)                               \
 {                                                                              \
     switch (d) {                                                               \
@@ -437,6 +547,23 @@ GMMC_CLONES static void NAME(double *GMMC_RESTRICT acc, const T *GMMC_RESTRICT s
 {                                                                              \
     for (int64_t idx = 0; idx < count; idx++)                                  \
         acc[idx] += src[idx];                                                  \
+}
+
+/* Copies between the float32 and float64 buffers of the float64-feature
+ * feature path: its float64 log-densities go to float32 rows, and the float32
+ * responsibilities to float64 for the statistics GEMM. */
+GMMC_CLONES static void gmmc_narrow(const double *GMMC_RESTRICT src, int64_t count,
+                                    float *GMMC_RESTRICT dst)
+{
+    for (int64_t idx = 0; idx < count; idx++)
+        dst[idx] = (float)src[idx];
+}
+
+GMMC_CLONES static void gmmc_widen(const float *GMMC_RESTRICT src, int64_t count,
+                                   double *GMMC_RESTRICT dst)
+{
+    for (int64_t idx = 0; idx < count; idx++)
+        dst[idx] = src[idx];
 }
 
 /* The per-component path of full covariances at D <= GMMC_SMALL_D, where one
@@ -863,8 +990,9 @@ GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_d, double)
 GMMC_DEFINE_HALF_SQ_NORMS(gmmc_half_sq_norms_f, float)
 GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_d, double)
 GMMC_DEFINE_WEIGHTED_CENTER(gmmc_weighted_center_f, float)
-GMMC_DEFINE_FEATURES(gmmc_quadratic_features_d, double)
-GMMC_DEFINE_FEATURES(gmmc_quadratic_features_f, float)
+GMMC_DEFINE_FEATURES(gmmc_quadratic_features_d, double, double)
+GMMC_DEFINE_FEATURES(gmmc_quadratic_features_f, float, float)
+GMMC_DEFINE_FEATURES(gmmc_quadratic_features_fd, float, double)
 GMMC_DEFINE_ADD(gmmc_add_d, double)
 GMMC_DEFINE_ADD(gmmc_add_f, float)
 GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_d, double)

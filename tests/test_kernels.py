@@ -225,11 +225,30 @@ def test_posterior_responsibilities_are_never_subnormal(dtype):
     assert_allclose(resp[normal], ref_resp[normal], rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+def test_float32_responsibilities_across_the_float_exp_range():
+    """float32 rows are normalised with a float exp: responsibilities down to
+    exp(-85) of the largest keep float32's accuracy (the log-densities' own
+    rounding, ~1e-7 of |log p|), and below exp(-86) they are exactly 0."""
+    x = np.linspace(-4.0, 5.0, 3001)  # log-ratio 50 - 10x: 90 down to 0
+    X = np.column_stack([x, np.zeros_like(x)])
+    weights, means = np.array([0.5, 0.5]), np.array([[0.0, 0.0], [10.0, 0.0]])
+    resp = np.empty((len(x), 2), dtype=np.float32)
+    _em.posterior(X.astype(np.float32), np.log(weights), means.astype(np.float32),
+                  np.ones(2, dtype=np.float32), "spherical",
+                  np.empty(len(x), dtype=np.float32), resp)
+    log_ratio = 50.0 - 10.0 * x
+    expected = np.exp(-log_ratio - np.logaddexp(0.0, -log_ratio))
+    assert np.all(resp[log_ratio > 86.01, 1] == 0)
+    kept = log_ratio < 85.0
+    assert_allclose(resp[kept, 1], expected[kept], rtol=2e-5)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_components", [1, 2, 5, 16, 17, 40])
+@pytest.mark.parametrize("n_components", [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 40])
 def test_posterior_normalization_on_both_sides_of_the_narrow_switch(n_components, dtype):
     """The log-sum-exp takes column blocks for K <= 16 and rows above: both
-    against scipy, with a partial last block (N = 200 is not a multiple of 64)."""
+    against scipy, with a partial last block (N = 200 is not a multiple of 64),
+    at every K whose block transposes have their own copy and at one without."""
     weights, means, covariances, prec_chol = random_model(n_components, 3, "diag", seed=7)
     X = sample_points(means, 200, seed=8)
     log_norm = np.empty(200, dtype=dtype)
@@ -420,6 +439,56 @@ def test_full_mixed_paths_match_references():
     for got, want in zip(sums, reference_statistics(X, None, ref_resp, shift, "full")):
         assert_allclose(got.reshape(want.shape), want, rtol=1e-9,
                         atol=1e-9 * (np.abs(want).max() + 1.0))
+
+
+@pytest.mark.parametrize("n_features, spread, in_float64", [
+    (2, 1.0, False), (2, 10.0, True), (8, 10.0, True), (32, 10.0, True)])
+def test_float32_full_features_go_float64_where_float32_rounding_is_too_large(
+        n_features, spread, in_float64):
+    """float32 full covariances whose components pass float64's rounding bound
+    but not float32's (separated clusters) take the quadratic features in
+    float64; a component past both bounds still goes per component. Posterior
+    and statistics match the float64 references to float32's rounding of the
+    log-densities, finer than the per-component path's 2e-4."""
+    k, d, n_samples = 6, n_features, 1001
+    weights, means, covariances, _ = random_model(k, d, "full", seed=31)
+    means *= spread
+    means[0] += 300.0
+    covariances[0] *= 1e-6  # far and tight: past float64's bound as well
+    weights[0] = 1e-3  # (and the mixture mean, the features' centre, stays put)
+    weights /= weights.sum()
+    prec_chol = np.array([upper_precision_factor(c) for c in covariances])
+    rng = np.random.RandomState(32)
+    # Wide samples, many between clusters (responsibilities neither 0 nor 1).
+    X = sample_points(means[1:], n_samples, seed=33, scale=1.5 * spread)
+    X[:20] = means[0] + 1e-3 * rng.standard_normal((20, d))
+    X32, means32, prec32 = (a.astype(np.float32) for a in (X, means, prec_chol))
+    sample_weight = rng.uniform(0.0, 2.0, n_samples).astype(np.float32)
+    prepared = _em.prepare_model(X32, np.log(weights), means32, prec32, "full", None)
+    assert prepared[6] and prepared[10] == in_float64
+    assert list(prepared[7]) == [1, 0, 0, 0, 0, 0]
+
+    covariances32 = covariances_from_factor(prec32, "full")
+    ref_norm, ref_resp = reference_posterior(X32, weights, means32.astype(np.float64),
+                                             covariances32, "full")
+    log_norm = np.empty(n_samples, dtype=np.float32)
+    resp = np.empty((n_samples, k), dtype=np.float32)
+    _em.posterior(X32, np.log(weights), means32, prec32, "full", log_norm, resp,
+                  prepared=prepared)
+    tol = 2e-5 if in_float64 else 2e-4
+    assert_allclose(log_norm, ref_norm, rtol=tol)
+    assert_allclose(resp, ref_resp, atol=tol)
+
+    shift = means + 0.1
+    sums = (np.zeros(k), np.zeros((k, d)), np.zeros(k * d * d))
+    loglik, _ = _em.accumulate_statistics(X32, sample_weight, np.log(weights), means32,
+                                          prec32, "full", shift, *sums,
+                                          prepared=prepared)
+    assert_allclose(loglik, sample_weight.astype(np.float64) @ ref_norm, rtol=tol)
+    expected = reference_statistics(X32, sample_weight, ref_resp, shift, "full")
+    for got, want in zip(sums, expected):
+        assert_allclose(got.reshape(want.shape), want, rtol=10 * tol,
+                        atol=10 * tol * np.abs(want).max())
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import gmmc
+from gmmc import _em
 
 from conftest import (COVARIANCE_TYPES, DATASETS, blobs, dataset, fit_quietly, init_kwargs,
                       iris, random_init, sklearn_one_step_init)
@@ -271,6 +272,21 @@ def test_parity_float32(covariance_type, name):
     gm, sk = fit_pair(X, n_components=k, covariance_type=covariance_type,
                       reg_covar=reg_covar, max_iter=200, **init_kwargs(init))
     assert gm.means_.dtype == np.float32
+    assert_same_fit(gm, sk, X, rtol=1e-3, proba_atol=1e-4, atol_frac=0.1)
+
+
+def test_parity_float32_separated_clusters_take_float64_features():
+    """float32 full covariances of separated clusters fail float32's rounding
+    bound of the quadratic-feature path and pass float64's: they take the
+    features in float64 (checked on the fitted model), and the fit is still
+    scikit-learn's."""
+    X = blobs(8, centers=5)[0].astype(np.float32)
+    init = random_init(X, 5, "full", seed=1)
+    gm, sk = fit_pair(X, n_components=5, covariance_type="full", max_iter=200,
+                      **init_kwargs(init))
+    prepared = _em.prepare_model(X, np.log(gm.weights_), gm.means_,
+                                 gm.precisions_cholesky_, "full", None)
+    assert prepared[6] and prepared[10]
     assert_same_fit(gm, sk, X, rtol=1e-3, proba_atol=1e-4, atol_frac=0.1)
 
 
