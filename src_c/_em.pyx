@@ -524,6 +524,19 @@ cdef extern from "_vectorized.h":
                                       int stride) noexcept nogil
     void gmmc_small_gram_d(const double* z, int n, int d, double* g) noexcept nogil
     void gmmc_small_gram_f(const float* z, int n, int d, float* g) noexcept nogil
+    # Full covariances at D <= GMMC_SMALL_D, K <= GMMC_NARROW_K: E-step and
+    # statistics in one fused pass.
+    enum: GMMC_NARROW_K
+    double gmmc_small_full_pass_d(const double* x, int64_t n, int d, int k,
+                                  const double* means, const double* prec,
+                                  const double* offset, const double* weight,
+                                  const double* shift, double* resp_sum, double* sum_x,
+                                  double* sum_xx) noexcept nogil
+    double gmmc_small_full_pass_f(const float* x, int64_t n, int d, int k,
+                                  const float* means, const float* prec,
+                                  const double* offset, const float* weight,
+                                  const double* shift, double* resp_sum, double* sum_x,
+                                  double* sum_xx) noexcept nogil
 
 
 cdef extern from "_microkernels.h":
@@ -912,6 +925,35 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
     free(lp)
 
 
+cdef double _small_full_pass(const Model* model, const floating[:, ::1] X,
+                             const floating* weight, const double* shift,
+                             double* resp_sum, double* sum_x,
+                             double* sum_xx) except? -1.0:
+    """_statistics_pass for full covariances at D <= SMALL_D and K <= 16: one
+    fused kernel call (gmmc_small_full_pass) over all rows."""
+    cdef int d = model.d, k = model.k, i
+    cdef double loglik
+    cdef double* xx_part = <double*>calloc(k * d * d, sizeof(double))
+    if xx_part == NULL:
+        raise MemoryError()
+    with nogil:
+        if floating is double:
+            loglik = gmmc_small_full_pass_d(
+                &X[0, 0], X.shape[0], d, k, <const double*>model.means,
+                <const double*>model.prec_chol, model.offset, weight, shift, resp_sum,
+                sum_x, xx_part)
+        else:
+            loglik = gmmc_small_full_pass_f(
+                &X[0, 0], X.shape[0], d, k, <const float*>model.means,
+                <const float*>model.prec_chol, model.offset, weight, shift, resp_sum,
+                sum_x, xx_part)
+        _symmetrize_upper(xx_part, d, k)
+        for i in range(k * d * d):
+            sum_xx[i] += xx_part[i]
+    free(xx_part)
+    return loglik
+
+
 cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                              const floating[:, ::1] X, const floating* weight,
                              const floating* given_resp, const double* shift,
@@ -924,6 +966,8 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     ``given_resp`` (N, K), which is copied, never modified, and full
     covariances take the exact per-component path.
     """
+    if model != NULL and cov == FULL and d <= GMMC_SMALL_D and k <= GMMC_NARROW_K:
+        return _small_full_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
     cdef int n, j
     cdef double loglik = 0.0

@@ -235,14 +235,79 @@ GMMC_DEFINE_BLOCK_TRANSPOSE(float, f)
  * int index j * GMMC_BLOCK + i may wrap, and GCC then leaves the loop scalar.
  * The loops run over whole blocks (the last one padded with zeros): without
  * a scalar remainder loop, a row's result does not depend on its position. */
-#define GMMC_DEFINE_NORMALIZE_NARROW(NAME, T, SUFFIX, TINY, EXP, ABS)           \
+/* The log-sum-exp of one block held as columns, cols (k, GMMC_BLOCK): each
+ * column becomes its responsibilities times wts[i]; lns[i] := its log-norm;
+ * lanes (GMMC_LANES) += wts[i] * lns[i] over the first `rows` columns (a zero
+ * weight drops even a -inf row). */
+#define GMMC_DEFINE_NORMALIZE_COLUMNS(T, SUFFIX, TINY, EXP, ABS)                \
+static GMMC_ALWAYS_INLINE void gmmc_normalize_cols_##SUFFIX(                   \
+    T *GMMC_RESTRICT cols, int k, int rows, const double *GMMC_RESTRICT wts,   \
+    double *GMMC_RESTRICT lns, double *GMMC_RESTRICT lanes)                    \
+{                                                                              \
+    T maxes[GMMC_BLOCK], shift[GMMC_BLOCK], sums[GMMC_BLOCK], scale[GMMC_BLOCK]; \
+    double logs[GMMC_BLOCK], terms[GMMC_BLOCK];                                \
+    for (int i = 0; i < GMMC_BLOCK; i++)                                       \
+        maxes[i] = -INFINITY;                                                  \
+    for (int j = 0; j < k; j++) {                                              \
+        const T *col = cols + (int64_t)j * GMMC_BLOCK;                         \
+        for (int i = 0; i < GMMC_BLOCK; i++) /* NaN skipped: */                \
+            maxes[i] = col[i] > maxes[i] ? col[i] : maxes[i];                  \
+    }                                                                          \
+    for (int i = 0; i < GMMC_BLOCK; i++) {                                     \
+        shift[i] = maxes[i] == -INFINITY ? (T)0 : maxes[i];                    \
+        sums[i] = 0;                                                           \
+    }                                                                          \
+    for (int j = 0; j < k; j++) {                                              \
+        T *col = cols + (int64_t)j * GMMC_BLOCK;                               \
+        for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
+            col[i] = EXP(col[i] - shift[i]);                                   \
+            sums[i] += col[i];                                                 \
+        }                                                                      \
+    }                                                                          \
+    for (int i = 0; i < GMMC_BLOCK; i++)                                       \
+        logs[i] = gmmc_log_at_least_one(sums[i] >= 1 ? (double)sums[i] : 1.0); \
+    /* Every row but those of -inf, NaN or infinite terms (a sum >= 1,        \
+     * finite), without a branch; those rare rows are redone below. */        \
+    int rare = 0;                                                              \
+    for (int i = 0; i < GMMC_BLOCK; i++) {                                     \
+        double s = sums[i];                                                    \
+        rare |= !(maxes[i] > -INFINITY && s >= 1.0 && s < INFINITY);           \
+        lns[i] = maxes[i] + logs[i];                                           \
+        scale[i] = (T)(wts[i] / s);                                            \
+    }                                                                          \
+    for (int i = 0; rare && i < rows; i++) {                                   \
+        double s = sums[i];                                                    \
+        if (maxes[i] == -INFINITY) {                                           \
+            lns[i] = -INFINITY;                                                \
+            scale[i] = 1; /* the row is all zeros already */                   \
+        } else if (!(s >= 1.0 && s < INFINITY)) {                              \
+            lns[i] = maxes[i] + log(s);                                        \
+        }                                                                      \
+    }                                                                          \
+    for (int i = 0; i < GMMC_BLOCK; i++)                                       \
+        terms[i] = i < rows && wts[i] != 0 ? wts[i] * lns[i] : 0.0;            \
+    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                           \
+        for (int l = 0; l < GMMC_LANES; l++)                                   \
+            lanes[l] += terms[i + l];                                          \
+    for (int j = 0; j < k; j++) {                                              \
+        T *col = cols + (int64_t)j * GMMC_BLOCK;                               \
+        for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
+            T r = col[i] * scale[i];                                           \
+            col[i] = ABS(r) < TINY ? (T)0 : r;                                 \
+        }                                                                      \
+    }                                                                          \
+}
+
+GMMC_DEFINE_NORMALIZE_COLUMNS(double, d, DBL_MIN, gmmc_exp_nonpositive, fabs)
+GMMC_DEFINE_NORMALIZE_COLUMNS(float, f, FLT_MIN, gmmc_expf_nonpositive, fabsf)
+
+#define GMMC_DEFINE_NORMALIZE_NARROW(NAME, T, SUFFIX)                           \
 GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                                T *log_norm)                                    \
 {                                                                              \
     double total = 0.0;                                                        \
     T cols[GMMC_NARROW_K * GMMC_BLOCK];                                        \
-    T maxes[GMMC_BLOCK], shift[GMMC_BLOCK], sums[GMMC_BLOCK], scale[GMMC_BLOCK]; \
-    double logs[GMMC_BLOCK], lns[GMMC_BLOCK], wts[GMMC_BLOCK], terms[GMMC_BLOCK]; \
+    double lns[GMMC_BLOCK], wts[GMMC_BLOCK];                                   \
     double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
     for (int first = 0; first < n; first += GMMC_BLOCK) {                      \
         int rows = n - first < GMMC_BLOCK ? n - first : GMMC_BLOCK;            \
@@ -255,62 +320,10 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                     cols[j * GMMC_BLOCK + i] =                                 \
                         i < rows ? block[(int64_t)i * k + j] : (T)0;           \
         for (int i = 0; i < GMMC_BLOCK; i++)                                   \
-            maxes[i] = -INFINITY;                                              \
-        for (int j = 0; j < k; j++) {                                          \
-            const T *col = cols + (int64_t)j * GMMC_BLOCK;                     \
-            for (int i = 0; i < GMMC_BLOCK; i++) /* NaN skipped: */            \
-                maxes[i] = col[i] > maxes[i] ? col[i] : maxes[i];              \
-        }                                                                      \
-        for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
-            shift[i] = maxes[i] == -INFINITY ? (T)0 : maxes[i];                \
-            sums[i] = 0;                                                       \
-        }                                                                      \
-        for (int j = 0; j < k; j++) {                                          \
-            T *col = cols + (int64_t)j * GMMC_BLOCK;                           \
-            for (int i = 0; i < GMMC_BLOCK; i++) {                             \
-                col[i] = EXP(col[i] - shift[i]);                               \
-                sums[i] += col[i];                                             \
-            }                                                                  \
-        }                                                                      \
-        for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
-            logs[i] = gmmc_log_at_least_one(sums[i] >= 1 ? (double)sums[i] : 1.0); \
-            wts[i] = 1.0;                                                      \
-        }                                                                      \
-        for (int i = 0; weight && i < rows; i++)                               \
-            wts[i] = weight[first + i];                                        \
-        /* Every row but those of -inf, NaN or infinite terms (a sum >= 1,    \
-         * finite), without a branch; those rare rows are redone below. */    \
-        int rare = 0;                                                          \
-        for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
-            double s = sums[i];                                                \
-            rare |= !(maxes[i] > -INFINITY && s >= 1.0 && s < INFINITY);       \
-            lns[i] = maxes[i] + logs[i];                                       \
-            scale[i] = (T)(wts[i] / s);                                        \
-        }                                                                      \
-        for (int i = 0; rare && i < rows; i++) {                               \
-            double s = sums[i];                                                \
-            if (maxes[i] == -INFINITY) {                                       \
-                lns[i] = -INFINITY;                                            \
-                scale[i] = 1; /* the row is all zeros already */               \
-            } else if (!(s >= 1.0 && s < INFINITY)) {                          \
-                lns[i] = maxes[i] + log(s);                                    \
-            }                                                                  \
-        }                                                                      \
+            wts[i] = weight && i < rows ? (double)weight[first + i] : 1.0;     \
+        gmmc_normalize_cols_##SUFFIX(cols, k, rows, wts, lns, lanes);          \
         for (int i = 0; log_norm && i < rows; i++)                             \
             log_norm[first + i] = (T)lns[i];                                   \
-        /* A zero weight drops even a -inf row; rows past the end add 0. */   \
-        for (int i = 0; i < GMMC_BLOCK; i++)                                   \
-            terms[i] = i < rows && wts[i] != 0 ? wts[i] * lns[i] : 0.0;        \
-        for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                       \
-            for (int l = 0; l < GMMC_LANES; l++)                               \
-                lanes[l] += terms[i + l];                                      \
-        for (int j = 0; j < k; j++) {                                          \
-            T *col = cols + (int64_t)j * GMMC_BLOCK;                           \
-            for (int i = 0; i < GMMC_BLOCK; i++) {                             \
-                T r = col[i] * scale[i];                                       \
-                col[i] = ABS(r) < TINY ? (T)0 : r;                             \
-            }                                                                  \
-        }                                                                      \
         if (rows == GMMC_BLOCK)                                                \
             gmmc_block_transpose_##SUFFIX(block, k, cols, 0);                  \
         else                                                                   \
@@ -323,10 +336,8 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
     return total;                                                              \
 }
 
-GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_d_narrow, double, d, DBL_MIN,
-                             gmmc_exp_nonpositive, fabs)
-GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_f_narrow, float, f, FLT_MIN,
-                             gmmc_expf_nonpositive, fabsf)
+GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_d_narrow, double, d)
+GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_f_narrow, float, f)
 
 /* For each of the n rows of lp (n, k): row := exp(row - max) / sum * weight[i]
  * (weight may be NULL) and log_norm[i] := log(sum exp(row)) (log_norm may be
@@ -640,6 +651,141 @@ GMMC_CLONES static void NAME(const T *z, int n, int d, T *g)                   \
                 total += acc[p][l];                                            \
             g[a * d + b] = total;                                              \
         }                                                                      \
+}
+
+/* A whole E-step and statistics pass of full covariances at D <= GMMC_SMALL_D
+ * and K <= GMMC_NARROW_K, fused block by block: a row of 2-4 values is far
+ * too short for the feature GEMMs' BLAS calls, their (n, F) features and the
+ * log-sum-exp's transposes, which took 90 % of such a pass. Each block of
+ * GMMC_BLOCK rows is transposed once (d, GMMC_BLOCK) and everything runs down
+ * its columns, vectorised across rows: in the working type W (the input's)
+ * each component's log-density from x - mu_j (y = (x - mu_j)^T U_j, as the
+ * per-component path) and the block's log-sum-exp (gmmc_normalize_cols_*);
+ * in float64 the weighted moments about shift_j, GMMC_LANES lanes per sum.
+ * Adds to resp_sum (K,), sum_x (K, D) and the upper triangles of sum_xx
+ * (K, D, D); returns sum_i w_i log p(x_i). prec: the upper factors U_j. */
+#define GMMC_SMALL_MOMENTS (1 + GMMC_SMALL_D + GMMC_SMALL_D * (GMMC_SMALL_D + 1) / 2)
+#define GMMC_DEFINE_SMALL_FULL_PASS(NAME, T, W, WSUFFIX)                        \
+static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
+    const T *GMMC_RESTRICT x, int64_t n, int d, int k,                         \
+    const T *GMMC_RESTRICT means, const T *GMMC_RESTRICT prec,                 \
+    const double *GMMC_RESTRICT offset, const T *GMMC_RESTRICT weight,         \
+    const double *GMMC_RESTRICT shift, double *GMMC_RESTRICT resp_sum,         \
+    double *GMMC_RESTRICT sum_x, double *GMMC_RESTRICT sum_xx)                 \
+{                                                                              \
+    W xt[GMMC_SMALL_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK];          \
+    W ye[GMMC_BLOCK], q[GMMC_BLOCK], ze[GMMC_SMALL_D][GMMC_BLOCK];             \
+    double y[GMMC_BLOCK], z[GMMC_SMALL_D][GMMC_BLOCK];                         \
+    double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
+    double acc[GMMC_NARROW_K][GMMC_SMALL_MOMENTS][GMMC_LANES];                 \
+    double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, total = 0.0;          \
+    int n_mom = 1 + d + d * (d + 1) / 2;                                       \
+    memset(acc, 0, sizeof acc);                                                \
+    for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
+        int rows = n - first < GMMC_BLOCK ? (int)(n - first) : GMMC_BLOCK;     \
+        const T *block = x + first * d;                                        \
+        if (rows == GMMC_BLOCK) { /* d a constant: vector permutes */          \
+            const T *row = block;                                              \
+            for (int i = 0; i < GMMC_BLOCK; i++, row += d)                     \
+                for (int a = 0; a < d; a++)                                    \
+                    xt[a][i] = row[a];                                         \
+        } else                                                                 \
+            /* rows past the end: zeros, weight 0 */                           \
+            for (int a = 0; a < d; a++)                                        \
+                for (int i = 0; i < GMMC_BLOCK; i++)                           \
+                    xt[a][i] = i < rows ? (W)block[i * d + a] : (W)0;          \
+        for (int i = 0; i < GMMC_BLOCK; i++)                                   \
+            wts[i] = i >= rows ? 0.0 : weight ? (double)weight[first + i] : 1.0; \
+        for (int j = 0; j < k; j++) {                                          \
+            const T *u = prec + j * d * d;                                     \
+            for (int a = 0; a < d; a++) {                                      \
+                W mu = means[j * d + a];                                       \
+                for (int i = 0; i < GMMC_BLOCK; i++)                           \
+                    ze[a][i] = xt[a][i] - mu;                                  \
+            }                                                                  \
+            /* (no zeroing loops: GCC makes them memset calls) */              \
+            for (int b = 0; b < d; b++) {                                      \
+                W c0 = u[b];                                                   \
+                for (int i = 0; i < GMMC_BLOCK; i++)                           \
+                    ye[i] = ze[0][i] * c0;                                     \
+                for (int a = 1; a <= b; a++) {                                 \
+                    W c = u[a * d + b];                                        \
+                    for (int i = 0; i < GMMC_BLOCK; i++)                       \
+                        ye[i] += ze[a][i] * c;                                 \
+                }                                                              \
+                for (int i = 0; i < GMMC_BLOCK; i++)                           \
+                    q[i] = b ? q[i] + ye[i] * ye[i] : ye[i] * ye[i];           \
+            }                                                                  \
+            W *col = cols + j * GMMC_BLOCK, off = (W)offset[j];                \
+            for (int i = 0; i < GMMC_BLOCK; i++)                               \
+                col[i] = off - (W)0.5 * q[i];                                  \
+        }                                                                      \
+        gmmc_normalize_cols_##WSUFFIX(cols, k, rows, wts, lns, lanes);         \
+        for (int j = 0; j < k; j++) {                                          \
+            double r[GMMC_BLOCK];                                              \
+            const W *col = cols + j * GMMC_BLOCK;                              \
+            for (int i = 0; i < GMMC_BLOCK; i++)                               \
+                r[i] = col[i];                                                 \
+            for (int a = 0; a < d; a++) {                                      \
+                double s = shift[j * d + a];                                   \
+                for (int i = 0; i < GMMC_BLOCK; i++)                           \
+                    z[a][i] = (double)xt[a][i] - s;                            \
+            }                                                                  \
+            /* One sum at a time, each down the block in GMMC_LANES lanes:     \
+             * [r, r z_a (a < d), r z_a z_b (a <= b)]. */                      \
+            double *m = &acc[j][0][0], *mxx = &acc[j][1 + d][0];               \
+            for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                   \
+                for (int l = 0; l < GMMC_LANES; l++)                           \
+                    m[l] += r[i + l];                                          \
+            for (int a = 0; a < d; a++) {                                      \
+                m += GMMC_LANES;                                               \
+                for (int i = 0; i < GMMC_BLOCK; i++)                           \
+                    y[i] = r[i] * z[a][i];                                     \
+                for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)               \
+                    for (int l = 0; l < GMMC_LANES; l++)                       \
+                        m[l] += y[i + l];                                      \
+                for (int b = a; b < d; b++, mxx += GMMC_LANES)                 \
+                    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)           \
+                        for (int l = 0; l < GMMC_LANES; l++)                   \
+                            mxx[l] += y[i + l] * z[b][i + l];                  \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+    for (int j = 0; j < k; j++) {                                              \
+        double sums[GMMC_SMALL_MOMENTS];                                       \
+        for (int m = 0; m < n_mom; m++) {                                      \
+            sums[m] = 0.0;                                                     \
+            for (int l = 0; l < GMMC_LANES; l++)                               \
+                sums[m] += acc[j][m][l];                                       \
+        }                                                                      \
+        resp_sum[j] += sums[0];                                                \
+        int m = 1 + d;                                                         \
+        for (int a = 0; a < d; a++) {                                          \
+            sum_x[j * d + a] += sums[1 + a];                                   \
+            for (int b = a; b < d; b++)                                        \
+                sum_xx[(j * d + a) * d + b] += sums[m++];                      \
+        }                                                                      \
+    }                                                                          \
+    for (int l = 0; l < GMMC_LANES; l++)                                       \
+        total += lanes[l];                                                     \
+    return total;                                                              \
+}                                                                              \
+GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
+                               const T *means, const T *prec,                  \
+                               const double *offset, const T *weight,          \
+                               const double *shift, double *resp_sum,          \
+                               double *sum_x, double *sum_xx)                  \
+{                                                                              \
+    switch (d) {                                                               \
+    case 1: return NAME##_rows(x, n, 1, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx);                       \
+    case 2: return NAME##_rows(x, n, 2, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx);                       \
+    case 3: return NAME##_rows(x, n, 3, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx);                       \
+    default: return NAME##_rows(x, n, 4, k, means, prec, offset, weight, shift, \
+                                resp_sum, sum_x, sum_xx);                      \
+    }                                                                          \
 }
 
 /* centred (n, d) := x - offset, rounded to T, and sq[i] := ||centred_i||^2
@@ -999,6 +1145,8 @@ GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_d, double)
 GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_f, float)
 GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_d, double)
 GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_f, float)
+GMMC_DEFINE_SMALL_FULL_PASS(gmmc_small_full_pass_d, double, double, d)
+GMMC_DEFINE_SMALL_FULL_PASS(gmmc_small_full_pass_f, float, float, f)
 GMMC_DEFINE_CENTER_SQ_NORMS(gmmc_center_sq_norms_d, double)
 GMMC_DEFINE_CENTER_SQ_NORMS(gmmc_center_sq_norms_f, float)
 GMMC_DEFINE_DIRECT_DISTANCES(gmmc_direct_distances_d, double)
