@@ -537,6 +537,20 @@ cdef extern from "_vectorized.h":
                                   const double* offset, const float* weight,
                                   const double* shift, double* resp_sum, double* sum_x,
                                   double* sum_xx) noexcept nogil
+    # ... and for diag and spherical at D <= GMMC_FUSED_DIAG_MAX_D, D * K <=
+    # GMMC_FUSED_DIAG_MAX_DK.
+    enum: GMMC_FUSED_DIAG_MAX_D
+    enum: GMMC_FUSED_DIAG_MAX_DK
+    double gmmc_small_diag_pass_d(const double* x, int64_t n, int d, int k, int spherical,
+                                  const double* means, const double* prec,
+                                  const double* offset, const double* weight,
+                                  const double* shift, double* resp_sum, double* sum_x,
+                                  double* sum_xx) noexcept nogil
+    double gmmc_small_diag_pass_f(const float* x, int64_t n, int d, int k, int spherical,
+                                  const float* means, const float* prec,
+                                  const double* offset, const float* weight,
+                                  const double* shift, double* resp_sum, double* sum_x,
+                                  double* sum_xx) noexcept nogil
 
 
 cdef extern from "_microkernels.h":
@@ -954,6 +968,26 @@ cdef double _small_full_pass(const Model* model, const floating[:, ::1] X,
     return loglik
 
 
+cdef double _small_diag_pass(const Model* model, const floating[:, ::1] X,
+                             const floating* weight, const double* shift,
+                             double* resp_sum, double* sum_x,
+                             double* sum_xx) noexcept nogil:
+    """_statistics_pass for diag and spherical covariances at D <= 16,
+    K <= 16 and D * K <= 80: one fused kernel call (gmmc_small_diag_pass) over
+    all rows, about the shared centre shift[0]."""
+    cdef int spherical = model.cov == SPHERICAL
+    if floating is double:
+        return gmmc_small_diag_pass_d(
+            &X[0, 0], X.shape[0], model.d, model.k, spherical,
+            <const double*>model.means, <const double*>model.prec_chol, model.offset,
+            weight, shift, resp_sum, sum_x, sum_xx)
+    else:
+        return gmmc_small_diag_pass_f(
+            &X[0, 0], X.shape[0], model.d, model.k, spherical,
+            <const float*>model.means, <const float*>model.prec_chol, model.offset,
+            weight, shift, resp_sum, sum_x, sum_xx)
+
+
 cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                              const floating[:, ::1] X, const floating* weight,
                              const floating* given_resp, const double* shift,
@@ -968,6 +1002,10 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     """
     if model != NULL and cov == FULL and d <= GMMC_SMALL_D and k <= GMMC_NARROW_K:
         return _small_full_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
+    if (model != NULL and (cov == DIAG or cov == SPHERICAL) and d <= GMMC_FUSED_DIAG_MAX_D
+            and k <= GMMC_NARROW_K and d * k <= GMMC_FUSED_DIAG_MAX_DK):
+        with nogil:
+            return _small_diag_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
     cdef int n, j
     cdef double loglik = 0.0

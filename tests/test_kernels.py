@@ -481,6 +481,47 @@ def test_full_small_fused_pass_on_both_sides_of_its_switch(n_features, k, dtype)
     assert_array_equal(sums[2], np.swapaxes(sums[2], 1, 2))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
+@pytest.mark.parametrize("n_features, k", [(1, 1), (2, 5), (8, 5), (16, 5), (16, 6),
+                                           (17, 2), (4, 17)])
+def test_diag_small_fused_pass_on_both_sides_of_its_switch(n_features, k,
+                                                           covariance_type, dtype):
+    """Diag and spherical covariances at D <= 16, K <= 16 and D * K <= 80 take
+    one fused E-step and statistics pass (the E-step in the input's precision,
+    the sums in float64); past any of the three bounds, the feature GEMMs.
+    Both against the float64 references of the same values, with weighted
+    rows (some zero), a component of weight 0 and a partial last block."""
+    rng = np.random.RandomState(50 + n_features)
+    n_samples, d = 1001, n_features
+    weights, means, covariances, prec_chol = random_model(k, d, covariance_type, seed=51)
+    if k > 1:
+        weights[1] = 0.0
+    X = sample_points(means, n_samples, seed=52).astype(dtype)
+    w = rng.uniform(0.0, 3.0, size=n_samples).astype(dtype)
+    w[::7] = 0.0
+    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
+    shift = shift_for(covariance_type, means, rng)
+    start = empty_accumulators(covariance_type, k, d, rng)
+    sums = tuple(a.copy() for a in start)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    loglik, _ = _em.accumulate_statistics(X, w, log_weights, means_d, prec_d,
+                                          covariance_type, shift, sums[0], sums[1],
+                                          sums[2].reshape(-1))
+    with np.errstate(divide="ignore"):
+        ref_norm, ref_resp = reference_posterior(
+            X, weights, means_d.astype(np.float64),
+            covariances_from_factor(prec_d, covariance_type), covariance_type)
+    fused = n_features <= 16 and k <= 16 and n_features * k <= 80
+    rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
+    assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
+    expected = reference_statistics(X, w, ref_resp, shift, covariance_type)
+    for got, initial, want in zip(sums, start, expected):
+        assert_allclose(got - initial, want, rtol=rtol,
+                        atol=rtol * (np.abs(want).max() + 1.0))
+
+
 @pytest.mark.parametrize("n_features, spread, in_float64", [
     (2, 1.0, False), (2, 10.0, True), (8, 10.0, True), (32, 10.0, True)])
 def test_float32_full_features_go_float64_where_float32_rounding_is_too_large(
