@@ -653,6 +653,60 @@ GMMC_CLONES static void NAME(const T *z, int n, int d, T *g)                   \
         }                                                                      \
 }
 
+/* Steps shared by the fused passes below. gmmc_load_block_*: xt (d,
+ * GMMC_BLOCK) := the block's rows transposed (zeros past `rows`; with d a
+ * constant, vector permutes), wts := their weights (0 past `rows`). */
+#define GMMC_DEFINE_LOAD_BLOCK(T, W, SUFFIX)                                    \
+static GMMC_ALWAYS_INLINE void gmmc_load_block_##SUFFIX(                       \
+    const T *GMMC_RESTRICT block, int rows, int d, const T *GMMC_RESTRICT weight, \
+    W (*GMMC_RESTRICT xt)[GMMC_BLOCK], double *GMMC_RESTRICT wts)              \
+{                                                                              \
+    if (rows == GMMC_BLOCK) {                                                  \
+        const T *row = block;                                                  \
+        for (int i = 0; i < GMMC_BLOCK; i++, row += d)                         \
+            for (int a = 0; a < d; a++)                                        \
+                xt[a][i] = row[a];                                             \
+    } else {                                                                   \
+        for (int a = 0; a < d; a++)                                            \
+            for (int i = 0; i < GMMC_BLOCK; i++)                               \
+                xt[a][i] = i < rows ? (W)block[i * d + a] : (W)0;              \
+    }                                                                          \
+    for (int i = 0; i < GMMC_BLOCK; i++)                                       \
+        wts[i] = i >= rows ? 0.0 : weight ? (double)weight[i] : 1.0;           \
+}
+
+GMMC_DEFINE_LOAD_BLOCK(double, double, d)
+GMMC_DEFINE_LOAD_BLOCK(float, float, f)
+
+/* lanes (GMMC_LANES) += v (GMMC_BLOCK), value i into lane i % GMMC_LANES:
+ * a block's sum without a serial chain, in an order fixed by position.
+ * (One sum per call: two into one array in one loop stay scalar.) */
+static GMMC_ALWAYS_INLINE void gmmc_add_lanes(double *GMMC_RESTRICT lanes,
+                                              const double *GMMC_RESTRICT v)
+{
+    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)
+        for (int l = 0; l < GMMC_LANES; l++)
+            lanes[l] += v[i + l];
+}
+
+/* The same for the products u v. */
+static GMMC_ALWAYS_INLINE void gmmc_add_product_lanes(double *GMMC_RESTRICT lanes,
+                                                      const double *GMMC_RESTRICT u,
+                                                      const double *GMMC_RESTRICT v)
+{
+    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)
+        for (int l = 0; l < GMMC_LANES; l++)
+            lanes[l] += u[i + l] * v[i + l];
+}
+
+static GMMC_ALWAYS_INLINE double gmmc_lanes_total(const double *lanes)
+{
+    double total = 0.0;
+    for (int l = 0; l < GMMC_LANES; l++)
+        total += lanes[l];
+    return total;
+}
+
 /* A whole E-step and statistics pass of full covariances at D <= GMMC_SMALL_D
  * and K <= GMMC_NARROW_K, fused block by block: a row of 2-4 values is far
  * too short for the feature GEMMs' BLAS calls, their (n, F) features and the
@@ -678,24 +732,13 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     double y[GMMC_BLOCK], z[GMMC_SMALL_D][GMMC_BLOCK];                         \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
     double acc[GMMC_NARROW_K][GMMC_SMALL_MOMENTS][GMMC_LANES];                 \
-    double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, total = 0.0;          \
+    double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
     int n_mom = 1 + d + d * (d + 1) / 2;                                       \
     memset(acc, 0, sizeof acc);                                                \
     for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
         int rows = n - first < GMMC_BLOCK ? (int)(n - first) : GMMC_BLOCK;     \
-        const T *block = x + first * d;                                        \
-        if (rows == GMMC_BLOCK) { /* d a constant: vector permutes */          \
-            const T *row = block;                                              \
-            for (int i = 0; i < GMMC_BLOCK; i++, row += d)                     \
-                for (int a = 0; a < d; a++)                                    \
-                    xt[a][i] = row[a];                                         \
-        } else                                                                 \
-            /* rows past the end: zeros, weight 0 */                           \
-            for (int a = 0; a < d; a++)                                        \
-                for (int i = 0; i < GMMC_BLOCK; i++)                           \
-                    xt[a][i] = i < rows ? (W)block[i * d + a] : (W)0;          \
-        for (int i = 0; i < GMMC_BLOCK; i++)                                   \
-            wts[i] = i >= rows ? 0.0 : weight ? (double)weight[first + i] : 1.0; \
+        gmmc_load_block_##WSUFFIX(x + first * d, rows, d,                      \
+                                  weight ? weight + first : NULL, xt, wts);    \
         for (int j = 0; j < k; j++) {                                          \
             const T *u = prec + j * d * d;                                     \
             for (int a = 0; a < d; a++) {                                      \
@@ -733,31 +776,21 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
             }                                                                  \
             /* One sum at a time, each down the block in GMMC_LANES lanes:     \
              * [r, r z_a (a < d), r z_a z_b (a <= b)]. */                      \
-            double *m = &acc[j][0][0], *mxx = &acc[j][1 + d][0];               \
-            for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                   \
-                for (int l = 0; l < GMMC_LANES; l++)                           \
-                    m[l] += r[i + l];                                          \
+            int m = 1 + d;                                                     \
+            gmmc_add_lanes(acc[j][0], r);                                      \
             for (int a = 0; a < d; a++) {                                      \
-                m += GMMC_LANES;                                               \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     y[i] = r[i] * z[a][i];                                     \
-                for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)               \
-                    for (int l = 0; l < GMMC_LANES; l++)                       \
-                        m[l] += y[i + l];                                      \
-                for (int b = a; b < d; b++, mxx += GMMC_LANES)                 \
-                    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)           \
-                        for (int l = 0; l < GMMC_LANES; l++)                   \
-                            mxx[l] += y[i + l] * z[b][i + l];                  \
+                gmmc_add_lanes(acc[j][1 + a], y);                              \
+                for (int b = a; b < d; b++)                                    \
+                    gmmc_add_product_lanes(acc[j][m++], y, z[b]);              \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int j = 0; j < k; j++) {                                              \
         double sums[GMMC_SMALL_MOMENTS];                                       \
-        for (int m = 0; m < n_mom; m++) {                                      \
-            sums[m] = 0.0;                                                     \
-            for (int l = 0; l < GMMC_LANES; l++)                               \
-                sums[m] += acc[j][m][l];                                       \
-        }                                                                      \
+        for (int m = 0; m < n_mom; m++)                                        \
+            sums[m] = gmmc_lanes_total(acc[j][m]);                             \
         resp_sum[j] += sums[0];                                                \
         int m = 1 + d;                                                         \
         for (int a = 0; a < d; a++) {                                          \
@@ -766,9 +799,7 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
                 sum_xx[(j * d + a) * d + b] += sums[m++];                      \
         }                                                                      \
     }                                                                          \
-    for (int l = 0; l < GMMC_LANES; l++)                                       \
-        total += lanes[l];                                                     \
-    return total;                                                              \
+    return gmmc_lanes_total(lanes);                                            \
 }                                                                              \
 GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
                                const T *means, const T *prec,                  \
@@ -815,23 +846,12 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     double z[GMMC_FUSED_DIAG_MAX_D][GMMC_BLOCK], r[GMMC_BLOCK], y[GMMC_BLOCK]; \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
     double acc[GMMC_NARROW_K][1 + 2 * GMMC_FUSED_DIAG_MAX_D][GMMC_LANES];      \
-    double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0}, total = 0.0;          \
+    double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
     memset(acc, 0, sizeof acc);                                                \
     for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
         int rows = n - first < GMMC_BLOCK ? (int)(n - first) : GMMC_BLOCK;     \
-        const T *block = x + first * d;                                        \
-        if (rows == GMMC_BLOCK) { /* d a constant: vector permutes */          \
-            const T *row = block;                                              \
-            for (int i = 0; i < GMMC_BLOCK; i++, row += d)                     \
-                for (int a = 0; a < d; a++)                                    \
-                    xt[a][i] = row[a];                                         \
-        } else                                                                 \
-            /* rows past the end: zeros, weight 0 */                           \
-            for (int a = 0; a < d; a++)                                        \
-                for (int i = 0; i < GMMC_BLOCK; i++)                           \
-                    xt[a][i] = i < rows ? (W)block[i * d + a] : (W)0;          \
-        for (int i = 0; i < GMMC_BLOCK; i++)                                   \
-            wts[i] = i >= rows ? 0.0 : weight ? (double)weight[first + i] : 1.0; \
+        gmmc_load_block_##WSUFFIX(x + first * d, rows, d,                      \
+                                  weight ? weight + first : NULL, xt, wts);    \
         for (int j = 0; j < k; j++) {                                          \
             for (int a = 0; a < d; a++) {                                      \
                 W mu = means[j * d + a], p = spherical ? prec[j] : prec[j * d + a]; \
@@ -854,31 +874,19 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
             const W *col = cols + j * GMMC_BLOCK;                              \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
                 r[i] = col[i];                                                 \
-            double *m = &acc[j][0][0];                                         \
-            for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                   \
-                for (int l = 0; l < GMMC_LANES; l++)                           \
-                    m[l] += r[i + l];                                          \
+            gmmc_add_lanes(acc[j][0], r);                                      \
             for (int a = 0; a < d; a++) {                                      \
-                double *mx = &acc[j][1 + a][0], *mxx = &acc[j][1 + d + a][0];  \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     y[i] = r[i] * z[a][i];                                     \
-                /* (two loops: two sums into acc in one would stay scalar) */  \
-                for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)               \
-                    for (int l = 0; l < GMMC_LANES; l++)                       \
-                        mx[l] += y[i + l];                                     \
-                for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)               \
-                    for (int l = 0; l < GMMC_LANES; l++)                       \
-                        mxx[l] += y[i + l] * z[a][i + l];                      \
+                gmmc_add_lanes(acc[j][1 + a], y);                              \
+                gmmc_add_product_lanes(acc[j][1 + d + a], y, z[a]);            \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int j = 0; j < k; j++) {                                              \
         double sums[1 + 2 * GMMC_FUSED_DIAG_MAX_D];                            \
-        for (int m = 0; m < 1 + 2 * d; m++) {                                  \
-            sums[m] = 0.0;                                                     \
-            for (int l = 0; l < GMMC_LANES; l++)                               \
-                sums[m] += acc[j][m][l];                                       \
-        }                                                                      \
+        for (int m = 0; m < 1 + 2 * d; m++)                                    \
+            sums[m] = gmmc_lanes_total(acc[j][m]);                             \
         resp_sum[j] += sums[0];                                                \
         for (int a = 0; a < d; a++) {                                          \
             sum_x[j * d + a] += sums[1 + a];                                   \
@@ -888,9 +896,7 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
                 sum_xx[j * d + a] += sums[1 + d + a];                          \
         }                                                                      \
     }                                                                          \
-    for (int l = 0; l < GMMC_LANES; l++)                                       \
-        total += lanes[l];                                                     \
-    return total;                                                              \
+    return gmmc_lanes_total(lanes);                                            \
 }                                                                              \
 GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
                                int spherical, const T *means, const T *prec,   \

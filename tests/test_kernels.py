@@ -441,63 +441,32 @@ def test_full_mixed_paths_match_references():
                         atol=1e-9 * (np.abs(want).max() + 1.0))
 
 
+def _takes_the_fused_pass(covariance_type, d, k):
+    if covariance_type == "full":
+        return d <= 4 and k <= 16
+    return d <= 16 and k <= 16 and d * k <= 80
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_features, k", [(1, 1), (2, 5), (3, 8), (4, 16), (4, 17),
-                                           (5, 3)])
-def test_full_small_fused_pass_on_both_sides_of_its_switch(n_features, k, dtype):
-    """Full covariances at D <= 4 and K <= 16 take one fused E-step and
-    statistics pass (the E-step in the input's precision, the sums in
-    float64), against the float64 references of the same values; past either
-    bound, the usual paths. Weighted rows (some zero), a component of weight 0
-    (log-densities of -inf), sums about points other than the means, a
-    partial last block."""
+@pytest.mark.parametrize("covariance_type, n_features, k", [
+    ("full", 1, 1), ("full", 2, 5), ("full", 3, 8), ("full", 4, 16), ("full", 4, 17),
+    ("full", 5, 3)] + [(c, d, k) for c in ("diag", "spherical") for d, k in [
+        (1, 1), (2, 5), (8, 5), (16, 5), (16, 6), (17, 2), (4, 17)]])
+def test_small_fused_pass_on_both_sides_of_its_switch(covariance_type, n_features, k,
+                                                      dtype):
+    """Small mixtures take one fused E-step and statistics pass (the E-step in
+    the input's precision, the sums in float64): full covariances at D <= 4
+    and K <= 16; diag and spherical at D <= 16, K <= 16 and D * K <= 80. Past
+    any bound, the usual paths. Against the float64 references of the same
+    values, with weighted rows (some zero), a component of weight 0
+    (log-densities of -inf), sums about points other than the means (full)
+    and a partial last block."""
     rng = np.random.RandomState(40 + n_features)
     n_samples, d = 1001, n_features
-    weights, means, covariances, prec_chol = random_model(k, d, "full", seed=41)
+    weights, means, covariances, prec_chol = random_model(k, d, covariance_type, seed=41)
     if k > 1:
         weights[1] = 0.0
     X = sample_points(means, n_samples, seed=42).astype(dtype)
-    w = rng.uniform(0.0, 3.0, size=n_samples).astype(dtype)
-    w[::7] = 0.0
-    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
-    shift = shift_for("full", means, rng)
-    start = empty_accumulators("full", k, d, rng)
-    sums = tuple(a.copy() for a in start)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(weights)
-    loglik, _ = _em.accumulate_statistics(X, w, log_weights, means_d, prec_d, "full",
-                                          shift, sums[0], sums[1], sums[2].reshape(-1))
-    with np.errstate(divide="ignore"):
-        ref_norm, ref_resp = reference_posterior(
-            X, weights, means_d.astype(np.float64), covariances_from_factor(prec_d, "full"),
-            "full")
-    fused = n_features <= 4 and k <= 16
-    rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
-    assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
-    expected = reference_statistics(X, w, ref_resp, shift, "full")
-    for got, initial, want in zip(sums, start, expected):
-        assert_allclose(got - initial, want, rtol=rtol,
-                        atol=rtol * (np.abs(want).max() + 1.0))
-    assert_array_equal(sums[2], np.swapaxes(sums[2], 1, 2))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("covariance_type", ["diag", "spherical"])
-@pytest.mark.parametrize("n_features, k", [(1, 1), (2, 5), (8, 5), (16, 5), (16, 6),
-                                           (17, 2), (4, 17)])
-def test_diag_small_fused_pass_on_both_sides_of_its_switch(n_features, k,
-                                                           covariance_type, dtype):
-    """Diag and spherical covariances at D <= 16, K <= 16 and D * K <= 80 take
-    one fused E-step and statistics pass (the E-step in the input's precision,
-    the sums in float64); past any of the three bounds, the feature GEMMs.
-    Both against the float64 references of the same values, with weighted
-    rows (some zero), a component of weight 0 and a partial last block."""
-    rng = np.random.RandomState(50 + n_features)
-    n_samples, d = 1001, n_features
-    weights, means, covariances, prec_chol = random_model(k, d, covariance_type, seed=51)
-    if k > 1:
-        weights[1] = 0.0
-    X = sample_points(means, n_samples, seed=52).astype(dtype)
     w = rng.uniform(0.0, 3.0, size=n_samples).astype(dtype)
     w[::7] = 0.0
     means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
@@ -513,13 +482,15 @@ def test_diag_small_fused_pass_on_both_sides_of_its_switch(n_features, k,
         ref_norm, ref_resp = reference_posterior(
             X, weights, means_d.astype(np.float64),
             covariances_from_factor(prec_d, covariance_type), covariance_type)
-    fused = n_features <= 16 and k <= 16 and n_features * k <= 80
+    fused = _takes_the_fused_pass(covariance_type, d, k)
     rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
     assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
     expected = reference_statistics(X, w, ref_resp, shift, covariance_type)
     for got, initial, want in zip(sums, start, expected):
         assert_allclose(got - initial, want, rtol=rtol,
                         atol=rtol * (np.abs(want).max() + 1.0))
+    if covariance_type == "full":
+        assert_array_equal(sums[2], np.swapaxes(sums[2], 1, 2))
 
 
 @pytest.mark.parametrize("n_features, spread, in_float64", [
