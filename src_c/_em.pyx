@@ -508,8 +508,8 @@ cdef extern from "_vectorized.h":
                                    const float* center, int n_quad,
                                    float* phi) noexcept nogil
     void gmmc_quadratic_features_fd(const float* x, int n, int d,
-                                       const double* center, int n_quad,
-                                       double* phi) noexcept nogil
+                                    const double* center, int n_quad,
+                                    double* phi) noexcept nogil
     void gmmc_narrow(const double* src, int64_t count, float* dst) noexcept nogil
     void gmmc_widen(const float* src, int64_t count, double* dst) noexcept nogil
     void gmmc_add_d(double* acc, const double* src, Py_ssize_t count) noexcept nogil
@@ -617,7 +617,7 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
 
     if floating is float and model.features64:
         gmmc_quadratic_features_fd(x, n, d, model.center64, _n_quadratic(model.cov, d),
-                                      phi64)
+                                   phi64)
         gemm_rm(False, False, n, k, n_feat, -0.5, phi64, n_feat, model.aux64, k, 0.0,
                 lp64, k)
         gmmc_narrow(lp64, <int64_t>n * k, lp)
@@ -998,12 +998,15 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
 
     With ``model`` the responsibilities come from the E-step; otherwise from
     ``given_resp`` (N, K), which is copied, never modified, and full
-    covariances take the exact per-component path.
+    covariances take the exact per-component path. Small mixtures with a
+    model take one fused kernel call instead (_small_full_pass,
+    _small_diag_pass).
     """
-    if model != NULL and cov == FULL and d <= GMMC_SMALL_D and k <= GMMC_NARROW_K:
+    cdef bint fusable = model != NULL and X.shape[0] > 0 and k <= GMMC_NARROW_K
+    if fusable and cov == FULL and d <= GMMC_SMALL_D:
         return _small_full_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
-    if (model != NULL and (cov == DIAG or cov == SPHERICAL) and d <= GMMC_FUSED_DIAG_MAX_D
-            and k <= GMMC_NARROW_K and d * k <= GMMC_FUSED_DIAG_MAX_DK):
+    if (fusable and (cov == DIAG or cov == SPHERICAL) and d <= GMMC_FUSED_DIAG_MAX_D
+            and d * k <= GMMC_FUSED_DIAG_MAX_DK):
         with nogil:
             return _small_diag_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
