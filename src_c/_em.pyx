@@ -2,7 +2,8 @@
 # cython: cdivision=True, initializedcheck=False
 """EM kernels for Gaussian mixtures.
 
-Every kernel walks the samples in row chunks (``_chunk_rows``). For one chunk
+Every kernel walks the samples in row chunks (``_chunk_rows``; the fused
+statistics passes of small mixtures in blocks of 64 rows). For one chunk
 it computes the weighted log-density of each sample under each component, turns
 it into responsibilities with a log-sum-exp, and (for fitting) adds the chunk's
 sufficient statistics to the caller's float64 accumulators. X is therefore read

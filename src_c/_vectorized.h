@@ -71,7 +71,7 @@ static inline double gmmc_exp_nonpositive(double t)
 }
 
 /* The same for float32 responsibilities, in float: exp(r) by its degree-7
- * Taylor polynomial (truncation error < 3e-9 relative, under float's 6e-8).
+ * Taylor polynomial (truncation error < 1e-8 relative, under float's 6e-8).
  * Below t = -86 the result is flushed to 0: the term is under 5e-38 of the
  * row's largest, and 2^k stays a normal number (no subnormal products). */
 static inline float gmmc_expf_nonpositive(float t)
@@ -223,18 +223,6 @@ static GMMC_ALWAYS_INLINE void gmmc_block_transpose_##SUFFIX(                  \
 GMMC_DEFINE_BLOCK_TRANSPOSE(double, d)
 GMMC_DEFINE_BLOCK_TRANSPOSE(float, f)
 
-/* The log-sum-exp of gmmc_normalize_rows_* below, for k <= GMMC_NARROW_K,
- * where a row is shorter than a vector or two: the block is transposed into
- * cols (k, GMMC_BLOCK), so that the maximum, exp, sum and scaling all run
- * down columns, vectorised across rows. (Row by row, K = 5 left the
- * reductions scalar: 12 ns per row.) float32 rows are worked in float with a
- * float exp, twice the lanes of double and a shorter polynomial (its rows'
- * log-norms still come from a float64 log): the exp was half of a float32
- * posterior at D = 2, K = 5.
- * Columns are addressed through pointers: under -fwrapv (Python's flags) an
- * int index j * GMMC_BLOCK + i may wrap, and GCC then leaves the loop scalar.
- * The loops run over whole blocks (the last one padded with zeros): without
- * a scalar remainder loop, a row's result does not depend on its position. */
 /* The log-sum-exp of one block held as columns, cols (k, GMMC_BLOCK): each
  * column becomes its responsibilities times wts[i]; lns[i] := its log-norm;
  * lanes (GMMC_LANES) += wts[i] * lns[i] over the first `rows` columns (a zero
@@ -301,6 +289,18 @@ static GMMC_ALWAYS_INLINE void gmmc_normalize_cols_##SUFFIX(                   \
 GMMC_DEFINE_NORMALIZE_COLUMNS(double, d, DBL_MIN, gmmc_exp_nonpositive, fabs)
 GMMC_DEFINE_NORMALIZE_COLUMNS(float, f, FLT_MIN, gmmc_expf_nonpositive, fabsf)
 
+/* The log-sum-exp of gmmc_normalize_rows_* below, for k <= GMMC_NARROW_K,
+ * where a row is shorter than a vector or two: the block is transposed into
+ * cols (k, GMMC_BLOCK), so that the maximum, exp, sum and scaling all run
+ * down columns, vectorised across rows. (Row by row, K = 5 left the
+ * reductions scalar: 12 ns per row.) float32 rows are worked in float with a
+ * float exp, twice the lanes of double and a shorter polynomial (its rows'
+ * log-norms still come from a float64 log): the exp was half of a float32
+ * posterior at D = 2, K = 5.
+ * Columns are addressed through pointers: under -fwrapv (Python's flags) an
+ * int index j * GMMC_BLOCK + i may wrap, and GCC then leaves the loop scalar.
+ * The loops run over whole blocks (the last one padded with zeros): without
+ * a scalar remainder loop, a row's result does not depend on its position. */
 #define GMMC_DEFINE_NORMALIZE_NARROW(NAME, T, SUFFIX)                           \
 GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                                T *log_norm)                                    \
