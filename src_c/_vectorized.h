@@ -223,6 +223,35 @@ static GMMC_ALWAYS_INLINE void gmmc_block_transpose_##SUFFIX(                  \
 GMMC_DEFINE_BLOCK_TRANSPOSE(double, d)
 GMMC_DEFINE_BLOCK_TRANSPOSE(float, f)
 
+/* lanes (GMMC_LANES) += v (GMMC_BLOCK), value i into lane i % GMMC_LANES:
+ * a block's sum without a serial chain, in an order fixed by position.
+ * (One sum per call: two into one array in one loop stay scalar.) */
+static GMMC_ALWAYS_INLINE void gmmc_add_lanes(double *GMMC_RESTRICT lanes,
+                                              const double *GMMC_RESTRICT v)
+{
+    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)
+        for (int l = 0; l < GMMC_LANES; l++)
+            lanes[l] += v[i + l];
+}
+
+/* The same for the products u v. */
+static GMMC_ALWAYS_INLINE void gmmc_add_product_lanes(double *GMMC_RESTRICT lanes,
+                                                      const double *GMMC_RESTRICT u,
+                                                      const double *GMMC_RESTRICT v)
+{
+    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)
+        for (int l = 0; l < GMMC_LANES; l++)
+            lanes[l] += u[i + l] * v[i + l];
+}
+
+static GMMC_ALWAYS_INLINE double gmmc_lanes_total(const double *lanes)
+{
+    double total = 0.0;
+    for (int l = 0; l < GMMC_LANES; l++)
+        total += lanes[l];
+    return total;
+}
+
 /* The log-sum-exp of one block held as columns, cols (k, GMMC_BLOCK): each
  * column becomes its responsibilities times wts[i]; lns[i] := its log-norm;
  * lanes (GMMC_LANES) += wts[i] * lns[i] over the first `rows` columns (a zero
@@ -274,9 +303,7 @@ static GMMC_ALWAYS_INLINE void gmmc_normalize_cols_##SUFFIX(                   \
     }                                                                          \
     for (int i = 0; i < GMMC_BLOCK; i++)                                       \
         terms[i] = i < rows && wts[i] != 0 ? wts[i] * lns[i] : 0.0;            \
-    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)                           \
-        for (int l = 0; l < GMMC_LANES; l++)                                   \
-            lanes[l] += terms[i + l];                                          \
+    gmmc_add_lanes(lanes, terms);                                              \
     for (int j = 0; j < k; j++) {                                              \
         T *col = cols + (int64_t)j * GMMC_BLOCK;                               \
         for (int i = 0; i < GMMC_BLOCK; i++) {                                 \
@@ -305,7 +332,6 @@ GMMC_DEFINE_NORMALIZE_COLUMNS(float, f, FLT_MIN, gmmc_expf_nonpositive, fabsf)
 GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                                T *log_norm)                                    \
 {                                                                              \
-    double total = 0.0;                                                        \
     T cols[GMMC_NARROW_K * GMMC_BLOCK];                                        \
     double lns[GMMC_BLOCK], wts[GMMC_BLOCK];                                   \
     double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
@@ -331,9 +357,7 @@ GMMC_CLONES static double NAME(T *lp, int n, int k, const T *weight,           \
                 for (int j = 0; j < k; j++)                                    \
                     block[(int64_t)i * k + j] = cols[j * GMMC_BLOCK + i];      \
     }                                                                          \
-    for (int l = 0; l < GMMC_LANES; l++)                                       \
-        total += lanes[l];                                                     \
-    return total;                                                              \
+    return gmmc_lanes_total(lanes);                                            \
 }
 
 GMMC_DEFINE_NORMALIZE_NARROW(gmmc_normalize_rows_d_narrow, double, d)
@@ -561,7 +585,7 @@ GMMC_CLONES static void NAME(double *GMMC_RESTRICT acc, const T *GMMC_RESTRICT s
 }
 
 /* Copies between the float32 and float64 buffers of the float64-feature
- * feature path: its float64 log-densities go to float32 rows, and the float32
+ * path: its float64 log-densities go to float32 rows, and the float32
  * responsibilities to float64 for the statistics GEMM. */
 GMMC_CLONES static void gmmc_narrow(const double *GMMC_RESTRICT src, int64_t count,
                                     float *GMMC_RESTRICT dst)
@@ -656,10 +680,10 @@ GMMC_CLONES static void NAME(const T *z, int n, int d, T *g)                   \
 /* Steps shared by the fused passes below. gmmc_load_block_*: xt (d,
  * GMMC_BLOCK) := the block's rows transposed (zeros past `rows`; with d a
  * constant, vector permutes), wts := their weights (0 past `rows`). */
-#define GMMC_DEFINE_LOAD_BLOCK(T, W, SUFFIX)                                    \
+#define GMMC_DEFINE_LOAD_BLOCK(T, SUFFIX)                                       \
 static GMMC_ALWAYS_INLINE void gmmc_load_block_##SUFFIX(                       \
     const T *GMMC_RESTRICT block, int rows, int d, const T *GMMC_RESTRICT weight, \
-    W (*GMMC_RESTRICT xt)[GMMC_BLOCK], double *GMMC_RESTRICT wts)              \
+    T (*GMMC_RESTRICT xt)[GMMC_BLOCK], double *GMMC_RESTRICT wts)              \
 {                                                                              \
     if (rows == GMMC_BLOCK) {                                                  \
         const T *row = block;                                                  \
@@ -669,57 +693,28 @@ static GMMC_ALWAYS_INLINE void gmmc_load_block_##SUFFIX(                       \
     } else {                                                                   \
         for (int a = 0; a < d; a++)                                            \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
-                xt[a][i] = i < rows ? (W)block[i * d + a] : (W)0;              \
+                xt[a][i] = i < rows ? block[i * d + a] : (T)0;                 \
     }                                                                          \
     for (int i = 0; i < GMMC_BLOCK; i++)                                       \
         wts[i] = i >= rows ? 0.0 : weight ? (double)weight[i] : 1.0;           \
 }
 
-GMMC_DEFINE_LOAD_BLOCK(double, double, d)
-GMMC_DEFINE_LOAD_BLOCK(float, float, f)
-
-/* lanes (GMMC_LANES) += v (GMMC_BLOCK), value i into lane i % GMMC_LANES:
- * a block's sum without a serial chain, in an order fixed by position.
- * (One sum per call: two into one array in one loop stay scalar.) */
-static GMMC_ALWAYS_INLINE void gmmc_add_lanes(double *GMMC_RESTRICT lanes,
-                                              const double *GMMC_RESTRICT v)
-{
-    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)
-        for (int l = 0; l < GMMC_LANES; l++)
-            lanes[l] += v[i + l];
-}
-
-/* The same for the products u v. */
-static GMMC_ALWAYS_INLINE void gmmc_add_product_lanes(double *GMMC_RESTRICT lanes,
-                                                      const double *GMMC_RESTRICT u,
-                                                      const double *GMMC_RESTRICT v)
-{
-    for (int i = 0; i < GMMC_BLOCK; i += GMMC_LANES)
-        for (int l = 0; l < GMMC_LANES; l++)
-            lanes[l] += u[i + l] * v[i + l];
-}
-
-static GMMC_ALWAYS_INLINE double gmmc_lanes_total(const double *lanes)
-{
-    double total = 0.0;
-    for (int l = 0; l < GMMC_LANES; l++)
-        total += lanes[l];
-    return total;
-}
+GMMC_DEFINE_LOAD_BLOCK(double, d)
+GMMC_DEFINE_LOAD_BLOCK(float, f)
 
 /* A whole E-step and statistics pass of full covariances at D <= GMMC_SMALL_D
  * and K <= GMMC_NARROW_K, fused block by block: a row of 2-4 values is far
  * too short for the feature GEMMs' BLAS calls, their (n, F) features and the
  * log-sum-exp's transposes, which took 90 % of such a pass. Each block of
  * GMMC_BLOCK rows is transposed once (d, GMMC_BLOCK) and everything runs down
- * its columns, vectorised across rows: in the working type W (the input's)
+ * its columns, vectorised across rows: in the input's type T
  * each component's log-density from x - mu_j (y = (x - mu_j)^T U_j, as the
  * per-component path) and the block's log-sum-exp (gmmc_normalize_cols_*);
  * in float64 the weighted moments about shift_j, GMMC_LANES lanes per sum.
  * Adds to resp_sum (K,), sum_x (K, D) and the upper triangles of sum_xx
  * (K, D, D); returns sum_i w_i log p(x_i). prec: the upper factors U_j. */
 #define GMMC_SMALL_MOMENTS (1 + GMMC_SMALL_D + GMMC_SMALL_D * (GMMC_SMALL_D + 1) / 2)
-#define GMMC_DEFINE_SMALL_FULL_PASS(NAME, T, W, WSUFFIX)                        \
+#define GMMC_DEFINE_SMALL_FULL_PASS(NAME, T, SUFFIX)                           \
 static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const T *GMMC_RESTRICT x, int64_t n, int d, int k,                         \
     const T *GMMC_RESTRICT means, const T *GMMC_RESTRICT prec,                 \
@@ -727,8 +722,8 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const double *GMMC_RESTRICT shift, double *GMMC_RESTRICT resp_sum,         \
     double *GMMC_RESTRICT sum_x, double *GMMC_RESTRICT sum_xx)                 \
 {                                                                              \
-    W xt[GMMC_SMALL_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK];          \
-    W ye[GMMC_BLOCK], q[GMMC_BLOCK], ze[GMMC_SMALL_D][GMMC_BLOCK];             \
+    T xt[GMMC_SMALL_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK];          \
+    T ye[GMMC_BLOCK], q[GMMC_BLOCK], ze[GMMC_SMALL_D][GMMC_BLOCK];             \
     double y[GMMC_BLOCK], z[GMMC_SMALL_D][GMMC_BLOCK];                         \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
     double acc[GMMC_NARROW_K][GMMC_SMALL_MOMENTS][GMMC_LANES];                 \
@@ -737,36 +732,36 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     memset(acc, 0, sizeof acc);                                                \
     for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
         int rows = n - first < GMMC_BLOCK ? (int)(n - first) : GMMC_BLOCK;     \
-        gmmc_load_block_##WSUFFIX(x + first * d, rows, d,                      \
+        gmmc_load_block_##SUFFIX(x + first * d, rows, d,                       \
                                   weight ? weight + first : NULL, xt, wts);    \
         for (int j = 0; j < k; j++) {                                          \
             const T *u = prec + j * d * d;                                     \
             for (int a = 0; a < d; a++) {                                      \
-                W mu = means[j * d + a];                                       \
+                T mu = means[j * d + a];                                       \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     ze[a][i] = xt[a][i] - mu;                                  \
             }                                                                  \
             /* (no zeroing loops: GCC makes them memset calls) */              \
             for (int b = 0; b < d; b++) {                                      \
-                W c0 = u[b];                                                   \
+                T c0 = u[b];                                                   \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     ye[i] = ze[0][i] * c0;                                     \
                 for (int a = 1; a <= b; a++) {                                 \
-                    W c = u[a * d + b];                                        \
+                    T c = u[a * d + b];                                        \
                     for (int i = 0; i < GMMC_BLOCK; i++)                       \
                         ye[i] += ze[a][i] * c;                                 \
                 }                                                              \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     q[i] = b ? q[i] + ye[i] * ye[i] : ye[i] * ye[i];           \
             }                                                                  \
-            W *col = cols + j * GMMC_BLOCK, off = (W)offset[j];                \
+            T *col = cols + j * GMMC_BLOCK, off = (T)offset[j];                \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
-                col[i] = off - (W)0.5 * q[i];                                  \
+                col[i] = off - (T)0.5 * q[i];                                  \
         }                                                                      \
-        gmmc_normalize_cols_##WSUFFIX(cols, k, rows, wts, lns, lanes);         \
+        gmmc_normalize_cols_##SUFFIX(cols, k, rows, wts, lns, lanes);          \
         for (int j = 0; j < k; j++) {                                          \
             double r[GMMC_BLOCK];                                              \
-            const W *col = cols + j * GMMC_BLOCK;                              \
+            const T *col = cols + j * GMMC_BLOCK;                              \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
                 r[i] = col[i];                                                 \
             for (int a = 0; a < d; a++) {                                      \
@@ -801,7 +796,7 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     }                                                                          \
     return gmmc_lanes_total(lanes);                                            \
 }                                                                              \
-GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
+GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,            \
                                const T *means, const T *prec,                  \
                                const double *offset, const T *weight,          \
                                const double *shift, double *resp_sum,          \
@@ -827,13 +822,15 @@ GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
  * (K,), sum_x (K, D) and sum_xx: (K, D) diag, (K,) spherical (the sum over
  * a). Its work grows with D * K where the feature GEMMs' grows slower, so it
  * is taken up to D * K = GMMC_FUSED_DIAG_MAX_DK (one pass of 100 000 rows, one
- * thread, float64 / float32, against the GEMMs: diag D = 2, K = 5 0.78 / 0.51
- * against 1.22 / 1.06 ms; D = 16, K = 5 2.56 / 1.91 against 3.56 / 2.12;
- * D = 8, K = 16 3.92 / 2.73 against 3.89 / 1.98; spherical D = 16, K = 16
- * 6.9 / 5.3 against 3.9 / 3.0). */
+ * thread, float64 / float32, against the GEMMs: diag D = 2, K = 5 0.65 / 0.44
+ * against 1.22 / 1.02 ms; D = 16, K = 5 2.04 / 1.45 against 3.36 / 2.08;
+ * D = 8, K = 16 3.01 / 1.96 against 3.30 / 1.80; spherical D = 16, K = 16
+ * 4.8 / 3.4 against 4.1 / 2.9). The bound was set on an earlier, slower
+ * version of this kernel; it is now conservative (D = 16, K = 6: 2.19 / 1.56
+ * fused against 2.96 / 2.24 ms). */
 #define GMMC_FUSED_DIAG_MAX_D 16
 #define GMMC_FUSED_DIAG_MAX_DK 80
-#define GMMC_DEFINE_SMALL_DIAG_PASS(NAME, T, W, WSUFFIX)                        \
+#define GMMC_DEFINE_SMALL_DIAG_PASS(NAME, T, SUFFIX)                           \
 static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const T *GMMC_RESTRICT x, int64_t n, int d, int k, int spherical,          \
     const T *GMMC_RESTRICT means, const T *GMMC_RESTRICT prec,                 \
@@ -841,8 +838,8 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const double *GMMC_RESTRICT shift, double *GMMC_RESTRICT resp_sum,         \
     double *GMMC_RESTRICT sum_x, double *GMMC_RESTRICT sum_xx)                 \
 {                                                                              \
-    W xt[GMMC_FUSED_DIAG_MAX_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK]; \
-    W q[GMMC_BLOCK];                                                           \
+    T xt[GMMC_FUSED_DIAG_MAX_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK]; \
+    T q[GMMC_BLOCK];                                                           \
     double z[GMMC_FUSED_DIAG_MAX_D][GMMC_BLOCK], r[GMMC_BLOCK], y[GMMC_BLOCK]; \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
     double acc[GMMC_NARROW_K][1 + 2 * GMMC_FUSED_DIAG_MAX_D][GMMC_LANES];      \
@@ -850,28 +847,28 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     memset(acc, 0, sizeof acc);                                                \
     for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
         int rows = n - first < GMMC_BLOCK ? (int)(n - first) : GMMC_BLOCK;     \
-        gmmc_load_block_##WSUFFIX(x + first * d, rows, d,                      \
+        gmmc_load_block_##SUFFIX(x + first * d, rows, d,                       \
                                   weight ? weight + first : NULL, xt, wts);    \
         for (int j = 0; j < k; j++) {                                          \
             for (int a = 0; a < d; a++) {                                      \
-                W mu = means[j * d + a], p = spherical ? prec[j] : prec[j * d + a]; \
+                T mu = means[j * d + a], p = spherical ? prec[j] : prec[j * d + a]; \
                 for (int i = 0; i < GMMC_BLOCK; i++) {                         \
-                    W t = (xt[a][i] - mu) * p;                                 \
+                    T t = (xt[a][i] - mu) * p;                                 \
                     q[i] = a ? q[i] + t * t : t * t;                           \
                 }                                                              \
             }                                                                  \
-            W *col = cols + j * GMMC_BLOCK, off = (W)offset[j];                \
+            T *col = cols + j * GMMC_BLOCK, off = (T)offset[j];                \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
-                col[i] = off - (W)0.5 * q[i];                                  \
+                col[i] = off - (T)0.5 * q[i];                                  \
         }                                                                      \
-        gmmc_normalize_cols_##WSUFFIX(cols, k, rows, wts, lns, lanes);         \
+        gmmc_normalize_cols_##SUFFIX(cols, k, rows, wts, lns, lanes);          \
         for (int a = 0; a < d; a++) {                                          \
             double s = shift[a];                                               \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
                 z[a][i] = (double)xt[a][i] - s;                                \
         }                                                                      \
         for (int j = 0; j < k; j++) {                                          \
-            const W *col = cols + j * GMMC_BLOCK;                              \
+            const T *col = cols + j * GMMC_BLOCK;                              \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
                 r[i] = col[i];                                                 \
             gmmc_add_lanes(acc[j][0], r);                                      \
@@ -898,7 +895,7 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     }                                                                          \
     return gmmc_lanes_total(lanes);                                            \
 }                                                                              \
-GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
+GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,            \
                                int spherical, const T *means, const T *prec,   \
                                const double *offset, const T *weight,          \
                                const double *shift, double *resp_sum,          \
@@ -926,8 +923,8 @@ GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,           \
  * (each square in T, summed in double), the sum in 8 lanes so that it
  * vectorises (a running sum over a row is a chain of dependent adds: at
  * D = 32 it cost k-means' distance passes more than their GEMM). */
-#define GMMC_DEFINE_CENTER_SQ_NORMS(NAME, T)                                    \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,         \
+#define GMMC_DEFINE_CENTER_SQ_NORMS(NAME, T)                                   \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,           \
                              const double *GMMC_RESTRICT offset,               \
                              T *GMMC_RESTRICT centred, double *GMMC_RESTRICT sq) \
 {                                                                              \
@@ -960,8 +957,8 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,         \
  * rounded to T and summed in double: feature b in lane b % 8, the lanes added
  * pairwise at the end, the order of the AVX-512 version
  * (gmmc_seed_distances_* in _microkernels.h). */
-#define GMMC_DEFINE_DIRECT_DISTANCES(NAME, T)                                   \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,          \
+#define GMMC_DEFINE_DIRECT_DISTANCES(NAME, T)                                  \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,           \
                              const double *GMMC_RESTRICT offset,               \
                              const T *GMMC_RESTRICT centers, int t,            \
                              T *GMMC_RESTRICT centred, T *GMMC_RESTRICT out,   \
@@ -993,7 +990,7 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int n, int d,          \
 /* lanes[8 j + i % 8] += w_i min(dist[j * ld + i], closest_i) for the n rows
  * of a chunk (w_i = 1 without weights): the candidates' potentials in 8
  * lanes, so that the sum vectorises (the caller adds the lanes up). */
-#define GMMC_DEFINE_SEED_POTENTIALS(NAME, T)                                    \
+#define GMMC_DEFINE_SEED_POTENTIALS(NAME, T)                                   \
 GMMC_CLONES static void NAME(const T *GMMC_RESTRICT dist, int64_t ld, int n,   \
                              int t, const T *GMMC_RESTRICT closest,            \
                              const T *GMMC_RESTRICT weight,                    \
@@ -1022,7 +1019,7 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT dist, int64_t ld, int n,   \
 }
 
 /* closest_i := min(closest_i, values_i) */
-#define GMMC_DEFINE_MIN_INTO(NAME, T)                                           \
+#define GMMC_DEFINE_MIN_INTO(NAME, T)                                          \
 GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
                              const T *GMMC_RESTRICT values, int64_t n)         \
 {                                                                              \
@@ -1037,7 +1034,7 @@ GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
  * sums[label_i] += w_i x'_i (x' the centred rows, n x d), counts[label_i] +=
  * w_i, *inertia += w_i dist_i and *n_changed counts the labels that moved.
  * I: an integer as wide as T, so that the search vectorises. */
-#define GMMC_DEFINE_LLOYD_ASSIGN(NAME, T, I)                                    \
+#define GMMC_DEFINE_LLOYD_ASSIGN(NAME, T, I)                                   \
 GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
                              int k, const double *GMMC_RESTRICT x_sq,          \
                              const double *GMMC_RESTRICT c_sq,                 \
@@ -1051,7 +1048,7 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
 {                                                                              \
     T best_dist[64];                                                           \
     I best[64];                                                                \
-    for (int64_t i0 = 0; i0 < n; i0 += 64) {                                  \
+    for (int64_t i0 = 0; i0 < n; i0 += 64) {                                   \
         const int64_t m = n - i0 < 64 ? n - i0 : 64;                           \
         const double *xs = x_sq + i0;                                          \
         for (int64_t i = 0; i < m; i++) {                                      \
@@ -1088,8 +1085,8 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
  * when center is NULL), squared when ``square``; w_i = 1 without weights.
  * Each row is one vector pass over out, so the loop over features vectorises
  * (the data's weighted moments; the responsibilities' sums per component). */
-#define GMMC_DEFINE_COLUMN_SUMS(NAME, T)                                        \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
+#define GMMC_DEFINE_COLUMN_SUMS(NAME, T)                                       \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,       \
                              const T *GMMC_RESTRICT weight,                    \
                              const double *GMMC_RESTRICT center, int square,   \
                              double *GMMC_RESTRICT out)                        \
@@ -1120,8 +1117,8 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
  * is NaN or infinite (their products with 0 are NaN). One pass for input
  * validation, in 64 lanes: a loop over whole arrays, which vectorises where
  * an 8-way reduction would not. */
-#define GMMC_DEFINE_VALUE_RANGE(NAME, T)                                        \
-GMMC_CLONES static int NAME(const T *GMMC_RESTRICT x, int64_t n,              \
+#define GMMC_DEFINE_VALUE_RANGE(NAME, T)                                       \
+GMMC_CLONES static int NAME(const T *GMMC_RESTRICT x, int64_t n,               \
                             double *GMMC_RESTRICT range)                       \
 {                                                                              \
     T lo[64], hi[64], probe[64];                                               \
@@ -1159,8 +1156,8 @@ GMMC_CLONES static int NAME(const T *GMMC_RESTRICT x, int64_t n,              \
  * sum_xx[j] (d values) += w_i y_i^2, 2 (spherical): sum_xx[j] += w_i ||y_i||^2
  * (in 8 lanes), 0: nothing. Each row is a few vector passes over D values,
  * where one-hot responsibilities would cost K times as many. */
-#define GMMC_DEFINE_LABEL_MOMENTS(NAME, T)                                      \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
+#define GMMC_DEFINE_LABEL_MOMENTS(NAME, T)                                     \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,       \
                              const T *GMMC_RESTRICT weight,                    \
                              const int *GMMC_RESTRICT labels,                  \
                              const double *GMMC_RESTRICT shift, int squares,   \
@@ -1208,8 +1205,8 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
  * a time, in a local array), through pointers, so that the loop over them
  * vectorises without reassociating a sum (compiled by Cython, the int-indexed
  * loop stayed scalar: half of a tied iteration). */
-#define GMMC_DEFINE_TIED_LOG_PROB(NAME, T)                                      \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT y, int n, int d,          \
+#define GMMC_DEFINE_TIED_LOG_PROB(NAME, T)                                     \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT y, int n, int d,           \
                              const T *GMMC_RESTRICT aux, int k,                \
                              const double *GMMC_RESTRICT offset,               \
                              T *GMMC_RESTRICT lp)                              \
@@ -1241,8 +1238,8 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT y, int n, int d,          \
 /* out (n, d) := x - shift, shift in double, rounded to T; then, with weights,
  * each row times sqrt(w_i) (the tied scatter's rows). Pointers, so that the
  * loops vectorise (Cython's int-indexed ones stayed scalar). */
-#define GMMC_DEFINE_CENTER_SCALE(NAME, T)                                       \
-GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
+#define GMMC_DEFINE_CENTER_SCALE(NAME, T)                                      \
+GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,       \
                              const double *GMMC_RESTRICT shift,                \
                              T *GMMC_RESTRICT out)                             \
 {                                                                              \
@@ -1253,8 +1250,8 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,      \
             *o = (T)((double)*row - *s);                                       \
     }                                                                          \
 }
-#define GMMC_DEFINE_SCALE_ROWS(NAME, T)                                         \
-GMMC_CLONES static void NAME(T *GMMC_RESTRICT rows, int64_t n, int d,         \
+#define GMMC_DEFINE_SCALE_ROWS(NAME, T)                                        \
+GMMC_CLONES static void NAME(T *GMMC_RESTRICT rows, int64_t n, int d,          \
                              const T *GMMC_RESTRICT weight)                    \
 {                                                                              \
     for (int64_t i = 0; i < n; i++) {                                          \
@@ -1279,10 +1276,10 @@ GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_d, double)
 GMMC_DEFINE_SMALL_QUADRATIC_FORMS(gmmc_small_quadratic_forms_f, float)
 GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_d, double)
 GMMC_DEFINE_SMALL_GRAM(gmmc_small_gram_f, float)
-GMMC_DEFINE_SMALL_FULL_PASS(gmmc_small_full_pass_d, double, double, d)
-GMMC_DEFINE_SMALL_FULL_PASS(gmmc_small_full_pass_f, float, float, f)
-GMMC_DEFINE_SMALL_DIAG_PASS(gmmc_small_diag_pass_d, double, double, d)
-GMMC_DEFINE_SMALL_DIAG_PASS(gmmc_small_diag_pass_f, float, float, f)
+GMMC_DEFINE_SMALL_FULL_PASS(gmmc_small_full_pass_d, double, d)
+GMMC_DEFINE_SMALL_FULL_PASS(gmmc_small_full_pass_f, float, f)
+GMMC_DEFINE_SMALL_DIAG_PASS(gmmc_small_diag_pass_d, double, d)
+GMMC_DEFINE_SMALL_DIAG_PASS(gmmc_small_diag_pass_f, float, f)
 GMMC_DEFINE_CENTER_SQ_NORMS(gmmc_center_sq_norms_d, double)
 GMMC_DEFINE_CENTER_SQ_NORMS(gmmc_center_sq_norms_f, float)
 GMMC_DEFINE_DIRECT_DISTANCES(gmmc_direct_distances_d, double)
