@@ -108,6 +108,7 @@ cdef struct Model:
     int cov
     bint features          # run the quadratic-feature GEMMs
     bint features64        # features in float64 for float32 input (above)
+    bint fused             # statistics passes: one fused kernel (_statistics_pass)
     const unsigned char* exact  # (K,) full: 1 = this component per component
     bint micro             # per-component products by the micro-kernels
     int dp                 # micro: padded row length
@@ -209,7 +210,8 @@ cdef inline size_t _work_size(int cov, int d, int k) noexcept nogil:
 cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                       const floating* means, const floating* prec,
                       const double* center_in, bint allow_features,
-                      bint allow_micro, double* work, floating* aux, double* aux64,
+                      bint allow_micro, bint allow_fused, double* work, floating* aux,
+                      double* aux64,
                       floating* center_out, double* center64, double* offset,
                       unsigned char* exact, floating* prec_padded,
                       Model* model) noexcept nogil:
@@ -220,7 +222,9 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     accurate; any centre is exact). Full covariances take the feature GEMMs
     when at least half the components are accurate on them; the others are
     then done per component alone; float32 takes them in float64 where that
-    leaves fewer components alone. work: _work_size doubles. OUT: aux and
+    leaves fewer components alone. Statistics passes of mixtures with few
+    components are fused (``model.fused``) where ``allow_fused``. work:
+    _work_size doubles. OUT: aux and
     aux64 (_aux_size; aux64 only for float32 full covariances), center_out and
     center64 (D,), offset (K,), exact (K,), prec_padded
     (K, dp, dp) when micro-kernels may run, and ``model``, which points into
@@ -341,6 +345,10 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
             for a in range(d):
                 for b in range(d):
                     prec_padded[(j * dp + a) * dp + b] = prec[(j * d + a) * d + b]
+    model.fused = allow_fused and (
+        gmmc_small_full_pass_pays(d, k) if cov == FULL
+        else (cov == DIAG or cov == SPHERICAL)
+        and gmmc_small_diag_pass_pays(d, k, cov == SPHERICAL))
     model.cov = cov
     model.features = features
     model.features64 = features64
@@ -360,14 +368,15 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
 
 def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
                   str covariance_type, center, bint allow_features=True,
-                  bint allow_microkernels=True):
+                  bint allow_microkernels=True, bint allow_fused=True):
     """Validate the parameters and build the arrays behind a ``Model``.
 
     X gives the dtype and D (its rows are not read); ``center`` is the centre
     of tied, diag and spherical computations (None: the mixture mean).
     ``allow_features=False`` keeps full covariances on the per-component path
-    and ``allow_microkernels=False`` that path on BLAS (to test one path
-    against the other). Returns an opaque tuple that
+    and ``allow_microkernels=False`` that path on BLAS, ``allow_fused=False``
+    the statistics passes of small mixtures off their fused kernel (to test
+    one path against the other). Returns an opaque tuple that
     ``posterior`` and ``accumulate_statistics`` accept as ``prepared``, so that
     threads sharing one model prepare it once.
     """
@@ -415,11 +424,13 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     with nogil:
         _fill_model(cov, d, k, &log_w[0], &means_view[0, 0], &prec_view[0],
                     NULL if center_in is None else &center_in[0], allow_features,
-                    allow_microkernels, &work_view[0], &aux_view[0], &aux64_view[0],
+                    allow_microkernels, allow_fused, &work_view[0], &aux_view[0],
+                    &aux64_view[0],
                     &center_view[0], &center64_view[0], &offset_view[0], &exact_view[0],
                     &padded_view[0], &model)
     return (cov, means, prec_chol, aux, center_out, offset, bool(model.features), exact,
-            bool(model.micro), prec_padded, bool(model.features64), aux64, center64)
+            bool(model.micro), prec_padded, bool(model.features64), aux64, center64,
+            bool(model.fused))
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -438,6 +449,7 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
     model.cov = prepared[0]
     model.features = prepared[6]
     model.features64 = prepared[10]
+    model.fused = prepared[13]
     model.aux64 = &aux64[0]
     model.center64 = &center64[0]
     model.exact = &exact[0]
@@ -525,23 +537,23 @@ cdef extern from "_vectorized.h":
                                       int stride) noexcept nogil
     void gmmc_small_gram_d(const double* z, int n, int d, double* g) noexcept nogil
     void gmmc_small_gram_f(const float* z, int n, int d, float* g) noexcept nogil
-    # Full covariances at D <= GMMC_SMALL_D, K <= GMMC_NARROW_K: E-step and
-    # statistics in one fused pass.
+    # Mixtures with few components, full (gmmc_small_full_pass_pays) or diag
+    # and spherical (gmmc_small_diag_pass_pays): E-step and statistics in one
+    # fused pass.
     enum: GMMC_NARROW_K
+    bint gmmc_small_full_pass_pays(int d, int k) noexcept nogil
+    bint gmmc_small_diag_pass_pays(int d, int k, int spherical) noexcept nogil
+    int64_t GMMC_SMALL_FULL_ACC(int d, int k) noexcept nogil
     double gmmc_small_full_pass_d(const double* x, int64_t n, int d, int k,
                                   const double* means, const double* prec,
                                   const double* offset, const double* weight,
                                   const double* shift, double* resp_sum, double* sum_x,
-                                  double* sum_xx) noexcept nogil
+                                  double* sum_xx, double* acc) noexcept nogil
     double gmmc_small_full_pass_f(const float* x, int64_t n, int d, int k,
                                   const float* means, const float* prec,
                                   const double* offset, const float* weight,
                                   const double* shift, double* resp_sum, double* sum_x,
-                                  double* sum_xx) noexcept nogil
-    # ... and for diag and spherical at D <= GMMC_FUSED_DIAG_MAX_D, D * K <=
-    # GMMC_FUSED_DIAG_MAX_DK.
-    enum: GMMC_FUSED_DIAG_MAX_D
-    enum: GMMC_FUSED_DIAG_MAX_DK
+                                  double* sum_xx, double* acc) noexcept nogil
     double gmmc_small_diag_pass_d(const double* x, int64_t n, int d, int k, int spherical,
                                   const double* means, const double* prec,
                                   const double* offset, const double* weight,
@@ -944,28 +956,32 @@ cdef double _small_full_pass(const Model* model, const floating[:, ::1] X,
                              const floating* weight, const double* shift,
                              double* resp_sum, double* sum_x,
                              double* sum_xx) except? -1.0:
-    """_statistics_pass for full covariances at D <= SMALL_D and K <= 16: one
-    fused kernel call (gmmc_small_full_pass) over all rows."""
+    """_statistics_pass for full covariances with few components
+    (gmmc_small_full_pass_pays): one fused kernel call (gmmc_small_full_pass)
+    over all rows."""
     cdef int d = model.d, k = model.k, i
     cdef double loglik
     cdef double* xx_part = <double*>calloc(k * d * d, sizeof(double))
-    if xx_part == NULL:
+    cdef double* acc = <double*>calloc(GMMC_SMALL_FULL_ACC(d, k), sizeof(double))
+    if xx_part == NULL or acc == NULL:
+        free(xx_part); free(acc)
         raise MemoryError()
     with nogil:
         if floating is double:
             loglik = gmmc_small_full_pass_d(
                 &X[0, 0], X.shape[0], d, k, <const double*>model.means,
                 <const double*>model.prec_chol, model.offset, weight, shift, resp_sum,
-                sum_x, xx_part)
+                sum_x, xx_part, acc)
         else:
             loglik = gmmc_small_full_pass_f(
                 &X[0, 0], X.shape[0], d, k, <const float*>model.means,
                 <const float*>model.prec_chol, model.offset, weight, shift, resp_sum,
-                sum_x, xx_part)
+                sum_x, xx_part, acc)
         _symmetrize_upper(xx_part, d, k)
         for i in range(k * d * d):
             sum_xx[i] += xx_part[i]
     free(xx_part)
+    free(acc)
     return loglik
 
 
@@ -973,9 +989,9 @@ cdef double _small_diag_pass(const Model* model, const floating[:, ::1] X,
                              const floating* weight, const double* shift,
                              double* resp_sum, double* sum_x,
                              double* sum_xx) noexcept nogil:
-    """_statistics_pass for diag and spherical covariances at D <= 16,
-    K <= 16 and D * K <= 80: one fused kernel call (gmmc_small_diag_pass) over
-    all rows, about the shared centre shift[0]."""
+    """_statistics_pass for diag and spherical covariances with few
+    components (gmmc_small_diag_pass_pays): one fused kernel call
+    (gmmc_small_diag_pass) over all rows, about the shared centre shift[0]."""
     cdef int spherical = model.cov == SPHERICAL
     if floating is double:
         return gmmc_small_diag_pass_d(
@@ -1000,14 +1016,13 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     With ``model`` the responsibilities come from the E-step; otherwise from
     ``given_resp`` (N, K), which is copied, never modified, and full
     covariances take the exact per-component path. Small mixtures with a
-    model take one fused kernel call instead (_small_full_pass,
-    _small_diag_pass).
+    model take one fused kernel call instead where ``model.fused``
+    (_small_full_pass, _small_diag_pass).
     """
-    cdef bint fusable = model != NULL and X.shape[0] > 0 and k <= GMMC_NARROW_K
-    if fusable and cov == FULL and d <= GMMC_SMALL_D:
+    cdef bint fused = model != NULL and model.fused and X.shape[0] > 0
+    if fused and cov == FULL:
         return _small_full_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
-    if (fusable and (cov == DIAG or cov == SPHERICAL) and d <= GMMC_FUSED_DIAG_MAX_D
-            and d * k <= GMMC_FUSED_DIAG_MAX_DK):
+    if fused:
         with nogil:
             return _small_diag_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
     cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
@@ -1432,7 +1447,7 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
                 for j in range(k):
                     shift[j * d + a] = means[j, a] if cov == FULL else mixture_mean
             _fill_model(cov, d, k, &log_w[0], &means[0, 0], &prec_chol[0],
-                        NULL if cov == FULL else &shift[0], True, True, &work[0],
+                        NULL if cov == FULL else &shift[0], True, True, True, &work[0],
                         &aux[0], &aux64[0], &center[0], &center64[0], &offset[0],
                         &exact[0], &padded[0], &model)
             for j in range(k):

@@ -702,34 +702,51 @@ static GMMC_ALWAYS_INLINE void gmmc_load_block_##SUFFIX(                       \
 GMMC_DEFINE_LOAD_BLOCK(double, d)
 GMMC_DEFINE_LOAD_BLOCK(float, f)
 
-/* A whole E-step and statistics pass of full covariances at D <= GMMC_SMALL_D
- * and K <= GMMC_NARROW_K, fused block by block: a row of 2-4 values is far
- * too short for the feature GEMMs' BLAS calls, their (n, F) features and the
- * log-sum-exp's transposes, which took 90 % of such a pass. Each block of
- * GMMC_BLOCK rows is transposed once (d, GMMC_BLOCK) and everything runs down
- * its columns, vectorised across rows: in the input's type T
- * each component's log-density from x - mu_j (y = (x - mu_j)^T U_j, as the
- * per-component path) and the block's log-sum-exp (gmmc_normalize_cols_*);
- * in float64 the weighted moments about shift_j, GMMC_LANES lanes per sum.
- * Adds to resp_sum (K,), sum_x (K, D) and the upper triangles of sum_xx
- * (K, D, D); returns sum_i w_i log p(x_i). prec: the upper factors U_j. */
-#define GMMC_SMALL_MOMENTS (1 + GMMC_SMALL_D + GMMC_SMALL_D * (GMMC_SMALL_D + 1) / 2)
+/* A whole E-step and statistics pass of full covariances with few
+ * components, fused block by block: the feature GEMMs' BLAS calls on K output
+ * columns, their (n, F) features and the log-sum-exp's transposes took most
+ * of such a pass. Each block of GMMC_BLOCK rows is transposed once
+ * (d, GMMC_BLOCK) and everything runs down its columns, vectorised across
+ * rows: in the input's type T each component's log-density from x - mu_j
+ * (y = (x - mu_j)^T U_j, as the per-component path) and the block's
+ * log-sum-exp (gmmc_normalize_cols_*); in float64 the weighted moments about
+ * shift_j, GMMC_LANES lanes per sum. Adds to resp_sum (K,), sum_x (K, D) and
+ * the upper triangles of sum_xx (K, D, D); returns sum_i w_i log p(x_i).
+ * prec: the upper factors U_j. acc: GMMC_SMALL_FULL_ACC(d, k) zeroed doubles.
+ *
+ * Its work, like the GEMMs', grows as K D^2; it is taken up to D = 32 and
+ * D * K = 384 (gmmc_small_full_pass_pays). One pass of 100 000 rows, one
+ * thread, float64 / float32, fused against the feature or per-component
+ * paths: D = 8, K = 5 2.3 / 1.7 against 5.3 / 5.3 ms; D = 16, K = 5 6.0 /
+ * 4.7 against 12.9 / 12.7; D = 32, K = 5 20 / 15 against 35 / 34; D = 24,
+ * K = 16 35.1 / 26.7 against 35.6 / 34.1; D = 32, K = 16 (past the bound)
+ * 59.9 / 49.5 against 57.3 / 53.4. */
+#define GMMC_FUSED_FULL_MAX_D 32
+#define GMMC_FUSED_FULL_MAX_DK 384
+#define GMMC_SMALL_FULL_MOMENTS(d) (1 + (d) + (d) * ((d) + 1) / 2)
+#define GMMC_SMALL_FULL_ACC(d, k) ((int64_t)(k) * GMMC_SMALL_FULL_MOMENTS(d) * GMMC_LANES)
+
+static inline int gmmc_small_full_pass_pays(int d, int k)
+{
+    return k <= GMMC_NARROW_K && d <= GMMC_FUSED_FULL_MAX_D
+        && d * k <= GMMC_FUSED_FULL_MAX_DK;
+}
+
 #define GMMC_DEFINE_SMALL_FULL_PASS(NAME, T, SUFFIX)                           \
 static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const T *GMMC_RESTRICT x, int64_t n, int d, int k,                         \
     const T *GMMC_RESTRICT means, const T *GMMC_RESTRICT prec,                 \
     const double *GMMC_RESTRICT offset, const T *GMMC_RESTRICT weight,         \
     const double *GMMC_RESTRICT shift, double *GMMC_RESTRICT resp_sum,         \
-    double *GMMC_RESTRICT sum_x, double *GMMC_RESTRICT sum_xx)                 \
+    double *GMMC_RESTRICT sum_x, double *GMMC_RESTRICT sum_xx,                 \
+    double (*GMMC_RESTRICT acc)[GMMC_LANES])                                   \
 {                                                                              \
-    T xt[GMMC_SMALL_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK];          \
-    T ye[GMMC_BLOCK], q[GMMC_BLOCK], ze[GMMC_SMALL_D][GMMC_BLOCK];             \
-    double y[GMMC_BLOCK], z[GMMC_SMALL_D][GMMC_BLOCK];                         \
+    T xt[GMMC_FUSED_FULL_MAX_D][GMMC_BLOCK], cols[GMMC_NARROW_K * GMMC_BLOCK]; \
+    T ye[GMMC_BLOCK], q[GMMC_BLOCK], ze[GMMC_FUSED_FULL_MAX_D][GMMC_BLOCK];    \
+    double y[GMMC_BLOCK], z[GMMC_FUSED_FULL_MAX_D][GMMC_BLOCK];                \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
-    double acc[GMMC_NARROW_K][GMMC_SMALL_MOMENTS][GMMC_LANES];                 \
     double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
-    int n_mom = 1 + d + d * (d + 1) / 2;                                       \
-    memset(acc, 0, sizeof acc);                                                \
+    int n_mom = GMMC_SMALL_FULL_MOMENTS(d);                                    \
     for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
         int rows = n - first < GMMC_BLOCK ? (int)(n - first) : GMMC_BLOCK;     \
         gmmc_load_block_##SUFFIX(x + first * d, rows, d,                       \
@@ -771,21 +788,22 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
             }                                                                  \
             /* One sum at a time, each down the block in GMMC_LANES lanes:     \
              * [r, r z_a (a < d), r z_a z_b (a <= b)]. */                      \
+            double (*accj)[GMMC_LANES] = acc + j * n_mom;                      \
             int m = 1 + d;                                                     \
-            gmmc_add_lanes(acc[j][0], r);                                      \
+            gmmc_add_lanes(accj[0], r);                                        \
             for (int a = 0; a < d; a++) {                                      \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     y[i] = r[i] * z[a][i];                                     \
-                gmmc_add_lanes(acc[j][1 + a], y);                              \
+                gmmc_add_lanes(accj[1 + a], y);                                \
                 for (int b = a; b < d; b++)                                    \
-                    gmmc_add_product_lanes(acc[j][m++], y, z[b]);              \
+                    gmmc_add_product_lanes(accj[m++], y, z[b]);                \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int j = 0; j < k; j++) {                                              \
-        double sums[GMMC_SMALL_MOMENTS];                                       \
+        double sums[GMMC_SMALL_FULL_MOMENTS(GMMC_FUSED_FULL_MAX_D)];           \
         for (int m = 0; m < n_mom; m++)                                        \
-            sums[m] = gmmc_lanes_total(acc[j][m]);                             \
+            sums[m] = gmmc_lanes_total(acc[j * n_mom + m]);                    \
         resp_sum[j] += sums[0];                                                \
         int m = 1 + d;                                                         \
         for (int a = 0; a < d; a++) {                                          \
@@ -800,36 +818,63 @@ GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,            \
                                const T *means, const T *prec,                  \
                                const double *offset, const T *weight,          \
                                const double *shift, double *resp_sum,          \
-                               double *sum_x, double *sum_xx)                  \
+                               double *sum_x, double *sum_xx, double *acc)     \
 {                                                                              \
-    switch (d) {                                                               \
+    double (*lane_acc)[GMMC_LANES] = (double (*)[GMMC_LANES])acc;              \
+    switch (d) {  /* a constant d unrolls the short loops over features */     \
     case 1: return NAME##_rows(x, n, 1, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx);                       \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
     case 2: return NAME##_rows(x, n, 2, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx);                       \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
     case 3: return NAME##_rows(x, n, 3, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx);                       \
-    default: return NAME##_rows(x, n, 4, k, means, prec, offset, weight, shift, \
-                                resp_sum, sum_x, sum_xx);                      \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 4: return NAME##_rows(x, n, 4, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 5: return NAME##_rows(x, n, 5, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 6: return NAME##_rows(x, n, 6, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 7: return NAME##_rows(x, n, 7, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 8: return NAME##_rows(x, n, 8, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 16: return NAME##_rows(x, n, 16, k, means, prec, offset, weight, shift,\
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    case 32: return NAME##_rows(x, n, 32, k, means, prec, offset, weight, shift,\
+                               resp_sum, sum_x, sum_xx, lane_acc);                  \
+    default: return NAME##_rows(x, n, d, k, means, prec, offset, weight, shift,\
+                                resp_sum, sum_x, sum_xx, lane_acc);            \
     }                                                                          \
 }
 
-/* The same fused pass for diag and spherical covariances at D <=
- * GMMC_FUSED_DIAG_MAX_D, K <= GMMC_NARROW_K: each component's log-density is
- * offset_j - 0.5 sum_a (p_ja (x_a - mu_ja))^2 down the block's columns, with
- * p_ja = prec[j * d + a] (diag) or prec[j] (spherical); the moments are
- * r, r z_a and r z_a^2 about the one centre `shift` (D,). Adds to resp_sum
- * (K,), sum_x (K, D) and sum_xx: (K, D) diag, (K,) spherical (the sum over
- * a). Its work grows with D * K where the feature GEMMs' grows slower, so it
- * is taken up to D * K = GMMC_FUSED_DIAG_MAX_DK (one pass of 100 000 rows, one
- * thread, float64 / float32, against the GEMMs: diag D = 2, K = 5 0.65 / 0.44
- * against 1.22 / 1.02 ms; D = 16, K = 5 2.04 / 1.45 against 3.36 / 2.08;
- * D = 8, K = 16 3.01 / 1.96 against 3.30 / 1.80; spherical D = 16, K = 16
- * 4.8 / 3.4 against 4.1 / 2.9). The bound was set on an earlier, slower
- * version of this kernel; it is now conservative (D = 16, K = 6: 2.19 / 1.56
- * fused against 2.96 / 2.24 ms). */
-#define GMMC_FUSED_DIAG_MAX_D 16
-#define GMMC_FUSED_DIAG_MAX_DK 80
+
+/* The same fused pass for diag and spherical covariances: each component's
+ * log-density is offset_j - 0.5 sum_a (p_ja (x_a - mu_ja))^2 down the block's
+ * columns, with p_ja = prec[j * d + a] (diag) or prec[j] (spherical); the
+ * moments are r, r z_a and r z_a^2 about the one centre `shift` (D,). Adds to
+ * resp_sum (K,), sum_x (K, D) and sum_xx: (K, D) diag, (K,) spherical (the
+ * sum over a).
+ *
+ * Its work grows with D * K, the feature GEMMs' too but with more output
+ * columns they run faster, so the bound is on D * K and K
+ * (gmmc_small_diag_pass_pays). One pass of 100 000 rows, one thread, float64
+ * / float32, fused against the GEMMs: diag D = 2, K = 5 0.65 / 0.44 against
+ * 1.22 / 1.02 ms; D = 16, K = 8 2.76 / 1.99 against 3.23 / 2.28; D = 32, K = 5
+ * 4.14 / 3.10 against 5.84 / 3.53; past the bound, D = 32, K = 8 5.47 / 4.07
+ * against 5.35 / 3.40 and D = 16, K = 16 4.83 / 3.42 against 5.28 / 2.61.
+ * Spherical's GEMMs have fewer features (D + 2): D = 16, K = 8 2.73 / 1.99
+ * against 2.39 / 2.36, so it keeps D * K <= 80. */
+#define GMMC_FUSED_DIAG_MAX_D 32
+#define GMMC_FUSED_DIAG_MAX_DK 160
+#define GMMC_FUSED_DIAG_MOMENTS (GMMC_NARROW_K + 2 * GMMC_FUSED_DIAG_MAX_DK)
+
+static inline int gmmc_small_diag_pass_pays(int d, int k, int spherical)
+{
+    if (k > GMMC_NARROW_K || d > GMMC_FUSED_DIAG_MAX_D)
+        return 0;
+    return d * k <= (spherical || k > 8 ? 80 : GMMC_FUSED_DIAG_MAX_DK);
+}
+
 #define GMMC_DEFINE_SMALL_DIAG_PASS(NAME, T, SUFFIX)                           \
 static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const T *GMMC_RESTRICT x, int64_t n, int d, int k, int spherical,          \
@@ -842,7 +887,9 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     T q[GMMC_BLOCK];                                                           \
     double z[GMMC_FUSED_DIAG_MAX_D][GMMC_BLOCK], r[GMMC_BLOCK], y[GMMC_BLOCK]; \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
-    double acc[GMMC_NARROW_K][1 + 2 * GMMC_FUSED_DIAG_MAX_D][GMMC_LANES];      \
+    /* moment m of component j in acc[j * (1 + 2 d) + m]: K (1 + 2 D) sums */ \
+    double acc[GMMC_FUSED_DIAG_MOMENTS][GMMC_LANES];                           \
+    int n_mom = 1 + 2 * d;                                                     \
     double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
     memset(acc, 0, sizeof acc);                                                \
     for (int64_t first = 0; first < n; first += GMMC_BLOCK) {                  \
@@ -869,21 +916,22 @@ static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
         }                                                                      \
         for (int j = 0; j < k; j++) {                                          \
             const T *col = cols + j * GMMC_BLOCK;                              \
+            double (*accj)[GMMC_LANES] = acc + j * n_mom;                      \
             for (int i = 0; i < GMMC_BLOCK; i++)                               \
                 r[i] = col[i];                                                 \
-            gmmc_add_lanes(acc[j][0], r);                                      \
+            gmmc_add_lanes(accj[0], r);                                        \
             for (int a = 0; a < d; a++) {                                      \
                 for (int i = 0; i < GMMC_BLOCK; i++)                           \
                     y[i] = r[i] * z[a][i];                                     \
-                gmmc_add_lanes(acc[j][1 + a], y);                              \
-                gmmc_add_product_lanes(acc[j][1 + d + a], y, z[a]);            \
+                gmmc_add_lanes(accj[1 + a], y);                                \
+                gmmc_add_product_lanes(accj[1 + d + a], y, z[a]);              \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int j = 0; j < k; j++) {                                              \
         double sums[1 + 2 * GMMC_FUSED_DIAG_MAX_D];                            \
-        for (int m = 0; m < 1 + 2 * d; m++)                                    \
-            sums[m] = gmmc_lanes_total(acc[j][m]);                             \
+        for (int m = 0; m < n_mom; m++)                                        \
+            sums[m] = gmmc_lanes_total(acc[j * n_mom + m]);                    \
         resp_sum[j] += sums[0];                                                \
         for (int a = 0; a < d; a++) {                                          \
             sum_x[j * d + a] += sums[1 + a];                                   \
@@ -913,6 +961,8 @@ GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,            \
     case 8: return NAME##_rows(x, n, 8, k, spherical, means, prec, offset,     \
                                weight, shift, resp_sum, sum_x, sum_xx);        \
     case 16: return NAME##_rows(x, n, 16, k, spherical, means, prec, offset,   \
+                                weight, shift, resp_sum, sum_x, sum_xx);       \
+    case 32: return NAME##_rows(x, n, 32, k, spherical, means, prec, offset,   \
                                 weight, shift, resp_sum, sum_x, sum_xx);       \
     default: return NAME##_rows(x, n, d, k, spherical, means, prec, offset,    \
                                 weight, shift, resp_sum, sum_x, sum_xx);       \

@@ -344,12 +344,14 @@ def test_full_feature_and_exact_paths_agree(n_features, dtype):
     """Full covariances: the quadratic-feature GEMMs (D <= 32) and the
     per-component products (across rows at D <= 4; above, by the micro-kernels
     where the CPU has AVX-512 and by BLAS) give the same posterior and
-    statistics."""
+    statistics (the statistics with the fused pass of small mixtures off; it
+    has its own test)."""
     n_samples, k = 1001, 5  # 1001: a row block of the micro-kernels left over
     weights, means, covariances, prec_chol = random_model(k, n_features, "full", seed=11)
     X = sample_points(means, n_samples, seed=12).astype(dtype)
     means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
-    prepared = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None)
+    prepared = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
+                                 allow_fused=False)
     if dtype == np.float64 and n_features <= 32:  # well-conditioned: feature path
         assert prepared[6]
     ref_norm, ref_resp = reference_posterior(
@@ -359,11 +361,12 @@ def test_full_feature_and_exact_paths_agree(n_features, dtype):
     expected = reference_statistics(X, None, ref_resp, shift, "full")
     rtol = 1e-9 if dtype == np.float64 else 2e-4
     exact = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
-                              allow_features=False)
+                              allow_features=False, allow_fused=False)
     assert not exact[6] and exact[8] == (_em.microkernels_available()
                                          and n_features > _em.SMALL_D)
     blas = _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
-                             allow_features=False, allow_microkernels=False)
+                             allow_features=False, allow_microkernels=False,
+                             allow_fused=False)
     assert not blas[6] and not blas[8]
     for path in (prepared, exact, blas):
         log_norm = np.empty(n_samples, dtype=dtype)
@@ -386,11 +389,12 @@ def test_full_few_components_take_the_per_component_path_with_microkernels(
         n_components, n_features):
     """With the micro-kernels, K <= 3 from D = 8 and K = 4 from D = 16 go per
     component (narrow feature GEMMs are slower there); the results are the
-    references' either way."""
+    references' either way (the statistics off the fused pass)."""
     k, d = n_components, n_features
     weights, means, covariances, prec_chol = random_model(k, d, "full", seed=13)
     X = sample_points(means, 700, seed=14)
-    prepared = _em.prepare_model(X, np.log(weights), means, prec_chol, "full", None)
+    prepared = _em.prepare_model(X, np.log(weights), means, prec_chol, "full", None,
+                                 allow_fused=False)
     per_component = _em.microkernels_available() and (k <= 3 and d >= 8
                                                       or k <= 4 and d >= 16)
     assert prepared[6] == (not per_component)
@@ -411,7 +415,8 @@ def test_full_few_components_take_the_per_component_path_with_microkernels(
 def test_full_mixed_paths_match_references():
     """A tight component far from the others cannot use the feature GEMMs (its
     rounding bound is too large): it alone goes per component while the rest
-    keep the GEMMs, and everything still matches the references."""
+    keep the GEMMs, and everything still matches the references (the
+    statistics off the fused pass)."""
     k, d, n_samples = 6, 8, 1200
     weights, means, covariances, _ = random_model(k, d, "full", seed=21)
     means[0] += 200.0
@@ -420,7 +425,8 @@ def test_full_mixed_paths_match_references():
     rng = np.random.RandomState(22)
     labels = rng.randint(k, size=n_samples)
     X = np.array([rng.multivariate_normal(means[j], covariances[j]) for j in labels])
-    prepared = _em.prepare_model(X, np.log(weights), means, prec_chol, "full", None)
+    prepared = _em.prepare_model(X, np.log(weights), means, prec_chol, "full", None,
+                                 allow_fused=False)
     assert prepared[6] and list(prepared[7]) == [1, 0, 0, 0, 0, 0]
 
     ref_norm, ref_resp = reference_posterior(X, weights, means, covariances, "full")
@@ -442,22 +448,28 @@ def test_full_mixed_paths_match_references():
 
 
 def _takes_the_fused_pass(covariance_type, d, k):
+    if k > 16:
+        return False
     if covariance_type == "full":
-        return d <= 4 and k <= 16
-    return d <= 16 and k <= 16 and d * k <= 80
+        return d <= 32 and d * k <= 384
+    bound = 160 if covariance_type == "diag" and k <= 8 else 80
+    return d <= 32 and d * k <= bound
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("covariance_type, n_features, k", [
-    ("full", 1, 1), ("full", 2, 5), ("full", 3, 8), ("full", 4, 16), ("full", 4, 17),
-    ("full", 5, 3)] + [(c, d, k) for c in ("diag", "spherical") for d, k in [
-        (1, 1), (2, 5), (8, 5), (16, 5), (16, 6), (17, 2), (4, 17)]])
+    ("full", d, k) for d, k in [(1, 1), (2, 5), (3, 8), (4, 16), (4, 17), (5, 3), (8, 5),
+                                (9, 16), (24, 16), (32, 12), (32, 13), (33, 2)]
+] + [("diag", d, k) for d, k in [(1, 1), (2, 5), (5, 16), (6, 16), (16, 8), (16, 9),
+                                   (32, 5), (32, 6), (33, 2), (4, 17)]
+] + [("spherical", d, k) for d, k in [(1, 1), (2, 5), (16, 5), (16, 6), (32, 2),
+                                        (33, 2), (4, 17)]])
 def test_small_fused_pass_on_both_sides_of_its_switch(covariance_type, n_features, k,
                                                       dtype):
-    """Small mixtures take one fused E-step and statistics pass (the E-step in
-    the input's precision, the sums in float64): full covariances at D <= 4
-    and K <= 16; diag and spherical at D <= 16, K <= 16 and D * K <= 80. Past
-    any bound, the usual paths. Against the float64 references of the same
+    """Mixtures with few components take one fused E-step and statistics pass
+    (the E-step in the input's precision, the sums in float64): K <= 16, D <=
+    32 and D * K <= 384 (full), 160 (diag with K <= 8) or 80 (spherical, and
+    diag with K > 8). Past any bound, the usual paths. Against the float64 references of the same
     values, with weighted rows (some zero), a component of weight 0
     (log-densities of -inf), sums about points other than the means (full)
     and a partial last block."""
@@ -483,6 +495,9 @@ def test_small_fused_pass_on_both_sides_of_its_switch(covariance_type, n_feature
             X, weights, means_d.astype(np.float64),
             covariances_from_factor(prec_d, covariance_type), covariance_type)
     fused = _takes_the_fused_pass(covariance_type, d, k)
+    prepared = _em.prepare_model(X, log_weights, means_d, prec_d, covariance_type,
+                                 None if covariance_type == "full" else shift[0])
+    assert prepared[13] == fused
     rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
     assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
     expected = reference_statistics(X, w, ref_resp, shift, covariance_type)
@@ -516,7 +531,8 @@ def test_float32_full_features_go_float64_where_float32_rounding_is_too_large(
     X[:20] = means[0] + 1e-3 * rng.standard_normal((20, d))
     X32, means32, prec32 = (a.astype(np.float32) for a in (X, means, prec_chol))
     sample_weight = rng.uniform(0.0, 2.0, n_samples).astype(np.float32)
-    prepared = _em.prepare_model(X32, np.log(weights), means32, prec32, "full", None)
+    prepared = _em.prepare_model(X32, np.log(weights), means32, prec32, "full", None,
+                                 allow_fused=False)
     assert prepared[6] and prepared[10] == in_float64
     assert list(prepared[7]) == [1, 0, 0, 0, 0, 0]
 

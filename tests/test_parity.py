@@ -277,9 +277,10 @@ def test_parity_float32(covariance_type, name):
 
 def test_parity_float32_separated_clusters_take_float64_features():
     """float32 full covariances of separated clusters fail float32's rounding
-    bound of the quadratic-feature path and pass float64's: they take the
-    features in float64 (checked on the fitted model), and the fit is still
-    scikit-learn's."""
+    bound of the quadratic-feature path and pass float64's: their posterior
+    (predict_proba, score_samples) takes the features in float64 (checked on
+    the fitted model; the fit's statistics take the fused pass), and the fit
+    is still scikit-learn's."""
     X = blobs(8, centers=5)[0].astype(np.float32)
     init = random_init(X, 5, "full", seed=1)
     gm, sk = fit_pair(X, n_components=5, covariance_type="full", max_iter=200,
