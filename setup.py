@@ -18,7 +18,10 @@ from setuptools import Extension, setup
 # masked stores before AVX-512); gmmc never enables floating-point traps, and
 # IEEE results, NaN and infinities included, are unchanged (no -ffast-math).
 # MSVC: setuptools' defaults (/O2, no debug information in the .pyd).
-compile_args = [] if sys.platform == "win32" else ["-O3", "-g0", "-fno-trapping-math"]
+# -pthread: the kernels' own helper threads (_team.h; none on Windows).
+compile_args = [] if sys.platform == "win32" else ["-O3", "-g0", "-fno-trapping-math",
+                                                   "-pthread"]
+link_args = [] if sys.platform == "win32" else ["-pthread"]
 
 # Rebuild when a header or .pxd the kernels include changes.
 depends = sorted(glob("src_c/*.h") + glob("src_c/*.pxd"))
@@ -30,6 +33,7 @@ extensions = [
         include_dirs=["src_c"],
         depends=depends,
         extra_compile_args=compile_args,
+        extra_link_args=link_args,
     )
     for name in ("_em", "_kmeans", "_cpu")
 ]

@@ -275,9 +275,14 @@ def _sub_block_bounds(n_rows, n_threads):
     return [n_rows * i // n_blocks for i in range(n_blocks + 1)]
 
 
+def row_block_bounds(n_rows, n_threads):
+    """The row bounds of the blocks ``map_row_blocks`` would use."""
+    return _sub_block_bounds(n_rows, threads_for(n_rows, n_threads))
+
+
 def single_block(n_rows, n_threads):
     """Whether ``map_row_blocks`` would make one call, in the calling thread."""
-    return len(_sub_block_bounds(n_rows, threads_for(n_rows, n_threads))) == 2
+    return len(row_block_bounds(n_rows, n_threads)) == 2
 
 
 def map_row_blocks(func, n_rows, n_threads):
@@ -289,8 +294,8 @@ def map_row_blocks(func, n_rows, n_threads):
     included), the other threads stop after their current sub-block and the
     exception is raised.
     """
+    bounds = row_block_bounds(n_rows, n_threads)
     n_threads = threads_for(n_rows, n_threads)
-    bounds = _sub_block_bounds(n_rows, n_threads)
     if len(bounds) == 2:  # one sub-block (single_block), in this thread: no one to share it with
         return [func(0, n_rows)]
     job = _Job(func, bounds)

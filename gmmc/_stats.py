@@ -7,7 +7,7 @@ The in-memory fit, and any path that sees the data in pieces, share it.
 import numpy as np
 
 from . import _em
-from ._parallel import map_row_blocks
+from ._parallel import map_row_blocks, row_block_bounds, threads_for
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -544,12 +544,30 @@ def responsibility_statistics(X, sample_weight, resp, covariance_type, shift, ce
     return stats
 
 
+# em_in_kernels on several blocks of rows: up to this many values in X. Ctrl-C
+# is seen between its iterations (within a block in the Python driver), so an
+# iteration stays well under a second: 2**24 values are 0.1-0.5 s at D = 64,
+# K = 16, full covariances, on one core.
+IN_KERNELS_MAX_VALUES = 2 ** 24
+
+
+def em_in_kernels_suits(X, n_threads):
+    """Whether ``em_in_kernels`` should replace the Python driver on X: where
+    the driver's per-iteration Python work, and its Python threads' start
+    before each block, would cost much of an E-step. On one block of rows in
+    this thread, or on the driver's blocks with the kernels' own threads
+    (``_em.team_available``) for data up to IN_KERNELS_MAX_VALUES values."""
+    return len(row_block_bounds(X.shape[0], n_threads)) == 2 or (
+        _em.team_available() and X.size <= IN_KERNELS_MAX_VALUES)
+
+
 def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max_iter,
-                  lower_bound):
+                  lower_bound, n_threads):
     """EM from ``params`` (weights, means, covariances, precisions_cholesky in
     X's dtype) with every iteration in the kernels (``_em.em_loop``): the
-    Python driver's E-step, ``m_step`` and ``precision_cholesky``, without
-    its per-iteration Python work, for data in one block of rows.
+    Python driver's E-step (on the same row blocks, up to ``n_threads``
+    threads), ``m_step`` and ``precision_cholesky``, without its
+    per-iteration Python work.
 
     Returns (params, lower_bound, bounds, n_iter, converged), as the driver,
     and raises its errors.
@@ -559,7 +577,9 @@ def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max
     n_iter, converged, lower_bound, status = _em.em_loop(
         X, sample_weight, weight_sum(sample_weight, X.shape[0]), covariance_type,
         weights, means, covariances.reshape(-1), prec_chol.reshape(-1), reg_covar,
-        10 * np.finfo(X.dtype).eps, tol, max_iter, lower_bound, bounds)
+        10 * np.finfo(X.dtype).eps, tol, max_iter, lower_bound, bounds,
+        np.array(row_block_bounds(X.shape[0], n_threads), dtype=np.int64),
+        threads_for(X.shape[0], n_threads))
     if status == -2:
         raise _not_finite_error(X)
     if status >= 0:

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _init, _missing, _model_file, _sources, _stats, _stepwise, _streaming
 from ._base import UNUSED, BaseEstimator, DensityMixin
-from ._parallel import blas_limited, effective_n_threads, single_block, threads_for
+from ._parallel import blas_limited, effective_n_threads, threads_for
 from ._sklearn_private import SklearnPrivateMethods
 from . import _array_api
 from ._validation import (check_array, check_random_state, fit_random_state,
@@ -992,15 +992,14 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         return _stepwise.m_step(self, stats)
 
     def _em_in_kernels(self, X, weight, n_threads):
-        # Small data: the E-step costs less than the driver's Python work per
-        # iteration, so the whole loop runs in the kernels, the same steps in
-        # the same order. Only where the driver would use one block in this
-        # thread, and prints nothing per iteration.
-        if self.verbose or not single_block(X.shape[0], n_threads):
+        # The whole loop runs in the kernels (the same steps in the same order)
+        # where the driver's Python work per iteration would cost much of an
+        # E-step; not when printing per iteration.
+        if self.verbose or not _stats.em_in_kernels_suits(X, n_threads):
             return None
         return lambda params, lower_bound: _stats.em_in_kernels(
             X, weight, params, self.covariance_type, self.reg_covar, self.tol,
-            self.max_iter, lower_bound)
+            self.max_iter, lower_bound, n_threads)
 
     def _initial_parameters_from(self, initial_statistics, dtype, weights_init, means_init,
                                  precisions_init):

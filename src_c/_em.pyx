@@ -566,6 +566,12 @@ cdef extern from "_vectorized.h":
                                   double* sum_xx) noexcept nogil
 
 
+cdef extern from "_team.h":
+    ctypedef void (*gmmc_task_fn)(void* ctx, int task) noexcept nogil
+    int gmmc_team_available() noexcept nogil
+    void gmmc_team_run(int n_threads, int n_tasks, gmmc_task_fn fn, void* ctx) noexcept nogil
+
+
 cdef extern from "_microkernels.h":
     int gmmc_have_avx512() noexcept nogil
     void gmmc_upper_quadratic_forms_d(const double* x, int n, int d, const double* mu,
@@ -952,55 +958,53 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
     free(lp)
 
 
-cdef double _small_full_pass(const Model* model, const floating[:, ::1] X,
+cdef double _small_full_pass(const Model* model, const floating* X, Py_ssize_t n,
                              const floating* weight, const double* shift,
-                             double* resp_sum, double* sum_x,
-                             double* sum_xx) except? -1.0:
-    """_statistics_pass for full covariances with few components
+                             double* resp_sum, double* sum_x, double* sum_xx,
+                             bint* failed) noexcept nogil:
+    """_statistics_rows for full covariances with few components
     (gmmc_small_full_pass_pays): one fused kernel call (gmmc_small_full_pass)
-    over all rows."""
+    over all rows. Sets ``failed`` when out of memory."""
     cdef int d = model.d, k = model.k, i
     cdef double loglik
     cdef double* xx_part = <double*>calloc(k * d * d, sizeof(double))
     cdef double* acc = <double*>calloc(GMMC_SMALL_FULL_ACC(d, k), sizeof(double))
     if xx_part == NULL or acc == NULL:
         free(xx_part); free(acc)
-        raise MemoryError()
-    with nogil:
-        if floating is double:
-            loglik = gmmc_small_full_pass_d(
-                &X[0, 0], X.shape[0], d, k, <const double*>model.means,
-                <const double*>model.prec_chol, model.offset, weight, shift, resp_sum,
-                sum_x, xx_part, acc)
-        else:
-            loglik = gmmc_small_full_pass_f(
-                &X[0, 0], X.shape[0], d, k, <const float*>model.means,
-                <const float*>model.prec_chol, model.offset, weight, shift, resp_sum,
-                sum_x, xx_part, acc)
-        _symmetrize_upper(xx_part, d, k)
-        for i in range(k * d * d):
-            sum_xx[i] += xx_part[i]
+        failed[0] = True
+        return 0.0
+    if floating is double:
+        loglik = gmmc_small_full_pass_d(
+            X, n, d, k, <const double*>model.means, <const double*>model.prec_chol,
+            model.offset, weight, shift, resp_sum, sum_x, xx_part, acc)
+    else:
+        loglik = gmmc_small_full_pass_f(
+            X, n, d, k, <const float*>model.means, <const float*>model.prec_chol,
+            model.offset, weight, shift, resp_sum, sum_x, xx_part, acc)
+    _symmetrize_upper(xx_part, d, k)
+    for i in range(k * d * d):
+        sum_xx[i] += xx_part[i]
     free(xx_part)
     free(acc)
     return loglik
 
 
-cdef double _small_diag_pass(const Model* model, const floating[:, ::1] X,
+cdef double _small_diag_pass(const Model* model, const floating* X, Py_ssize_t n,
                              const floating* weight, const double* shift,
                              double* resp_sum, double* sum_x,
                              double* sum_xx) noexcept nogil:
-    """_statistics_pass for diag and spherical covariances with few
+    """_statistics_rows for diag and spherical covariances with few
     components (gmmc_small_diag_pass_pays): one fused kernel call
     (gmmc_small_diag_pass) over all rows, about the shared centre shift[0]."""
     cdef int spherical = model.cov == SPHERICAL
     if floating is double:
         return gmmc_small_diag_pass_d(
-            &X[0, 0], X.shape[0], model.d, model.k, spherical,
+            X, n, model.d, model.k, spherical,
             <const double*>model.means, <const double*>model.prec_chol, model.offset,
             weight, shift, resp_sum, sum_x, sum_xx)
     else:
         return gmmc_small_diag_pass_f(
-            &X[0, 0], X.shape[0], model.d, model.k, spherical,
+            X, n, model.d, model.k, spherical,
             <const float*>model.means, <const float*>model.prec_chol, model.offset,
             weight, shift, resp_sum, sum_x, sum_xx)
 
@@ -1011,7 +1015,27 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                              const floating* center, double* resp_sum,
                              double* sum_x, double* sum_xx,
                              Py_ssize_t n_xx) except? -1.0:
-    """Chunk loop shared by the two statistics kernels; returns sum w log p(x).
+    """_statistics_rows over all of X; raises MemoryError."""
+    cdef bint failed = False
+    cdef double loglik = 0.0
+    if X.shape[0]:
+        with nogil:
+            loglik = _statistics_rows(model, cov, d, k, &X[0, 0], X.shape[0], weight,
+                                      given_resp, shift, center, resp_sum, sum_x,
+                                      sum_xx, n_xx, &failed)
+    if failed:
+        raise MemoryError()
+    return loglik
+
+
+cdef double _statistics_rows(const Model* model, int cov, int d, int k,
+                             const floating* X, Py_ssize_t n_samples,
+                             const floating* weight, const floating* given_resp,
+                             const double* shift, const floating* center,
+                             double* resp_sum, double* sum_x, double* sum_xx,
+                             Py_ssize_t n_xx, bint* failed) noexcept nogil:
+    """Chunk loop shared by the statistics kernels over the n_samples (> 0)
+    rows of X; returns sum w log p(x) and sets ``failed`` when out of memory.
 
     With ``model`` the responsibilities come from the E-step; otherwise from
     ``given_resp`` (N, K), which is copied, never modified, and full
@@ -1019,13 +1043,14 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
     model take one fused kernel call instead where ``model.fused``
     (_small_full_pass, _small_diag_pass).
     """
-    cdef bint fused = model != NULL and model.fused and X.shape[0] > 0
+    cdef bint fused = model != NULL and model.fused
     if fused and cov == FULL:
-        return _small_full_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
+        return _small_full_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
+                                sum_xx, failed)
     if fused:
-        with nogil:
-            return _small_diag_pass(model, X, weight, shift, resp_sum, sum_x, sum_xx)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
+        return _small_diag_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
+                                sum_xx)
+    cdef Py_ssize_t start, chunk, i
     cdef int n, j
     cdef double loglik = 0.0
     cdef bint features = model.features if model != NULL else (cov == DIAG or cov == SPHERICAL)
@@ -1055,46 +1080,46 @@ cdef double _statistics_pass(const Model* model, int cov, int d, int k,
             or feature_sums == NULL or none_exact == NULL):
         free(scratch); free(lp); free(small); free(rs_part); free(sx_part)
         free(xx_part); free(center64); free(feature_sums); free(none_exact)
-        raise MemoryError()
-    with nogil:
-        for chunk in range((n_samples + rows - 1) // rows):
-            start = chunk * rows
-            n = <int>min(rows, n_samples - start)
-            if model != NULL:
-                _chunk_log_prob(model, &X[start, 0], n, scratch, lp)
-                loglik += _chunk_normalize(
-                    lp, n, k, NULL if weight == NULL else weight + start, NULL)
+        failed[0] = True
+        return 0.0
+    for chunk in range((n_samples + rows - 1) // rows):
+        start = chunk * rows
+        n = <int>min(rows, n_samples - start)
+        if model != NULL:
+            _chunk_log_prob(model, X + start * d, n, scratch, lp)
+            loglik += _chunk_normalize(
+                lp, n, k, NULL if weight == NULL else weight + start, NULL)
+        else:
+            for i in range(n):
+                for j in range(k):
+                    lp[i * k + j] = given_resp[(start + i) * k + j] * (
+                        1.0 if weight == NULL else weight[start + i])
+        if not features:  # the feature path sums them in its GEMM
+            if floating is double:
+                gmmc_column_sums_d(lp, n, k, NULL, NULL, 0, rs_part)
             else:
-                for i in range(n):
-                    for j in range(k):
-                        lp[i * k + j] = given_resp[(start + i) * k + j] * (
-                            1.0 if weight == NULL else weight[start + i])
-            if not features:  # the feature path sums them in its GEMM
-                if floating is double:
-                    gmmc_column_sums_d(lp, n, k, NULL, NULL, 0, rs_part)
-                else:
-                    gmmc_column_sums_f(lp, n, k, NULL, NULL, 0, rs_part)
-            _chunk_statistics(cov, d, k, &X[start, 0], n,
-                              NULL if weight == NULL else weight + start, lp,
-                              shift, center, features, features64,
-                              NULL if model == NULL else model.center64, exact, micro,
-                              model != NULL,
-                              scratch, small, feature_sums, sx_part, xx_part)
-        if features:
-            _unpack_feature_sums(cov, d, k, feature_sums, exact, rs_part, sx_part,
-                                 xx_part)
-        if cov == FULL and features:
-            for j in range(d):
-                center64[j] = center[j]
-            _move_full_sums(d, k, center64, shift, exact, rs_part, sx_part, xx_part)
-        if cov == FULL or cov == TIED:
-            _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
-        for j in range(k):
-            resp_sum[j] += rs_part[j]
-        for i in range(k * d):
-            sum_x[i] += sx_part[i]
-        for i in range(n_xx):
-            sum_xx[i] += xx_part[i]
+                gmmc_column_sums_f(lp, n, k, NULL, NULL, 0, rs_part)
+        _chunk_statistics(cov, d, k, X + start * d, n,
+                          NULL if weight == NULL else weight + start, lp,
+                          shift, center, features, features64,
+                          NULL if model == NULL else model.center64, exact, micro,
+                          model != NULL,
+                          scratch, small, feature_sums, sx_part, xx_part)
+    if features:
+        _unpack_feature_sums(cov, d, k, feature_sums, exact, rs_part, sx_part,
+                             xx_part)
+    if cov == FULL and features:
+        for j in range(d):
+            center64[j] = center[j]
+        _move_full_sums(d, k, center64, shift, exact, rs_part, sx_part, xx_part)
+    if cov == FULL or cov == TIED:
+        _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
+    for j in range(k):
+        resp_sum[j] += rs_part[j]
+    for i in range(k * d):
+        sum_x[i] += sx_part[i]
+    for i in range(n_xx):
+        sum_xx[i] += xx_part[i]
     free(scratch); free(lp); free(small); free(rs_part); free(sx_part)
     free(xx_part); free(center64); free(feature_sums); free(none_exact)
     return loglik
@@ -1374,18 +1399,66 @@ def m_step(str covariance_type, double eps10, double reg_covar,
     return weights, means, covariances
 
 
+def team_available():
+    """Whether em_loop can run its E-steps on threads of its own (POSIX)."""
+    return bool(gmmc_team_available())
+
+
+cdef struct StatisticsJob:
+    # One E-step over row blocks, a task per block: task t adds the
+    # statistics of rows blocks[t]:blocks[t + 1] to its own zeroed sums.
+    const Model* model
+    int cov, d, k
+    Py_ssize_t n_xx
+    const void* X          # (N, D), X's type
+    const void* weight     # (N,) or NULL
+    const double* shift
+    const void* center
+    const int64_t* blocks  # (n_tasks + 1,)
+    double* loglik         # (n_tasks,)
+    double* resp_sum       # (n_tasks, K)
+    double* sum_x          # (n_tasks, K D)
+    double* sum_xx         # (n_tasks, n_xx)
+    bint* failed           # (n_tasks,)
+
+
+cdef void _statistics_task(StatisticsJob* job, int task,
+                           const floating* X, const floating* weight) noexcept nogil:
+    cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1]
+    if stop > first:
+        job.loglik[task] = _statistics_rows(
+            job.model, job.cov, job.d, job.k, X + first * job.d, stop - first,
+            NULL if weight == NULL else weight + first, <const floating*>NULL,
+            job.shift, <const floating*>job.center, job.resp_sum + task * job.k,
+            job.sum_x + task * job.k * job.d, job.sum_xx + task * job.n_xx, job.n_xx,
+            &job.failed[task])
+
+
+cdef void _statistics_task_d(void* ctx, int task) noexcept nogil:
+    cdef StatisticsJob* job = <StatisticsJob*>ctx
+    _statistics_task(job, task, <const double*>job.X, <const double*>job.weight)
+
+
+cdef void _statistics_task_f(void* ctx, int task) noexcept nogil:
+    cdef StatisticsJob* job = <StatisticsJob*>ctx
+    _statistics_task(job, task, <const float*>job.X, <const float*>job.weight)
+
+
 def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             double weight_sum, str covariance_type, floating[::1] weights,
             floating[:, ::1] means, floating[::1] covariances, floating[::1] prec_chol,
             double reg_covar, double eps10, double tol, int max_iter,
-            double lower_bound, double[::1] bounds):
-    """EM iterations from the given parameters, all in C: for data that fit
-    in one block of rows (one thread), where per-iteration Python work would
-    cost more than the E-step itself.
+            double lower_bound, double[::1] bounds, const int64_t[::1] blocks=None,
+            int n_threads=1):
+    """EM iterations from the given parameters, all in C: where per-iteration
+    Python work and a Python thread's start would cost much of the E-step.
 
     Each iteration composes the same steps as the Python driver:
-    ``prepare_model``'s ``_fill_model``, the statistics pass, ``_m_step``
-    and ``_precision_cholesky``, so the two give the same fits.
+    ``prepare_model``'s ``_fill_model``, the statistics pass over the row
+    blocks the driver would use (each block's sums apart, added in block
+    order, as ``SufficientStatistics.merge``), ``_m_step`` and
+    ``_precision_cholesky``, so the two give the same fits. The blocks run
+    on ``n_threads`` threads of ``_team.h`` (helpers that never take the GIL).
 
     Parameters
     ----------
@@ -1399,6 +1472,9 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
         after max_iter iterations.  IN
     lower_bound : the bound before the first iteration (-inf for a start).  IN
     bounds : (max_iter,).  OUT: the lower bound after each iteration.
+    blocks : (B + 1,) int64 row bounds of the driver's blocks
+        (``gmmc._parallel.row_block_bounds``), or None for one block.  IN
+    n_threads : threads for the blocks, the calling one included.  IN
 
     Returns
     -------
@@ -1415,6 +1491,12 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             or prec_chol.shape[0] != n_xx or bounds.shape[0] < max_iter
             or (sample_weight is not None and sample_weight.shape[0] != n)):
         raise ValueError("em_loop: arrays of inconsistent shapes")
+    if blocks is None:
+        blocks = np.array([0, n], dtype=np.int64)
+    cdef int n_tasks = blocks.shape[0] - 1
+    if (n_tasks < 1 or blocks[0] != 0 or blocks[n_tasks] != n
+            or np.any(np.diff(blocks) < 0)):
+        raise ValueError(f"em_loop: blocks must rise from 0 to {n}")
     dtype = np.float32 if floating is float else np.float64
     # Work arrays, allocated once per call.
     cdef double[::1] log_w = np.empty(k), shift = np.empty(k * d)
@@ -1430,11 +1512,20 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
     cdef floating[::1] padded = np.zeros(
         k * dp * dp if cov == FULL and HAVE_AVX512 else 1, dtype=dtype)
     cdef unsigned char[::1] exact = np.empty(k, dtype=np.uint8)
+    # Each block's sums and log-likelihood, then their totals in block order.
+    cdef double[::1] part_loglik = np.empty(n_tasks), part_resp = np.empty(n_tasks * k)
+    cdef double[::1] part_x = np.empty(n_tasks * k * d), part_xx = np.empty(n_tasks * n_xx)
+    cdef bint[::1] part_failed = np.zeros(n_tasks, dtype=np.intc)
+    cdef StatisticsJob job
     cdef Model model
-    cdef int it = 0, j, a, status = -1
+    cdef int it = 0, j, a, t, status = -1
     cdef bint converged = False
     cdef double loglik, previous, mixture_mean
     cdef const floating* w_ptr = NULL if sample_weight is None else &sample_weight[0]
+    job.model, job.cov, job.d, job.k, job.n_xx = &model, cov, d, k, n_xx
+    job.X, job.weight, job.shift, job.center = &X[0, 0], w_ptr, &shift[0], &center[0]
+    job.blocks, job.loglik, job.resp_sum = &blocks[0], &part_loglik[0], &part_resp[0]
+    job.sum_x, job.sum_xx, job.failed = &part_x[0], &part_xx[0], &part_failed[0]
     for it in range(1, max_iter + 1):
         with nogil:
             for j in range(k):
@@ -1450,14 +1541,35 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
                         NULL if cov == FULL else &shift[0], True, True, True, &work[0],
                         &aux[0], &aux64[0], &center[0], &center64[0], &offset[0],
                         &exact[0], &padded[0], &model)
+            for a in range(n_tasks):
+                part_loglik[a] = 0.0
+            for a in range(n_tasks * k):
+                part_resp[a] = 0.0
+            for a in range(n_tasks * k * d):
+                part_x[a] = 0.0
+            for a in range(n_tasks * n_xx):
+                part_xx[a] = 0.0
+            gmmc_team_run(n_threads, n_tasks, _statistics_task_d if floating is double
+                          else _statistics_task_f, &job)
+            loglik = 0.0
             for j in range(k):
                 resp_sum[j] = 0.0
             for a in range(k * d):
                 sum_x[a] = 0.0
             for a in range(n_xx):
                 sum_xx[a] = 0.0
-        loglik = _statistics_pass(&model, cov, d, k, X, w_ptr, NULL, &shift[0],
-                                  &center[0], &resp_sum[0], &sum_x[0], &sum_xx[0], n_xx)
+            for t in range(n_tasks):
+                loglik = loglik + part_loglik[t]
+                for j in range(k):
+                    resp_sum[j] = resp_sum[j] + part_resp[t * k + j]
+                for a in range(k * d):
+                    sum_x[a] = sum_x[a] + part_x[t * k * d + a]
+                for a in range(n_xx):
+                    sum_xx[a] = sum_xx[a] + part_xx[t * n_xx + a]
+                if part_failed[t]:
+                    status = -3
+        if status == -3:
+            raise MemoryError()
         with nogil:
             status = -1 if _finite(loglik) else -2
             for a in range(k * d):

@@ -1,5 +1,6 @@
-"""The EM loop in the kernels (small data, one block of rows) against the
-Python driver's loop: the same steps, so the same fits."""
+"""The EM loop in the kernels (one block of rows, or the driver's blocks on
+the kernels' own threads) against the Python driver's loop: the same steps,
+so the same fits."""
 import numpy as np
 import pytest
 
@@ -32,13 +33,19 @@ def _fit(monkeypatch, in_kernels, **kwargs):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_kernel_loop_matches_the_driver(monkeypatch, covariance_type, dtype, weighted):
-    X = _blobs().astype(dtype)
+@pytest.mark.parametrize("n_samples, n_threads", [(400, 1), (20000, 2)])
+def test_kernel_loop_matches_the_driver(monkeypatch, covariance_type, dtype, weighted,
+                                        n_samples, n_threads):
+    # 20 000 rows on 2 threads: two blocks of rows, on the kernels' threads.
+    if n_threads > 1 and not gmmc._em.team_available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _blobs(n=n_samples).astype(dtype)
+    assert len(gmmc._parallel.row_block_bounds(n_samples, n_threads)) == n_threads + 1
     weight = (np.random.default_rng(1).uniform(0.2, 3.0, size=len(X)) if weighted
               else None)
     params = dict(X=X, sample_weight=weight, n_components=3,
                   covariance_type=covariance_type, random_state=0, tol=1e-8,
-                  max_iter=60, n_init=2)
+                  max_iter=60, n_init=2, n_threads=n_threads)
     a = _fit(monkeypatch, True, **params)
     b = _fit(monkeypatch, False, **params)
     rtol = 1e-10 if dtype == np.float64 else 2e-4
@@ -49,6 +56,34 @@ def test_kernel_loop_matches_the_driver(monkeypatch, covariance_type, dtype, wei
                                    atol=1e-12 if dtype == np.float64 else 1e-5)
     np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)
     assert isinstance(a.lower_bounds_, list)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_loop_gives_the_same_bits_on_any_number_of_threads(covariance_type, dtype):
+    """Each block's sums are its own and added in block order: the thread that
+    ran a block, and how many ran, change nothing."""
+    X = _blobs(n=30000, d=4, seed=5).astype(dtype)
+    k, d = 3, X.shape[1]
+    rng = np.random.default_rng(6)
+    weight = rng.uniform(0.5, 2.0, size=len(X)).astype(dtype)
+    blocks = np.array([0, 7000, 7000, 15001, 22000, 30000], dtype=np.int64)  # one empty
+    n_cov = {"full": k * d * d, "tied": d * d, "diag": k * d, "spherical": k}[covariance_type]
+    start = gmmc.GaussianMixture(k, covariance_type=covariance_type, max_iter=1,
+                                 random_state=0).fit(X[:2000])
+    results = []
+    for n_threads in (1, 2, 3):
+        params = [np.array(p, dtype=dtype).reshape(-1) if i > 1 else np.array(p, dtype=dtype)
+                  for i, p in enumerate([start.weights_, start.means_, start.covariances_,
+                                         start.precisions_cholesky_])]
+        assert params[2].shape[0] == n_cov
+        bounds = np.empty(8)
+        out = gmmc._em.em_loop(X, weight, float(weight.sum(dtype=np.float64)),
+                               covariance_type, *params, 1e-6, 10 * np.finfo(dtype).eps,
+                               0.0, 8, -np.inf, bounds, blocks, n_threads)
+        results.append((out, bounds.tolist(), [p.tolist() for p in params]))
+    assert results[0][0][0] == 8  # tol 0: all iterations ran
+    assert results[1] == results[0] and results[2] == results[0]
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -62,19 +62,25 @@ def in_children(n):
     return out
 
 report = {"parent": calls(), "idle": in_children(1)}
-# Fork while another thread is inside gmmc calls (BLAS held at one thread).
+# Fork while other threads are inside gmmc calls (BLAS held at one thread;
+# the kernels' own threads in an EM loop).
 stop = threading.Event()
 def busy():
     Y = np.random.default_rng(1).standard_normal((400000, 4))
     while not stop.is_set():
         gm.score_samples(Y)
-worker = threading.Thread(target=busy)
-worker.start()
+def fitting():
+    while not stop.is_set():
+        GaussianMixture(3, n_threads=2, random_state=1, max_iter=50, tol=0).fit(X)
+workers = [threading.Thread(target=busy), threading.Thread(target=fitting)]
+for worker in workers:
+    worker.start()
 try:
     report["busy"] = in_children(4)
 finally:
     stop.set()
-    worker.join()
+    for worker in workers:
+        worker.join()
 report["parent_after"] = [blas(), effective_n_threads()]
 print(json.dumps(report))
 """
@@ -327,3 +333,59 @@ def test_helper_blocks_run_beside_the_caller_not_on_its_cpu():
                           "helper cpus": sorted({c for t, c in records if t != me})}))
         """, timeout=60)
     assert result["helper cpus"] and result["caller"] not in result["helper cpus"]
+
+
+# -- 5. the kernels' own threads (_team.h) ---------------------------------------
+
+TEAM_SCRIPT = """
+import json, os, threading, time
+import numpy as np
+from gmmc import GaussianMixture
+
+def helpers():
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                names.append(comm.read().strip())
+        except OSError:  # a thread that just ended
+            pass
+    return names.count("gmmc-team")
+
+X = np.random.default_rng(0).standard_normal((40000, 4))
+params = dict(n_components=3, random_state=0, max_iter=20, tol=0.0, n_threads=2)
+before = helpers()
+means = GaussianMixture(**params).fit(X).means_.tolist()
+after = helpers()
+time.sleep(0.05)  # past the helpers' 2 ms of looking for the next job
+cpu = time.process_time()
+time.sleep(0.3)
+idle_cpu = time.process_time() - cpu
+# Fits from several Python threads at once: one has the team, the others run
+# their blocks alone.
+results = [None] * 4
+def fit(i):
+    results[i] = GaussianMixture(**params).fit(X).means_.tolist()
+threads = [threading.Thread(target=fit, args=(i,)) for i in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"before": before, "after": after, "idle_cpu": idle_cpu,
+                  "same": [r == means for r in results]}))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads thread names from /proc")
+def test_em_loop_threads_start_once_sleep_when_idle_and_share_safely():
+    """A threaded fit of small data runs its EM loop on the kernels' own helper
+    threads: one helper for 2 threads, started once, asleep (no CPU) between
+    fits; fits from several Python threads at once give the same bits."""
+    from gmmc import _em
+    if not _em.team_available():
+        pytest.skip("no threads of the kernels' own here")
+    report = _run_script(TEAM_SCRIPT, timeout=120)
+    assert report["before"] == 0 and report["after"] == 1
+    assert report["idle_cpu"] < 0.05, report
+    assert report["same"] == [True] * 4
+
