@@ -11,8 +11,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 # Build requirements (pip installs them in an isolated environment otherwise).
-"$python" -c "import Cython, numpy, setuptools" 2>/dev/null \
-    || "$python" -m pip install --quiet "Cython>=3.0.10" numpy "setuptools>=77"
+"$python" -c "import Cython, numpy, scipy, setuptools" 2>/dev/null \
+    || "$python" -m pip install --quiet "Cython>=3.0.10" numpy scipy "setuptools>=77"
 work=$(mktemp -d "${TMPDIR:-/tmp}/gmmc-plain.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
