@@ -776,6 +776,9 @@ static inline int gmmc_small_full_pass_pays(int d, int k)
         && d * k <= GMMC_FUSED_FULL_MAX_DK;
 }
 
+#define GMMC_SMALL_FULL_CASE(NAME, D)                                          \
+    case D: return NAME##_rows(x, n, D, k, means, prec, offset, weight, shift, \
+                               resp_sum, sum_x, sum_xx, lane_acc);
 #define GMMC_DEFINE_SMALL_FULL_PASS(NAME, T, SUFFIX)                           \
 static GMMC_ALWAYS_INLINE double NAME##_rows(                                  \
     const T *GMMC_RESTRICT x, int64_t n, int d, int k,                         \
@@ -866,31 +869,15 @@ GMMC_CLONES static double NAME(const T *x, int64_t n, int d, int k,            \
 {                                                                              \
     double (*lane_acc)[GMMC_LANES] = (double (*)[GMMC_LANES])acc;              \
     switch (d) {  /* a constant d unrolls the short loops over features */     \
-    case 1: return NAME##_rows(x, n, 1, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 2: return NAME##_rows(x, n, 2, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 3: return NAME##_rows(x, n, 3, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 4: return NAME##_rows(x, n, 4, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 5: return NAME##_rows(x, n, 5, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 6: return NAME##_rows(x, n, 6, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 7: return NAME##_rows(x, n, 7, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 8: return NAME##_rows(x, n, 8, k, means, prec, offset, weight, shift, \
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 16: return NAME##_rows(x, n, 16, k, means, prec, offset, weight, shift,\
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    case 32: return NAME##_rows(x, n, 32, k, means, prec, offset, weight, shift,\
-                               resp_sum, sum_x, sum_xx, lane_acc);                  \
-    default: return NAME##_rows(x, n, d, k, means, prec, offset, weight, shift,\
+    GMMC_SMALL_FULL_CASE(NAME, 1) GMMC_SMALL_FULL_CASE(NAME, 2)                \
+    GMMC_SMALL_FULL_CASE(NAME, 3) GMMC_SMALL_FULL_CASE(NAME, 4)                \
+    GMMC_SMALL_FULL_CASE(NAME, 5) GMMC_SMALL_FULL_CASE(NAME, 6)                \
+    GMMC_SMALL_FULL_CASE(NAME, 7) GMMC_SMALL_FULL_CASE(NAME, 8)                \
+    GMMC_SMALL_FULL_CASE(NAME, 16) GMMC_SMALL_FULL_CASE(NAME, 32)              \
+    default: return NAME##_rows(x, n, d, k, means, prec, offset, weight, shift, \
                                 resp_sum, sum_x, sum_xx, lane_acc);            \
     }                                                                          \
 }
-
 
 /* The same fused pass for diag and spherical covariances: each component's
  * log-density is offset_j - 0.5 sum_a (p_ja (x_a - mu_ja))^2 down the block's
