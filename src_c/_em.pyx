@@ -210,11 +210,10 @@ cdef inline size_t _work_size(int cov, int d, int k) noexcept nogil:
 cdef void _fill_model(int cov, int d, int k, const double* log_weights,
                       const floating* means, const floating* prec,
                       const double* center_in, bint allow_features,
-                      bint allow_micro, bint allow_fused, double* work, floating* aux,
-                      double* aux64,
-                      floating* center_out, double* center64, double* offset,
-                      unsigned char* exact, floating* prec_padded,
-                      Model* model) noexcept nogil:
+                      bint allow_micro, bint allow_fused, double* work,
+                      floating* aux, double* aux64, floating* center_out,
+                      double* center64, double* offset, unsigned char* exact,
+                      floating* prec_padded, Model* model) noexcept nogil:
     """Build a Model: the per-component constants every chunk needs.
 
     prec: upper factors, zero below the diagonal. center_in: the centre of
@@ -224,8 +223,8 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     then done per component alone; float32 takes them in float64 where that
     leaves fewer components alone. Statistics passes of mixtures with few
     components are fused (``model.fused``) where ``allow_fused``. work:
-    _work_size doubles. OUT: aux and
-    aux64 (_aux_size; aux64 only for float32 full covariances), center_out and
+    _work_size doubles. OUT: aux and aux64 (_aux_size; aux64 only for
+    float32 full covariances), center_out and
     center64 (D,), offset (K,), exact (K,), prec_padded
     (K, dp, dp) when micro-kernels may run, and ``model``, which points into
     them and into means and prec.
@@ -425,9 +424,8 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
         _fill_model(cov, d, k, &log_w[0], &means_view[0, 0], &prec_view[0],
                     NULL if center_in is None else &center_in[0], allow_features,
                     allow_microkernels, allow_fused, &work_view[0], &aux_view[0],
-                    &aux64_view[0],
-                    &center_view[0], &center64_view[0], &offset_view[0], &exact_view[0],
-                    &padded_view[0], &model)
+                    &aux64_view[0], &center_view[0], &center64_view[0], &offset_view[0],
+                    &exact_view[0], &padded_view[0], &model)
     return (cov, means, prec_chol, aux, center_out, offset, bool(model.features), exact,
             bool(model.micro), prec_padded, bool(model.features64), aux64, center64,
             bool(model.fused))
@@ -1491,6 +1489,8 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             or prec_chol.shape[0] != n_xx or bounds.shape[0] < max_iter
             or (sample_weight is not None and sample_weight.shape[0] != n)):
         raise ValueError("em_loop: arrays of inconsistent shapes")
+    if n == 0:
+        raise ValueError("em_loop: X has no rows")
     if blocks is None:
         blocks = np.array([0, n], dtype=np.int64)
     cdef int n_tasks = blocks.shape[0] - 1
