@@ -544,21 +544,22 @@ def responsibility_statistics(X, sample_weight, resp, covariance_type, shift, ce
     return stats
 
 
-# em_in_kernels on several blocks of rows: up to this many values in X. Ctrl-C
-# is seen between its iterations (within a block in the Python driver), so an
-# iteration stays well under a second: 2**24 values are 0.1-0.5 s at D = 64,
-# K = 16, full covariances, on one core.
-IN_KERNELS_MAX_VALUES = 2 ** 24
+# em_in_kernels on several blocks of rows: up to this many values of X times
+# components. Ctrl-C is seen between its iterations (within a block in the
+# Python driver), so an iteration stays short: at the bound, full covariances
+# at D = 64 take about 0.35 s per iteration on 2 threads (200 000 x 64,
+# K = 16, 0.29 s measured).
+IN_KERNELS_MAX_WORK = 2 ** 27
 
 
-def em_in_kernels_suits(X, n_threads):
+def em_in_kernels_suits(X, n_components, n_threads):
     """Whether ``em_in_kernels`` should replace the Python driver on X: where
     the driver's per-iteration Python work, and its Python threads' start
     before each block, would cost much of an E-step. On one block of rows in
     this thread, or on the driver's blocks with the kernels' own threads
-    (``_em.team_available``) for data up to IN_KERNELS_MAX_VALUES values."""
+    (``_em.team_available``) up to IN_KERNELS_MAX_WORK."""
     return len(row_block_bounds(X.shape[0], n_threads)) == 2 or (
-        _em.team_available() and X.size <= IN_KERNELS_MAX_VALUES)
+        _em.team_available() and X.size * n_components <= IN_KERNELS_MAX_WORK)
 
 
 def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max_iter,

@@ -995,7 +995,8 @@ class GaussianMixture(SklearnPrivateMethods, _BaseMixture):
         # The whole loop runs in the kernels (the same steps in the same order)
         # where the driver's Python work per iteration would cost much of an
         # E-step; not when printing per iteration.
-        if self.verbose or not _stats.em_in_kernels_suits(X, n_threads):
+        if self.verbose or not _stats.em_in_kernels_suits(X, self.n_components,
+                                                          n_threads):
             return None
         return lambda params, lower_bound: _stats.em_in_kernels(
             X, weight, params, self.covariance_type, self.reg_covar, self.tol,

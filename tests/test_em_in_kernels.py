@@ -58,6 +58,26 @@ def test_kernel_loop_matches_the_driver(monkeypatch, covariance_type, dtype, wei
     assert isinstance(a.lower_bounds_, list)
 
 
+@pytest.mark.parametrize("extra, in_kernels", [(0, True), (-1, False)])
+def test_threaded_fits_past_the_work_bound_keep_the_driver(monkeypatch, extra, in_kernels):
+    """Ctrl-C is seen between the kernel loop's iterations only, so threaded
+    fits of more than IN_KERNELS_MAX_WORK values x components keep the
+    driver (a fit of one block of rows never has threads to stop)."""
+    if not gmmc._em.team_available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _blobs(n=20000)
+    monkeypatch.setattr(gmmc._stats, "IN_KERNELS_MAX_WORK", X.size * 3 + extra)
+    calls = []
+    original = gmmc._stats.em_in_kernels
+    monkeypatch.setattr(gmmc._stats, "em_in_kernels",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    GaussianMixture(3, random_state=0, max_iter=5, n_threads=2).fit(X)
+    assert bool(calls) == in_kernels
+    calls.clear()
+    GaussianMixture(3, random_state=0, max_iter=5, n_threads=1).fit(X[:1000])
+    assert calls  # one block: always in the kernels
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernel_loop_gives_the_same_bits_on_any_number_of_threads(covariance_type, dtype):
