@@ -7,7 +7,7 @@ The in-memory fit, and any path that sees the data in pieces, share it.
 import numpy as np
 
 from . import _em
-from ._parallel import map_row_blocks, row_block_bounds, threads_for
+from ._parallel import map_row_blocks, row_block_bounds, single_block, threads_for
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -558,7 +558,7 @@ def em_in_kernels_suits(X, n_components, n_threads):
     before each block, would cost much of an E-step. On one block of rows in
     this thread, or on the driver's blocks with the kernels' own threads
     (``_em.team_available``) up to IN_KERNELS_MAX_WORK."""
-    return len(row_block_bounds(X.shape[0], n_threads)) == 2 or (
+    return single_block(X.shape[0], n_threads) or (
         _em.team_available() and X.size * n_components <= IN_KERNELS_MAX_WORK)
 
 

@@ -72,18 +72,8 @@ if [ -n "$missing" ]; then
 fi
 
 # -- copy the tree ----------------------------------------------------------------------
-copy_tree() {  # copy_tree DEST
-    mkdir -p "$1"
-    if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-        (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-            | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-            | tar --null -T - -cf -) | tar -xf - -C "$1"
-    else
-        tar -C "$repo" --exclude='./build' --exclude='*.so' --exclude='./src_c/*.c' \
-            --exclude='__pycache__' -cf - . | tar -xf - -C "$1"
-    fi
-    find "$1/gmmc" -name '*.so' -delete
-}
+# shellcheck source=copy_tree.sh
+source "$repo/tools/copy_tree.sh"
 
 # -- build with AddressSanitizer ------------------------------------------------------------
 build() {  # build TREE LOG
@@ -131,7 +121,7 @@ report_and_fail_if_any() {  # report_and_fail_if_any LOGPREFIX
 }
 
 tree="$work/tree"
-copy_tree "$tree"
+copy_tree "$repo" "$tree"
 echo "asan.sh: building the kernels with -fsanitize=address in $tree"
 build "$tree" "$work/build.log"
 for so in "$tree"/gmmc/_em*.so "$tree"/gmmc/_kmeans*.so "$tree"/gmmc/_cpu*.so; do
@@ -150,7 +140,7 @@ report_and_fail_if_any "$work/asan-import"
 # -- optional: an out-of-bounds access in a kernel must be caught ------------------------------
 if [ "$self_check" = 1 ]; then
     broken="$work/broken"
-    copy_tree "$broken"
+    copy_tree "$repo" "$broken"
     # An off-by-one in a kernel's own loop: _chunk_distances reads one value
     # past each row of X, so past the end of X's buffer on its last row.
     "$python" - "$broken/src_c/_kmeans.pyx" <<'EOF'

@@ -15,10 +15,9 @@ python=${PYTHON:-python3}
     || "$python" -m pip install --quiet "Cython>=3.0.10" numpy scipy "setuptools>=77"
 work=$(mktemp -d "${TMPDIR:-/tmp}/gmmc-plain.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-    | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
-    | tar --null -T - -cf -) | tar -xf - -C "$work"
-find "$work/gmmc" -name '*.so' -delete
+# shellcheck source=copy_tree.sh
+source "$repo/tools/copy_tree.sh"
+copy_tree "$repo" "$work"
 (cd "$work" && CFLAGS="${CFLAGS:-} -DGMMC_PLAIN_LOOPS" \
     "$python" setup.py build_ext --inplace > build.log 2>&1) \
     || { cat "$work/build.log" >&2; echo "plain_loops.sh: build failed" >&2; exit 1; }
