@@ -35,7 +35,7 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
-    for name in ("_em", "_kmeans", "_cpu")
+    for name in ("_em", "_kmeans", "_cpu", "_team")
 ]
 
 setup(

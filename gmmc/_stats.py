@@ -6,7 +6,7 @@ The in-memory fit, and any path that sees the data in pieces, share it.
 """
 import numpy as np
 
-from . import _em
+from . import _em, _team
 from ._parallel import map_row_blocks, row_block_bounds, single_block, threads_for
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -557,9 +557,9 @@ def em_in_kernels_suits(X, n_components, n_threads):
     the driver's per-iteration Python work, and its Python threads' start
     before each block, would cost much of an E-step. On one block of rows in
     this thread, or on the driver's blocks with the kernels' own threads
-    (``_em.team_available``) up to IN_KERNELS_MAX_WORK."""
+    (``_team.available``) up to IN_KERNELS_MAX_WORK."""
     return single_block(X.shape[0], n_threads) or (
-        _em.team_available() and X.size * n_components <= IN_KERNELS_MAX_WORK)
+        _team.available() and X.size * n_components <= IN_KERNELS_MAX_WORK)
 
 
 def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max_iter,

@@ -32,6 +32,8 @@ small (``MAX_AMPLIFICATION_*``).
 """
 import numpy as np
 
+from gmmc import _team
+
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.math cimport exp, fabs, log, sqrt
@@ -39,6 +41,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, gram_upper, times_upper
+from _team_run cimport team_run_fn, team_run_from
 from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 
 
@@ -564,10 +567,8 @@ cdef extern from "_vectorized.h":
                                   double* sum_xx) noexcept nogil
 
 
-cdef extern from "_team.h":
-    ctypedef void (*gmmc_task_fn)(void* ctx, int task) noexcept nogil
-    int gmmc_team_available() noexcept nogil
-    void gmmc_team_run(int n_threads, int n_tasks, gmmc_task_fn fn, void* ctx) noexcept nogil
+# The process's one team of helper threads.
+cdef team_run_fn team_run = team_run_from(_team.run)
 
 
 cdef extern from "_microkernels.h":
@@ -1397,11 +1398,6 @@ def m_step(str covariance_type, double eps10, double reg_covar,
     return weights, means, covariances
 
 
-def team_available():
-    """Whether em_loop can run its E-steps on threads of its own (POSIX)."""
-    return bool(gmmc_team_available())
-
-
 cdef struct StatisticsJob:
     # One E-step over row blocks, a task per block: task t adds the
     # statistics of rows blocks[t]:blocks[t + 1] to its own zeroed sums.
@@ -1456,7 +1452,8 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
     blocks the driver would use (each block's sums apart, added in block
     order, as ``SufficientStatistics.merge``), ``_m_step`` and
     ``_precision_cholesky``, so the two give the same fits. The blocks run
-    on ``n_threads`` threads of ``_team.h`` (helpers that never take the GIL).
+    on ``n_threads`` threads of the team (``gmmc._team``: helpers that never
+    take the GIL).
 
     Parameters
     ----------
@@ -1549,7 +1546,7 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
                 part_x[a] = 0.0
             for a in range(n_tasks * n_xx):
                 part_xx[a] = 0.0
-            gmmc_team_run(n_threads, n_tasks, _statistics_task_d if floating is double
+            team_run(n_threads, n_tasks, _statistics_task_d if floating is double
                           else _statistics_task_f, &job)
             loglik = 0.0
             for j in range(k):

@@ -37,7 +37,7 @@ def _fit(monkeypatch, in_kernels, **kwargs):
 def test_kernel_loop_matches_the_driver(monkeypatch, covariance_type, dtype, weighted,
                                         n_samples, n_threads):
     # 20 000 rows on 2 threads: two blocks of rows, on the kernels' threads.
-    if n_threads > 1 and not gmmc._em.team_available():
+    if n_threads > 1 and not gmmc._team.available():
         pytest.skip("no threads of the kernels' own here")
     X = _blobs(n=n_samples).astype(dtype)
     assert len(gmmc._parallel.row_block_bounds(n_samples, n_threads)) == n_threads + 1
@@ -63,7 +63,7 @@ def test_threaded_fits_past_the_work_bound_keep_the_driver(monkeypatch, extra, i
     """Ctrl-C is seen between the kernel loop's iterations only, so threaded
     fits of more than IN_KERNELS_MAX_WORK values x components keep the
     driver (a fit of one block of rows never has threads to stop)."""
-    if not gmmc._em.team_available():
+    if not gmmc._team.available():
         pytest.skip("no threads of the kernels' own here")
     X = _blobs(n=20000)
     monkeypatch.setattr(gmmc._stats, "IN_KERNELS_MAX_WORK", X.size * 3 + extra)

@@ -381,8 +381,8 @@ def test_em_loop_threads_start_once_sleep_when_idle_and_share_safely():
     """A threaded fit of small data runs its EM loop on the kernels' own helper
     threads: one helper for 2 threads, started once, asleep (no CPU) between
     fits; fits from several Python threads at once give the same bits."""
-    from gmmc import _em
-    if not _em.team_available():
+    from gmmc import _team
+    if not _team.available():
         pytest.skip("no threads of the kernels' own here")
     report = _run_script(TEAM_SCRIPT, timeout=120)
     assert report["before"] == 0 and report["after"] == 1

@@ -124,15 +124,15 @@ tree="$work/tree"
 copy_tree "$repo" "$tree"
 echo "asan.sh: building the kernels with -fsanitize=address in $tree"
 build "$tree" "$work/build.log"
-for so in "$tree"/gmmc/_em*.so "$tree"/gmmc/_kmeans*.so "$tree"/gmmc/_cpu*.so; do
+for so in "$tree"/gmmc/_em*.so "$tree"/gmmc/_kmeans*.so "$tree"/gmmc/_cpu*.so "$tree"/gmmc/_team*.so; do
     if ! nm -D "$so" | grep __asan_report_ >/dev/null; then  # not -q: no SIGPIPE
         echo "asan.sh: $so is not instrumented" >&2; exit 1
     fi
 done
 # The modules the tests import must be the instrumented ones.
 (cd "$tree" && asan_env "$work/asan-import" "$python" -c "
-import gmmc._em, gmmc._kmeans, gmmc._cpu, sys
-for m in (gmmc._em, gmmc._kmeans, gmmc._cpu):
+import gmmc._em, gmmc._kmeans, gmmc._cpu, gmmc._team, sys
+for m in (gmmc._em, gmmc._kmeans, gmmc._cpu, gmmc._team):
     assert m.__file__.startswith('$tree/'), m.__file__
 ")
 report_and_fail_if_any "$work/asan-import"

@@ -108,7 +108,8 @@ SDIST="$DIST/gmmc-$VERSION.tar.gz"
 import sys, tarfile
 names = {n.split("/", 1)[1] for n in tarfile.open(sys.argv[1]).getnames() if "/" in n}
 need = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in",
-        "src_c/_em.pyx", "src_c/_kmeans.pyx", "src_c/_cpu.pyx", "src_c/_blas.pxd",
+        "src_c/_em.pyx", "src_c/_kmeans.pyx", "src_c/_cpu.pyx", "src_c/_team.pyx",
+        "src_c/_blas.pxd", "src_c/_team_run.pxd", "src_c/_team.h",
         "gmmc/__init__.py",
         "gmmc/kernels.pxd", "gmmc/data/faithful.csv", "tests/conftest.py",
         "tests/test_cimport.py"]
@@ -139,7 +140,7 @@ import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 for need in ("gmmc/__init__.py", "gmmc/kernels.pxd", "gmmc/data/faithful.csv"):
     assert need in names, f"wheel lacks {need}"
-for module in ("gmmc/_em.", "gmmc/_kmeans.", "gmmc/_cpu."):
+for module in ("gmmc/_em.", "gmmc/_kmeans.", "gmmc/_cpu.", "gmmc/_team."):
     assert any(n.startswith(module) and n.endswith(".so") for n in names), module
 sources = [n for n in names if n.endswith((".pyx", ".c", ".h"))]
 assert not sources, f"wheel holds sources {sources}"
