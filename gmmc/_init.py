@@ -8,13 +8,22 @@ are handed to the statistics block by block (``Responsibilities``).
 """
 import numpy as np
 
-from . import _kmeans, _stats
-from ._parallel import map_row_blocks, single_block
+from . import _kmeans, _stats, _team
+from ._parallel import kernel_blocks, map_row_blocks, single_block
 
 
 # At most this much memory for k-means++'s candidate distances (N x (2 + log K)),
-# and at most X.nbytes / 8.
+# and at most X.nbytes / 8, except on one block of rows (small data). They save
+# a pass over X per centre (otherwise the chosen one's are computed again).
 KEPT_BYTES = 64 << 20
+
+
+def loops_in_kernels(n_samples, n_threads):
+    """Whether k-means++ and Lloyd's iterations run as one kernel call: on one
+    block of rows, or on several with the kernels' own threads (gmmc._team).
+    Elsewhere (Windows) a Python thread per block and step keeps them
+    parallel."""
+    return single_block(n_samples, n_threads) or _team.available()
 
 
 def _typed_weights(sample_weight, dtype):
@@ -62,18 +71,17 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
         indices[0] = random_state.choice(n_samples, p=w / w.sum())
     closest = np.full(n_samples, np.inf, dtype=X.dtype)
     potential = _update_closest(X, weight, offset, X[indices[:1]], closest, n_threads)
-    # The candidates' distances, kept for the chosen one's update when they
-    # take at most an eighth of X and KEPT_BYTES: that saves a pass over X per
-    # centre (otherwise they are computed again).
     kept_bytes = n_samples * n_trials * X.itemsize
     kept = (np.empty((n_trials, n_samples), dtype=X.dtype)
-            if kept_bytes <= min(KEPT_BYTES, X.nbytes // 8) else None)
+            if single_block(n_samples, n_threads)
+            or kept_bytes <= min(KEPT_BYTES, X.nbytes // 8) else None)
     first = 1
-    if single_block(n_samples, n_threads):
-        # Small data: the same steps and draws in one kernel call, up to the
-        # end or to a centre drawn differently (every sample on a centre).
+    if loops_in_kernels(n_samples, n_threads):
+        # The same steps and draws in one kernel call, up to the end or to a
+        # centre drawn differently (every sample on a centre).
         first, potential = _kmeans.kmeans_plusplus_loop(
-            X, weight, offset, closest, potential, random_state, n_trials, indices)
+            X, weight, offset, closest, potential, random_state, n_trials, indices, kept,
+            *kernel_blocks(n_samples, n_threads))
     for c in range(first, n_clusters):
         if potential <= 0:  # every sample already sits on a centre
             # Draw among the samples of positive weight: a zero-weight sample
@@ -172,11 +180,12 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     remaining = max_iter
     while remaining > 0:
-        if single_block(X.shape[0], n_threads):
-            # Small data: the iterations up to an emptied cluster in one call.
+        if loops_in_kernels(X.shape[0], n_threads):
+            # The iterations up to an emptied cluster in one call.
             sums, counts = np.empty(centers.shape), np.empty(centers.shape[0])
             n_iter, reason = _kmeans.lloyd_loop(X, weight, offset, centers, labels, sums,
-                                                counts, remaining, tol)
+                                                counts, remaining, tol,
+                                                *kernel_blocks(X.shape[0], n_threads))
             remaining -= n_iter
             if reason != _kmeans.LLOYD_EMPTY:
                 break

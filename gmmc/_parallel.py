@@ -13,6 +13,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from . import _cpu
@@ -278,6 +279,13 @@ def _sub_block_bounds(n_rows, n_threads):
 def row_block_bounds(n_rows, n_threads):
     """The row bounds of the blocks ``map_row_blocks`` would use."""
     return _sub_block_bounds(n_rows, threads_for(n_rows, n_threads))
+
+
+def kernel_blocks(n_rows, n_threads):
+    """For a kernel's own loop over the blocks of ``map_row_blocks``: their
+    (B + 1,) int64 row bounds, and the threads to run them on."""
+    return (np.array(row_block_bounds(n_rows, n_threads), dtype=np.int64),
+            threads_for(n_rows, n_threads))
 
 
 def single_block(n_rows, n_threads):

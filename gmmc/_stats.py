@@ -7,7 +7,7 @@ The in-memory fit, and any path that sees the data in pieces, share it.
 import numpy as np
 
 from . import _em, _team
-from ._parallel import map_row_blocks, row_block_bounds, single_block, threads_for
+from ._parallel import kernel_blocks, map_row_blocks, single_block
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -579,8 +579,7 @@ def em_in_kernels(X, sample_weight, params, covariance_type, reg_covar, tol, max
         X, sample_weight, weight_sum(sample_weight, X.shape[0]), covariance_type,
         weights, means, covariances.reshape(-1), prec_chol.reshape(-1), reg_covar,
         10 * np.finfo(X.dtype).eps, tol, max_iter, lower_bound, bounds,
-        np.array(row_block_bounds(X.shape[0], n_threads), dtype=np.int64),
-        threads_for(X.shape[0], n_threads))
+        *kernel_blocks(X.shape[0], n_threads))
     if status == -2:
         raise _not_finite_error(X)
     if status >= 0:

@@ -11,11 +11,15 @@ Nothing N x D or N x K is allocated: the work space is one chunk.
 """
 import numpy as np
 
+from gmmc import _team
+
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 
 from _blas cimport gemm_rm
+from _team_run cimport team_run_fn, team_run_from
 
 cdef extern from "_vectorized.h":
     void gmmc_center_sq_norms_d(const double* x, int n, int d, const double* offset,
@@ -58,6 +62,9 @@ cdef extern from "_microkernels.h":
 
 cdef enum:
     CHUNK = 256
+
+# The process's one team of helper threads.
+cdef team_run_fn team_run = team_run_from(_team.run)
 
 # k-means++'s distances use the AVX-512 kernel where the CPU has it.
 cdef bint HAVE_AVX512 = gmmc_have_avx512()
@@ -500,6 +507,109 @@ cdef double _lloyd_step(const floating* X, Py_ssize_t n_samples, int d,
     n_changed[0] += changed
     return inertia
 
+# -- the loops, on row blocks and the team's threads -----------------------------------
+
+cdef int64_t[::1] _block_bounds(blocks, Py_ssize_t n_samples) except *:
+    """The row blocks' bounds (B + 1,), checked: one block when None."""
+    if blocks is None:
+        return np.array([0, n_samples], dtype=np.int64)
+    cdef int64_t[::1] bounds = np.ascontiguousarray(blocks, dtype=np.int64)
+    if (bounds.shape[0] < 2 or bounds[0] != 0 or bounds[bounds.shape[0] - 1] != n_samples
+            or np.any(np.diff(bounds) < 0)):
+        raise ValueError(f"blocks must rise from 0 to {n_samples}")
+    return bounds
+
+
+cdef class _BlockWork:
+    """A chunk's work space for each of n_tasks blocks: centred rows and distances."""
+    cdef char* centred
+    cdef char* dist
+    cdef size_t centred_bytes, dist_bytes
+
+    def __cinit__(self, int n_tasks, int d, int k, int itemsize):
+        self.centred_bytes = <size_t>CHUNK * d * itemsize
+        self.dist_bytes = <size_t>CHUNK * k * itemsize
+        self.centred = <char*>malloc(n_tasks * self.centred_bytes)
+        self.dist = <char*>malloc(n_tasks * self.dist_bytes)
+        if self.centred == NULL or self.dist == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.centred)
+        free(self.dist)
+
+
+cdef struct LloydJob:
+    # One assignment over row blocks, a task per block: task b assigns rows
+    # blocks[b]:blocks[b + 1] and adds their sums to its own zeroed ones.
+    const void* X              # (N, D), X's type
+    const void* weight         # (N,) or NULL
+    const double* offset
+    const void* centers        # (K, D) centred
+    const double* center_sq
+    int d, k
+    int* labels
+    const int64_t* blocks
+    double* sums               # (n_tasks, K D)
+    double* counts             # (n_tasks, K)
+    double* inertia            # (n_tasks,)
+    Py_ssize_t* changed        # (n_tasks,)
+    char* centred              # (n_tasks,) work spaces of centred_bytes
+    char* dist
+    size_t centred_bytes, dist_bytes
+
+
+cdef void _lloyd_task(LloydJob* job, int task, const floating* X,
+                      const floating* weight) noexcept nogil:
+    cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1], a
+    cdef double* sums = job.sums + <int64_t>task * job.k * job.d
+    cdef double* counts = job.counts + <int64_t>task * job.k
+    for a in range(<int64_t>job.k * job.d):
+        sums[a] = 0.0
+    for a in range(job.k):
+        counts[a] = 0.0
+    job.changed[task] = 0
+    job.inertia[task] = 0.0
+    if stop > first:
+        job.inertia[task] = _lloyd_step(
+            X + first * job.d, stop - first, job.d,
+            NULL if weight == NULL else weight + first, job.offset,
+            <const floating*>job.centers, job.center_sq, job.k, job.labels + first,
+            sums, counts, <floating*>(job.centred + task * job.centred_bytes),
+            <floating*>(job.dist + task * job.dist_bytes), &job.changed[task])
+
+
+cdef void _lloyd_task_d(void* ctx, int task) noexcept nogil:
+    cdef LloydJob* job = <LloydJob*>ctx
+    _lloyd_task(job, task, <const double*>job.X, <const double*>job.weight)
+
+
+cdef void _lloyd_task_f(void* ctx, int task) noexcept nogil:
+    cdef LloydJob* job = <LloydJob*>ctx
+    _lloyd_task(job, task, <const float*>job.X, <const float*>job.weight)
+
+
+cdef Py_ssize_t _lloyd_blocks(LloydJob* job, int n_tasks, int n_threads, bint is_double,
+                              double* sums, double* counts) noexcept nogil:
+    """One assignment on the team; sums and counts := the blocks' totals,
+    added in block order (as the step-by-step loop). Returns the labels changed."""
+    cdef int t, j
+    cdef int64_t a
+    cdef Py_ssize_t changed = 0
+    team_run(n_threads, n_tasks, _lloyd_task_d if is_double else _lloyd_task_f, job)
+    for a in range(<int64_t>job.k * job.d):
+        sums[a] = 0.0
+    for j in range(job.k):
+        counts[j] = 0.0
+    for t in range(n_tasks):
+        for a in range(<int64_t>job.k * job.d):
+            sums[a] = sums[a] + job.sums[t * job.k * job.d + a]
+        for j in range(job.k):
+            counts[j] = counts[j] + job.counts[t * job.k + j]
+        changed += job.changed[t]
+    return changed
+
+
 # lloyd_loop's reasons to stop.
 cdef enum:
     STABLE = 0       # no label changed
@@ -511,13 +621,16 @@ LLOYD_STABLE, LLOYD_MOVED_LITTLE, LLOYD_EMPTY, LLOYD_MAX_ITER = STABLE, MOVED_LI
 
 def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset,
                floating[:, ::1] centers, int[::1] labels, double[:, ::1] sums,
-               double[::1] counts, int max_iter, double tol):
-    """Lloyd iterations in one call, for data the caller takes in one block.
+               double[::1] counts, int max_iter, double tol, blocks=None,
+               int n_threads=1):
+    """Lloyd iterations in one call, on row blocks and the team's threads.
 
-    Each iteration is ``lloyd_step`` followed by the centre update of
-    ``gmmc._init.kmeans``: new centres sums / counts; stop when no label
-    changes, or when the centres moved by at most ``tol`` (squared distance,
-    summed), after one more assignment.
+    Each iteration is ``lloyd_step`` on every block (each block's sums apart,
+    added in block order, so the thread that ran a block changes nothing)
+    followed by the centre update of ``gmmc._init.kmeans``: new centres
+    sums / counts; stop when no label changes, or when the centres moved by
+    at most ``tol`` (squared distance, summed), after one more assignment.
+    Ctrl-C is seen between iterations.
 
     Parameters
     ----------
@@ -528,6 +641,9 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
         cluster emptied: centers are then left as they were for that step).
     max_iter : iterations allowed.  IN
     tol : as above.  IN
+    blocks : (B + 1,) int64 row bounds (``gmmc._parallel.row_block_bounds``),
+        or None for one block.  IN
+    n_threads : threads for the blocks, the calling one included.  IN
 
     Returns
     -------
@@ -543,64 +659,137 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
         raise ValueError("sums must be (K, D) and counts (K,)")
     if n_samples == 0:
         raise ValueError("X must not be empty")
+    cdef int64_t[::1] bounds = _block_bounds(blocks, n_samples)
+    cdef int n_tasks = bounds.shape[0] - 1
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
-    cdef _Work work = _Work(d, k, sizeof(floating))
+    cdef _BlockWork work = _BlockWork(n_tasks, d, k, sizeof(floating))
+    cdef double[::1] part_sums = np.empty(n_tasks * k * d), part_counts = np.empty(n_tasks * k)
+    cdef double[::1] part_inertia = np.empty(n_tasks)
+    cdef Py_ssize_t[::1] part_changed = np.empty(n_tasks, dtype=np.intp)
+    cdef LloydJob job
+    job.X, job.weight, job.offset, job.centers = &X[0, 0], weight, &offset[0], &centers[0, 0]
+    job.center_sq, job.d, job.k, job.labels = &center_sq[0], d, k, &labels[0]
+    job.blocks, job.sums, job.counts = &bounds[0], &part_sums[0], &part_counts[0]
+    job.inertia, job.changed = &part_inertia[0], &part_changed[0]
+    job.centred, job.dist = work.centred, work.dist
+    job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
     cdef double shift, tiny = np.finfo(np.float64).tiny
     cdef floating new
     cdef bint empty
     cdef int reason = MAX_ITER
-    with nogil:
-        for it in range(1, max_iter + 1):
-            for a in range(k * d):
-                sums[a // d, a % d] = 0.0
-            for j in range(k):
-                counts[j] = 0.0
-            n_changed = 0
-            _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
-                        &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
-                        <floating*>work.centred, <floating*>work.dist, &n_changed)
+    for it in range(1, max_iter + 1):
+        with nogil:
+            n_changed = _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
+                                      &sums[0, 0], &counts[0])
             if n_changed == 0:
                 reason = STABLE
-                break
-            empty = False
-            for j in range(k):
-                empty = empty or counts[j] == 0.0
-            if empty:
-                reason = EMPTY
-                break
-            shift = 0.0
-            for j in range(k):
-                center_sq[j] = 0.0
-                for a in range(d):
-                    new = <floating>(sums[j, a] / (counts[j] if counts[j] > tiny else tiny))
-                    shift += (new - centers[j, a]) * (new - centers[j, a])
-                    centers[j, a] = new
-                    center_sq[j] += <double>new * <double>new
-            if shift <= tol:
-                for a in range(k * d):
-                    sums[a // d, a % d] = 0.0
+            else:
+                empty = False
                 for j in range(k):
-                    counts[j] = 0.0
-                _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
-                            &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
-                            <floating*>work.centred, <floating*>work.dist, &n_changed)
-                reason = MOVED_LITTLE
-                break
+                    empty = empty or counts[j] == 0.0
+                if empty:
+                    reason = EMPTY
+            if reason == MAX_ITER:
+                shift = 0.0
+                for j in range(k):
+                    center_sq[j] = 0.0
+                    for a in range(d):
+                        new = <floating>(sums[j, a] / (counts[j] if counts[j] > tiny else tiny))
+                        shift += (new - centers[j, a]) * (new - centers[j, a])
+                        centers[j, a] = new
+                        center_sq[j] += <double>new * <double>new
+                if shift <= tol:
+                    _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
+                                  &sums[0, 0], &counts[0])
+                    reason = MOVED_LITTLE
+        if reason != MAX_ITER:
+            break
+        PyErr_CheckSignals()  # Ctrl-C between iterations
     return (it if reason != MAX_ITER else max_iter), reason
+
+
+cdef struct SeedJob:
+    # k-means++ over row blocks, a task per block: the candidates' potentials
+    # (into the task's own lanes), then the chosen one's distances into closest.
+    const void* X              # (N, D), X's type
+    const void* weight         # (N,) or NULL
+    const double* offset
+    int d, t
+    const void* candidates     # (t, D) centred
+    void* closest              # (N,)
+    void* kept                 # (t, N) rows kept_ld apart, or NULL: computed again
+    int64_t kept_ld
+    int best                   # the candidate chosen
+    const int64_t* blocks
+    double* lanes              # (n_tasks, 8 t)
+    char* centred              # (n_tasks,) work spaces of centred_bytes
+    char* dist
+    size_t centred_bytes, dist_bytes
+
+
+cdef void _seed_task(SeedJob* job, int task, bint potentials, const floating* X,
+                     const floating* weight) noexcept nogil:
+    cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1], a
+    cdef double* lanes = job.lanes + <int64_t>task * 8 * job.t
+    cdef floating* closest = <floating*>job.closest + first
+    cdef floating* kept = <floating*>job.kept
+    cdef floating* centred = <floating*>(job.centred + task * job.centred_bytes)
+    cdef floating* dist = <floating*>(job.dist + task * job.dist_bytes)
+    if potentials:
+        for a in range(8 * job.t):
+            lanes[a] = 0.0
+    if stop == first:
+        return
+    if potentials:
+        _candidate_potentials(X + first * job.d, stop - first, job.d,
+                              NULL if weight == NULL else weight + first, job.offset,
+                              <const floating*>job.candidates, job.t, closest, lanes,
+                              centred, dist, NULL if kept == NULL else kept + first,
+                              job.kept_ld)
+    elif kept != NULL:
+        _min_into(closest, kept + job.best * job.kept_ld + first, stop - first)
+    else:
+        _closest_to_candidate(X + first * job.d, stop - first, job.d, job.offset,
+                              <const floating*>job.candidates + job.best * job.d,
+                              closest, centred, dist)
+
+
+cdef void _potentials_task_d(void* ctx, int task) noexcept nogil:
+    cdef SeedJob* job = <SeedJob*>ctx
+    _seed_task(job, task, True, <const double*>job.X, <const double*>job.weight)
+
+
+cdef void _potentials_task_f(void* ctx, int task) noexcept nogil:
+    cdef SeedJob* job = <SeedJob*>ctx
+    _seed_task(job, task, True, <const float*>job.X, <const float*>job.weight)
+
+
+cdef void _closest_task_d(void* ctx, int task) noexcept nogil:
+    cdef SeedJob* job = <SeedJob*>ctx
+    _seed_task(job, task, False, <const double*>job.X, <const double*>job.weight)
+
+
+cdef void _closest_task_f(void* ctx, int task) noexcept nogil:
+    cdef SeedJob* job = <SeedJob*>ctx
+    _seed_task(job, task, False, <const float*>job.X, <const float*>job.weight)
 
 
 def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                          const double[::1] offset, floating[::1] closest,
                          double potential, random_state, int n_trials,
-                         Py_ssize_t[::1] indices):
-    """Greedy k-means++ centres 1 .. K-1 in one call (data in one block).
+                         Py_ssize_t[::1] indices, floating[:, :] kept=None,
+                         blocks=None, int n_threads=1):
+    """Greedy k-means++ centres 1 .. K-1 in one call, on row blocks and the
+    team's threads.
 
     The steps of ``gmmc._init.kmeans_plusplus``, with its draws in its order:
     for centre c, ``random_state.uniform(size=n_trials) * potential`` picks
     the candidates against the cumulative weighted distances
     (``cumulative_search``), the one of least ``candidate_potentials`` is
     kept and ``closest`` updated from its distances (``closest_to_candidate``).
+    Each block's potentials are its own, added in block order, so the thread
+    that ran a block changes nothing. Ctrl-C is seen between centres.
 
     Parameters
     ----------
@@ -610,6 +799,10 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     random_state : numpy RandomState.  IN/OUT
     n_trials : candidates per centre.  IN
     indices : (K,) int.  IN: indices[0], the first centre; OUT: the others.
+    kept : (n_trials, N) work space for the candidates' distances (rows may
+        be slices of longer ones), or None: the chosen one's are computed
+        again, the same way.  OUT
+    blocks, n_threads : as ``lloyd_loop``.  IN
 
     Returns
     -------
@@ -618,25 +811,36 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
         caller draws differently, as ``closest`` and the generator are left.
     """
     cdef Py_ssize_t n_samples = X.shape[0]
-    cdef int k = indices.shape[0], t = n_trials, d = X.shape[1], c, j, m, best
+    cdef int k = indices.shape[0], t = n_trials, d = X.shape[1], c, j, m, task, best
     if closest.shape[0] != n_samples or t < 1 or offset.shape[0] != d or n_samples == 0:
         raise ValueError("closest must be (N,), offset (D,) and n_trials positive")
+    _check_kept(kept, t, n_samples, sizeof(floating))
+    cdef int64_t[::1] bounds = _block_bounds(blocks, n_samples)
+    cdef int n_tasks = bounds.shape[0] - 1
     dtype = np.float32 if floating is float else np.float64
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef const double[::1] draws
     cdef double[::1] targets = np.empty(t), sorted_targets = np.empty(t)
-    cdef double[::1] potentials = np.empty(t), lanes = np.empty(8 * t)
+    cdef double[::1] potentials = np.empty(t), lanes = np.empty(n_tasks * 8 * t)
     cdef Py_ssize_t[::1] order = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
     cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
-    cdef floating[:, ::1] kept = np.empty((t, n_samples), dtype=dtype)  # one block: small
-    cdef _Work work = _Work(d, t, sizeof(floating))
+    cdef _BlockWork work = _BlockWork(n_tasks, d, t, sizeof(floating))
     cdef Py_ssize_t tmp
+    cdef SeedJob job
+    job.X, job.weight, job.offset, job.d, job.t = &X[0, 0], weight, &offset[0], d, t
+    job.candidates, job.closest = &centred[0, 0], &closest[0]
+    job.kept = NULL if kept is None else &kept[0, 0]
+    job.kept_ld = 0 if kept is None else kept.strides[0] // sizeof(floating)
+    job.blocks, job.lanes = &bounds[0], &lanes[0]
+    job.centred, job.dist = work.centred, work.dist
+    job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
     for c in range(1, k):
         if potential <= 0:
             return c, potential
+        PyErr_CheckSignals()  # Ctrl-C between centres
         draws = random_state.uniform(size=t)
         with nogil:
             for j in range(t):
@@ -658,19 +862,19 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             for j in range(t):
                 for m in range(d):
                     centred[j, m] = <floating>(<double>X[candidates[j], m] - offset[m])
-            for j in range(8 * t):
-                lanes[j] = 0.0
-            _candidate_potentials(&X[0, 0], n_samples, d, weight, &offset[0],
-                                  &centred[0, 0], t, &closest[0], &lanes[0],
-                                  <floating*>work.centred, <floating*>work.dist,
-                                  &kept[0, 0], n_samples)
+            team_run(n_threads, n_tasks, _potentials_task_d if floating is double
+                     else _potentials_task_f, &job)
             for j in range(t):
-                potentials[j] = _sum_lanes(&lanes[8 * j])
+                potentials[j] = 0.0
+                for task in range(n_tasks):
+                    potentials[j] = potentials[j] + _sum_lanes(&lanes[(task * t + j) * 8])
             best = 0
             for j in range(1, t):
                 if potentials[j] < potentials[best]:
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            _min_into(&closest[0], &kept[best, 0], n_samples)
+            job.best = best
+            team_run(n_threads, n_tasks, _closest_task_d if floating is double
+                     else _closest_task_f, &job)
     return k, potential

@@ -148,18 +148,28 @@ def test_kernel_loop_max_iter_zero_keeps_the_start(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_lloyd_loop_in_the_kernels_matches_the_step_by_step_loop(monkeypatch, dtype,
-                                                                 weighted, seed):
+@pytest.mark.parametrize("n_samples, n_threads", [(600, 1), (20000, 2)])
+def test_lloyd_loop_in_the_kernels_matches_the_step_by_step_loop(
+        monkeypatch, dtype, weighted, seed, n_samples, n_threads):
+    # 20 000 rows on 2 threads: two blocks, on the kernels' threads.
+    if n_threads > 1 and not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
     rng = np.random.default_rng(seed)
-    X = _blobs(n=600, d=4, seed=seed).astype(dtype)
+    X = _blobs(n=n_samples, d=4, seed=seed).astype(dtype)
+    assert len(gmmc._parallel.row_block_bounds(n_samples, n_threads)) == n_threads + 1
     weight = rng.uniform(0.1, 2.0, size=len(X)).astype(dtype) if weighted else None
     labels = []
     for in_kernels in (True, False):
         with monkeypatch.context() as patch:
             if not in_kernels:
-                patch.setattr(gmmc._init, "single_block", lambda *args: False)
+                patch.setattr(gmmc._init, "loops_in_kernels", lambda *args: False)
+            calls = []
+            original = gmmc._kmeans.lloyd_loop
+            patch.setattr(gmmc._kmeans, "lloyd_loop",
+                          lambda *a, **k: calls.append(1) or original(*a, **k))
             labels.append(gmmc._init.kmeans(X, weight, 6, np.random.RandomState(seed),
-                                            n_threads=1))
+                                            n_threads=n_threads))
+        assert bool(calls) == in_kernels  # the path under test ran
     np.testing.assert_array_equal(labels[0], labels[1])
 
 
@@ -175,21 +185,26 @@ def test_kmeans_plusplus_in_the_kernels_matches_the_step_by_step_loop(
 
 
 def _assert_same_seeds_both_ways(monkeypatch, X, weight, n_clusters, seed, n_threads,
-                                 step_by_step=()):
+                                 patches=()):
     """k-means++ seeds the same samples, and leaves the generator in the same
-    state, whether the in-kernel loop runs or the step-by-step one (forced
-    with single_block False, plus the (module, name, value) of
-    ``step_by_step``)."""
+    state, whether the kernels' loop runs or the step-by-step one (one kernel
+    call per step, a Python thread per block), both under the (module, name,
+    value) ``patches``."""
     results = []
     for in_kernels in (True, False):
         random_state = np.random.RandomState(seed)
         with monkeypatch.context() as patch:
+            for module, name, value in patches:
+                patch.setattr(module, name, value)
             if not in_kernels:
-                patch.setattr(gmmc._init, "single_block", lambda *args: False)
-                for module, name, value in step_by_step:
-                    patch.setattr(module, name, value)
+                patch.setattr(gmmc._init, "loops_in_kernels", lambda *args: False)
+            calls = []
+            original = gmmc._kmeans.kmeans_plusplus_loop
+            patch.setattr(gmmc._kmeans, "kmeans_plusplus_loop",
+                          lambda *a, **k: calls.append(1) or original(*a, **k))
             _, indices = gmmc._init.kmeans_plusplus(X, weight, n_clusters, random_state,
                                                     n_threads=n_threads)
+        assert bool(calls) == in_kernels  # the path under test ran
         results.append((indices, random_state.random_sample()))  # and the RNG after
     np.testing.assert_array_equal(results[0][0], results[1][0])
     assert results[0][1] == results[1][1]
@@ -197,17 +212,25 @@ def _assert_same_seeds_both_ways(monkeypatch, X, weight, n_clusters, seed, n_thr
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("keep_distances", [False, True])
-def test_kmeans_plusplus_step_by_step_keeps_or_recomputes_the_same_distances(
-        monkeypatch, dtype, keep_distances):
-    """Over several blocks, the chosen candidate's distances are kept from its
-    pass (D = 40: they take under X / 8) or computed again: the seeds are
-    those of the in-kernel loop either way."""
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_plusplus_on_blocks_keeps_or_recomputes_the_same_distances(
+        monkeypatch, dtype, keep_distances, weighted):
+    """Over several blocks, on the kernels' threads or a Python thread per
+    block, the chosen candidate's distances are kept from its pass (D = 40:
+    they take under X / 8) or computed again: the seeds are the same."""
+    if not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
     X = _blobs(n=3000, d=40, seed=3).astype(dtype)
-    step_by_step = [(gmmc._parallel, "SUB_BLOCK_ROWS", 700)]
+    weight = (np.random.default_rng(4).uniform(0.1, 2.0, size=len(X)).astype(dtype)
+              if weighted else None)
+    patches = [(gmmc._parallel, "SUB_BLOCK_ROWS", 700)]
+    with monkeypatch.context() as patch:
+        patch.setattr(gmmc._parallel, "SUB_BLOCK_ROWS", 700)
+        assert len(gmmc._parallel.row_block_bounds(3000, 2)) > 3
     if not keep_distances:
-        step_by_step.append((gmmc._init, "KEPT_BYTES", 0))
-    _assert_same_seeds_both_ways(monkeypatch, X, None, 12, seed=11, n_threads=2,
-                                 step_by_step=step_by_step)
+        patches.append((gmmc._init, "KEPT_BYTES", 0))
+    _assert_same_seeds_both_ways(monkeypatch, X, weight, 12, seed=11, n_threads=2,
+                                 patches=patches)
 
 
 def test_kmeans_plusplus_in_the_kernels_replays_when_samples_run_out(monkeypatch):
@@ -215,6 +238,41 @@ def test_kmeans_plusplus_in_the_kernels_replays_when_samples_run_out(monkeypatch
     # the next candidates are drawn differently (scikit-learn's order).
     X = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), 4, axis=0)
     _assert_same_seeds_both_ways(monkeypatch, X, None, 5, seed=3, n_threads=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kept", [False, True])
+def test_kmeans_loops_give_the_same_bits_on_any_number_of_threads(dtype, kept):
+    """Each block's sums and potentials are its own and added in block order:
+    the thread that ran a block, and how many ran, change nothing."""
+    if not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _blobs(n=30000, d=5, seed=8).astype(dtype)
+    weight = np.random.default_rng(9).uniform(0.5, 2.0, size=len(X)).astype(dtype)
+    blocks = np.array([0, 7000, 7000, 15001, 22000, 30000], dtype=np.int64)  # one empty
+    offset = X.mean(axis=0, dtype=np.float64)
+    k, t = 9, 4
+    results = []
+    for n_threads in (1, 2, 3):
+        random_state = np.random.RandomState(2)
+        closest = np.full(len(X), np.inf, dtype=dtype)
+        indices = np.zeros(k, dtype=np.intp)
+        first = np.ascontiguousarray(X[:1] - offset, dtype=dtype)
+        potential = gmmc._kmeans.update_closest(X, weight, offset, first, closest)
+        c, potential = gmmc._kmeans.kmeans_plusplus_loop(
+            X, weight, offset, closest, potential, random_state, t, indices,
+            np.empty((t, len(X)), dtype=dtype) if kept else None, blocks, n_threads)
+        assert c == k
+        centers = np.ascontiguousarray(X[indices] - offset, dtype=dtype)
+        labels = np.full(len(X), -1, dtype=np.int32)
+        sums, counts = np.empty((k, X.shape[1])), np.empty(k)
+        n_iter, reason = gmmc._kmeans.lloyd_loop(X, weight, offset, centers, labels, sums,
+                                                 counts, 4, 0.0, blocks, n_threads)
+        assert n_iter == 4 and reason == gmmc._kmeans.LLOYD_MAX_ITER
+        results.append((indices.tolist(), potential, closest.tobytes(),
+                        centers.tobytes(), labels.tobytes(), sums.tobytes(),
+                        counts.tobytes()))
+    assert results[1] == results[0] and results[2] == results[0]
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

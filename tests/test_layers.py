@@ -18,7 +18,7 @@ import gmmc
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 # The gmmc under test, wherever it is (an installed wheel or the checkout).
 GMMC_PARENT = str(Path(gmmc.__file__).resolve().parents[1])
-KERNELS = {"_em", "_kmeans", "_cpu"}
+KERNELS = {"_em", "_kmeans", "_cpu", "_team"}
 
 pytestmark = pytest.mark.skipif(not PYPROJECT.exists(),
                                 reason="needs the source tree's pyproject.toml")
