@@ -12,10 +12,12 @@ from . import _kmeans, _stats, _team
 from ._parallel import kernel_blocks, map_row_blocks, single_block
 
 
-# At most this much memory for k-means++'s candidate distances (N x (2 + log K)),
-# and at most X.nbytes / 8, except on one block of rows (small data). They save
-# a pass over X per centre (otherwise the chosen one's are computed again).
+# k-means++'s candidate distances (N x (2 + log K)) save a pass over X per
+# centre (otherwise the chosen one's are computed again). They are kept up to
+# KEPT_BYTES, and up to X.nbytes / 8 beyond KEPT_ALWAYS_BYTES (which never
+# matter), so that a fit of large data stays within a fraction of X.
 KEPT_BYTES = 64 << 20
+KEPT_ALWAYS_BYTES = 4 << 20
 
 
 def loops_in_kernels(n_samples, n_threads):
@@ -74,7 +76,8 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
     kept_bytes = n_samples * n_trials * X.itemsize
     kept = (np.empty((n_trials, n_samples), dtype=X.dtype)
             if single_block(n_samples, n_threads)
-            or kept_bytes <= min(KEPT_BYTES, X.nbytes // 8) else None)
+            or kept_bytes <= min(KEPT_BYTES, max(KEPT_ALWAYS_BYTES, X.nbytes // 8))
+            else None)
     first = 1
     if loops_in_kernels(n_samples, n_threads):
         # The same steps and draws in one kernel call, up to the end or to a

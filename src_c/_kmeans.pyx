@@ -16,6 +16,7 @@ from gmmc import _team
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.stdint cimport int64_t
+from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 
 from _blas cimport gemm_rm
@@ -59,6 +60,17 @@ cdef extern from "_microkernels.h":
     void gmmc_seed_distances_f(const float* x, int n, int d, const double* offset,
                                const float* centers, int t, float* work,
                                float* out, int64_t ld) noexcept nogil
+    int GMMC_LLOYD_MIN_K, GMMC_LLOYD_MIN_K_F, GMMC_LLOYD_MAX_K
+    void gmmc_lloyd_rows_d(const double* x, int64_t n, int d, const double* offset,
+                           const double* ct, int kp, const double* c_sq,
+                           const double* weight, int* labels, double* sums,
+                           double* counts, double* inertia, int64_t* n_changed,
+                           double* centred) noexcept nogil
+    void gmmc_lloyd_rows_f(const float* x, int64_t n, int d, const double* offset,
+                           const float* ct, int kp, const double* c_sq,
+                           const float* weight, int* labels, double* sums,
+                           double* counts, double* inertia, int64_t* n_changed,
+                           float* centred) noexcept nogil
 
 cdef enum:
     CHUNK = 256
@@ -149,6 +161,52 @@ cdef class _Work:
     def __dealloc__(self):
         free(self.centred)
         free(self.dist)
+
+
+cdef struct CenterLanes:
+    # The centres laid out for gmmc_lloyd_rows_*: ct = -2 C^T (D, kp) in X's
+    # type and c_sq = ||c||^2 (kp,), kp = K rounded up to 16, +inf past K
+    # (never chosen). ct is NULL where that kernel does not run: Lloyd's
+    # steps then take the chunked GEMM.
+    void* ct
+    double* c_sq
+    int kp, d, k
+
+
+cdef class _CenterLanes:
+    """Owns a CenterLanes; ``ct`` stays NULL without AVX-512, outside
+    GMMC_LLOYD_MIN_K .. GMMC_LLOYD_MAX_K centres, or when not ``wanted``."""
+    cdef CenterLanes lanes
+
+    def __cinit__(self, int d, int k, int itemsize, bint wanted=True):
+        self.lanes.kp = (k + 15) // 16 * 16
+        self.lanes.d, self.lanes.k = d, k
+        self.lanes.ct = NULL
+        self.lanes.c_sq = NULL
+        cdef int min_k = GMMC_LLOYD_MIN_K if itemsize == 8 else GMMC_LLOYD_MIN_K_F
+        if wanted and HAVE_AVX512 and min_k <= k <= GMMC_LLOYD_MAX_K:
+            self.lanes.ct = malloc(<size_t>d * self.lanes.kp * itemsize)
+            self.lanes.c_sq = <double*>malloc(self.lanes.kp * sizeof(double))
+            if self.lanes.ct == NULL or self.lanes.c_sq == NULL:
+                raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.lanes.ct)
+        free(self.lanes.c_sq)
+
+
+cdef void _fill_lanes(CenterLanes* lanes, const floating* centers,
+                      const double* center_sq) noexcept nogil:
+    """lanes := the layout of centres (K, D) with squared norms center_sq."""
+    cdef int j, b, kp = lanes.kp, k = lanes.k, d = lanes.d
+    cdef floating* ct = <floating*>lanes.ct
+    if ct == NULL:
+        return
+    for b in range(d):
+        for j in range(kp):
+            ct[b * kp + j] = <floating>(-2.0) * centers[j * d + b] if j < k else 0
+    for j in range(kp):
+        lanes.c_sq[j] = center_sq[j] if j < k else INFINITY
 
 
 def _check_centers(const floating[:, ::1] X, const double[::1] offset,
@@ -437,7 +495,7 @@ def uniform_choice(Py_ssize_t n, double u):
 
 def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset,
                const floating[:, ::1] centers, int[::1] labels,
-               double[:, ::1] sums, double[::1] counts):
+               double[:, ::1] sums, double[::1] counts, bint lanes=True):
     """Assign each sample to its closest centre and accumulate cluster sums.
 
     Parameters
@@ -449,6 +507,8 @@ def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset
     labels : (N,) int32.  IN/OUT: the previous labels, replaced by the new ones.
     sums : (K, D).  IN/OUT: += sum of w_n (x_n - offset) over each cluster.
     counts : (K,).  IN/OUT: += sum of w_n over each cluster.
+    lanes : the AVX-512 kernel with the centres in its lanes where it runs
+        (``_CenterLanes``); False: the chunked GEMM. For tests.
 
     Returns
     -------
@@ -466,26 +526,44 @@ def lloyd_step(const floating[:, ::1] X, sample_weight, const double[::1] offset
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef double inertia = 0.0
     cdef _Work work = _Work(d, k, sizeof(floating))
+    cdef _CenterLanes center_lanes = _CenterLanes(d, k, sizeof(floating), lanes)
     if n_samples == 0:
         return inertia, n_changed
     with nogil:
+        _fill_lanes(&center_lanes.lanes, &centers[0, 0], &center_sq[0])
         inertia = _lloyd_step(&X[0, 0], n_samples, d, weight, &offset[0], &centers[0, 0],
-                              &center_sq[0], k, &labels[0], &sums[0, 0], &counts[0],
-                              <floating*>work.centred, <floating*>work.dist, &n_changed)
+                              &center_sq[0], k, &center_lanes.lanes, &labels[0], &sums[0, 0],
+                              &counts[0], <floating*>work.centred, <floating*>work.dist,
+                              &n_changed)
     return inertia, n_changed
 
 
 cdef double _lloyd_step(const floating* X, Py_ssize_t n_samples, int d,
                         const floating* weight, const double* offset,
                         const floating* centers, const double* center_sq, int k,
-                        int* labels, double* sums, double* counts, floating* centred,
-                        floating* dist, Py_ssize_t* n_changed) noexcept nogil:
-    """``dist``: CHUNK * k values of work space, for -2 C x'^T (k, chunk)."""
+                        const CenterLanes* lanes, int* labels, double* sums,
+                        double* counts,
+                        floating* centred, floating* dist,
+                        Py_ssize_t* n_changed) noexcept nogil:
+    """``dist``: CHUNK * k values of work space, for -2 C x'^T (k, chunk);
+    ``lanes``: the centres filled in (``_fill_lanes``), for the AVX-512
+    kernel where its ``ct`` is not NULL."""
     cdef Py_ssize_t start, chunk
     cdef int n
     cdef int64_t changed = 0
     cdef double inertia = 0.0
     cdef double x_sq[CHUNK]
+    if lanes.ct != NULL:
+        if floating is double:
+            gmmc_lloyd_rows_d(X, n_samples, d, offset, <const double*>lanes.ct, lanes.kp,
+                              lanes.c_sq, weight, labels, sums, counts, &inertia, &changed,
+                              centred)
+        else:
+            gmmc_lloyd_rows_f(X, n_samples, d, offset, <const float*>lanes.ct, lanes.kp,
+                              lanes.c_sq, weight, labels, sums, counts, &inertia, &changed,
+                              centred)
+        n_changed[0] += changed
+        return inertia
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
@@ -520,6 +598,19 @@ cdef int64_t[::1] _block_bounds(blocks, Py_ssize_t n_samples) except *:
     return bounds
 
 
+cdef inline int64_t _line_stride(int64_t n) noexcept nogil:
+    """n doubles rounded up to whole 64-byte cache lines."""
+    return (n + 7) // 8 * 8
+
+
+cdef double* _line_aligned(double[::1] buffer) noexcept nogil:
+    """The first 64-byte aligned double of ``buffer`` (allocate 7 extra):
+    per-task sums on lines of their own, so that threads adding to them row
+    by row never write to one cache line."""
+    cdef size_t address = <size_t>&buffer[0]
+    return <double*>((address + 63) // 64 * 64)
+
+
 cdef class _BlockWork:
     """A chunk's work space for each of n_tasks blocks: centred rows and distances."""
     cdef char* centred
@@ -547,11 +638,13 @@ cdef struct LloydJob:
     const double* offset
     const void* centers        # (K, D) centred
     const double* center_sq
+    const CenterLanes* lanes
     int d, k
     int* labels
     const int64_t* blocks
-    double* sums               # (n_tasks, K D)
-    double* counts             # (n_tasks, K)
+    double* sums               # (n_tasks, K D) rows sums_ld apart, line-aligned
+    double* counts             # (n_tasks, K) rows counts_ld apart, line-aligned
+    int64_t sums_ld, counts_ld
     double* inertia            # (n_tasks,)
     Py_ssize_t* changed        # (n_tasks,)
     char* centred              # (n_tasks,) work spaces of centred_bytes
@@ -562,8 +655,8 @@ cdef struct LloydJob:
 cdef void _lloyd_task(LloydJob* job, int task, const floating* X,
                       const floating* weight) noexcept nogil:
     cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1], a
-    cdef double* sums = job.sums + <int64_t>task * job.k * job.d
-    cdef double* counts = job.counts + <int64_t>task * job.k
+    cdef double* sums = job.sums + task * job.sums_ld
+    cdef double* counts = job.counts + task * job.counts_ld
     for a in range(<int64_t>job.k * job.d):
         sums[a] = 0.0
     for a in range(job.k):
@@ -574,8 +667,8 @@ cdef void _lloyd_task(LloydJob* job, int task, const floating* X,
         job.inertia[task] = _lloyd_step(
             X + first * job.d, stop - first, job.d,
             NULL if weight == NULL else weight + first, job.offset,
-            <const floating*>job.centers, job.center_sq, job.k, job.labels + first,
-            sums, counts, <floating*>(job.centred + task * job.centred_bytes),
+            <const floating*>job.centers, job.center_sq, job.k, job.lanes,
+            job.labels + first, sums, counts, <floating*>(job.centred + task * job.centred_bytes),
             <floating*>(job.dist + task * job.dist_bytes), &job.changed[task])
 
 
@@ -603,9 +696,9 @@ cdef Py_ssize_t _lloyd_blocks(LloydJob* job, int n_tasks, int n_threads, bint is
         counts[j] = 0.0
     for t in range(n_tasks):
         for a in range(<int64_t>job.k * job.d):
-            sums[a] = sums[a] + job.sums[t * job.k * job.d + a]
+            sums[a] = sums[a] + job.sums[t * job.sums_ld + a]
         for j in range(job.k):
-            counts[j] = counts[j] + job.counts[t * job.k + j]
+            counts[j] = counts[j] + job.counts[t * job.counts_ld + j]
         changed += job.changed[t]
     return changed
 
@@ -664,13 +757,18 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _BlockWork work = _BlockWork(n_tasks, d, k, sizeof(floating))
-    cdef double[::1] part_sums = np.empty(n_tasks * k * d), part_counts = np.empty(n_tasks * k)
+    cdef _CenterLanes center_lanes = _CenterLanes(d, k, sizeof(floating))
+    cdef int64_t sums_ld = _line_stride(<int64_t>k * d), counts_ld = _line_stride(k)
+    cdef double[::1] part_sums = np.empty(n_tasks * sums_ld + 7)
+    cdef double[::1] part_counts = np.empty(n_tasks * counts_ld + 7)
     cdef double[::1] part_inertia = np.empty(n_tasks)
     cdef Py_ssize_t[::1] part_changed = np.empty(n_tasks, dtype=np.intp)
     cdef LloydJob job
     job.X, job.weight, job.offset, job.centers = &X[0, 0], weight, &offset[0], &centers[0, 0]
     job.center_sq, job.d, job.k, job.labels = &center_sq[0], d, k, &labels[0]
-    job.blocks, job.sums, job.counts = &bounds[0], &part_sums[0], &part_counts[0]
+    job.lanes = &center_lanes.lanes
+    job.blocks, job.sums_ld, job.counts_ld = &bounds[0], sums_ld, counts_ld
+    job.sums, job.counts = _line_aligned(part_sums), _line_aligned(part_counts)
     job.inertia, job.changed = &part_inertia[0], &part_changed[0]
     job.centred, job.dist = work.centred, work.dist
     job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
@@ -680,6 +778,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     cdef int reason = MAX_ITER
     for it in range(1, max_iter + 1):
         with nogil:
+            _fill_lanes(&center_lanes.lanes, &centers[0, 0], &center_sq[0])
             n_changed = _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
                                       &sums[0, 0], &counts[0])
             if n_changed == 0:
@@ -700,6 +799,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
                         centers[j, a] = new
                         center_sq[j] += <double>new * <double>new
                 if shift <= tol:
+                    _fill_lanes(&center_lanes.lanes, &centers[0, 0], &center_sq[0])
                     _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
                                   &sums[0, 0], &counts[0])
                     reason = MOVED_LITTLE
@@ -822,7 +922,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef const double[::1] draws
     cdef double[::1] targets = np.empty(t), sorted_targets = np.empty(t)
-    cdef double[::1] potentials = np.empty(t), lanes = np.empty(n_tasks * 8 * t)
+    cdef double[::1] potentials = np.empty(t), lanes = np.empty(n_tasks * 8 * t + 7)
     cdef Py_ssize_t[::1] order = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
@@ -834,7 +934,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     job.candidates, job.closest = &centred[0, 0], &closest[0]
     job.kept = NULL if kept is None else &kept[0, 0]
     job.kept_ld = 0 if kept is None else kept.strides[0] // sizeof(floating)
-    job.blocks, job.lanes = &bounds[0], &lanes[0]
+    job.blocks, job.lanes = &bounds[0], _line_aligned(lanes)
     job.centred, job.dist = work.centred, work.dist
     job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
     for c in range(1, k):
@@ -867,7 +967,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             for j in range(t):
                 potentials[j] = 0.0
                 for task in range(n_tasks):
-                    potentials[j] = potentials[j] + _sum_lanes(&lanes[(task * t + j) * 8])
+                    potentials[j] = potentials[j] + _sum_lanes(job.lanes + (task * t + j) * 8)
             best = 0
             for j in range(1, t):
                 if potentials[j] < potentials[best]:

@@ -747,27 +747,38 @@ def test_squared_distances_of_a_point_to_itself_is_not_negative():
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_lloyd_step_matches_numpy(dtype, weighted):
-    rng = np.random.RandomState(1)
-    n, d, k = 777, 5, 6
+@pytest.mark.parametrize("d, k", [(5, 6), (1, 8), (7, 9), (8, 10), (9, 16), (16, 17),
+                                  (17, 32), (4, 33)])
+@pytest.mark.parametrize("lanes", [True, False], ids=["lanes", "gemm"])
+def test_lloyd_step_matches_numpy(dtype, weighted, d, k, lanes):
+    """Both assignment paths, the chunked GEMM and (with AVX-512, 8 or 10 to
+    32 centres) the kernel with the centres in its lanes, at widths around
+    its vectors and bounds, with a partial block of rows."""
+    rng = np.random.RandomState(d * 100 + k)
+    n = 777
     X = (rng.standard_normal((n, d)) * 4 + 3).astype(dtype)
     offset = X.astype(np.float64).mean(axis=0)
     centers = X[rng.choice(n, k, replace=False)] + dtype(0.5)
     centred = np.ascontiguousarray(centers - offset, dtype=dtype)
     w = rng.uniform(0.1, 2.0, size=n).astype(dtype) if weighted else None
+    X64 = X.astype(np.float64)
+    dist = cdist(X64, centred.astype(np.float64) + offset, "sqeuclidean")
+    # Near-ties could legitimately go either way: leave those rows out.
+    sorted_d = np.sort(dist, axis=1)
+    clear = sorted_d[:, 1] - sorted_d[:, 0] > 1e-3 * (1 + sorted_d[:, 0])
+    X, X64, dist = X[clear], X64[clear], dist[clear]
+    w = None if w is None else w[clear]
+    n = len(X)
+    assert n > 600
     labels = np.full(n, -1, dtype=np.int32)
     labels[:100] = 0  # some of them already right: not counted as changed
     sums0 = rng.standard_normal((k, d))
     counts0 = rng.uniform(size=k)
     sums, counts = sums0.copy(), counts0.copy()
-    inertia, changed = _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts)
+    inertia, changed = _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts,
+                                          lanes)
 
-    X64 = X.astype(np.float64)
-    dist = cdist(X64, centred.astype(np.float64) + offset, "sqeuclidean")
     ref_labels = dist.argmin(axis=1)
-    # Near-ties could legitimately go either way; there should be none here.
-    sorted_d = np.sort(dist, axis=1)
-    assert np.all(sorted_d[:, 1] - sorted_d[:, 0] > 1e-3)
     assert_array_equal(labels, ref_labels)
     assert changed == n - np.count_nonzero(ref_labels[:100] == 0)
     wt = np.ones(n) if w is None else w.astype(np.float64)
@@ -780,7 +791,7 @@ def test_lloyd_step_matches_numpy(dtype, weighted):
     exp_inertia = wt @ dist[np.arange(n), ref_labels]
     assert_allclose(inertia, exp_inertia, rtol=1e-10 if dtype == np.float64 else 1e-4)
     # A second step from the same centres changes nothing.
-    assert _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts)[1] == 0
+    assert _kmeans.lloyd_step(X, w, offset, centred, labels, sums, counts, lanes)[1] == 0
 
 
 @pytest.mark.parametrize("d", [1, 3, 7, 8, 9, 15, 16, 17, 32, 40])
@@ -1022,17 +1033,22 @@ def test_column_sums_match_numpy(dtype, weighted, d):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_lloyd_step_breaks_ties_towards_the_first_centre(dtype):
-    """Two equal centres: every sample closest to them takes the first, in
-    whole 64-row blocks and in the partial one alike."""
+@pytest.mark.parametrize("k", [4, 12, 20])
+@pytest.mark.parametrize("lanes", [True, False], ids=["lanes", "gemm"])
+def test_lloyd_step_breaks_ties_towards_the_first_centre(dtype, k, lanes):
+    """Equal centres: every sample closest to them takes the first, in whole
+    blocks of rows and in the partial one alike, on both paths (k = 12, 20:
+    the lanes kernel's first and second vectors of centres, with AVX-512)."""
     rng = np.random.RandomState(3)
-    n, d = 200, 9
+    n, d = 203, 9
     X = rng.standard_normal((n, d)).astype(dtype)
     offset = np.zeros(d)
-    centers = np.zeros((4, d), dtype=dtype)
-    centers[0] = 10.0
-    centers[2] = 10.0  # 1 and 3 equal (the origin), 0 and 2 equal
+    centers = np.full((k, d), 50.0, dtype=dtype)  # far from every sample
+    centers[k - 4] = 10.0
+    centers[k - 2] = 10.0  # k-3 and k-1 equal (the origin), k-4 and k-2 equal
+    centers[k - 3] = centers[k - 1] = 0.0
     labels = np.full(n, -1, dtype=np.int32)
-    _kmeans.lloyd_step(X, None, offset, centers, labels, np.zeros((4, d)), np.zeros(4))
-    assert set(np.unique(labels)) <= {0, 1}
-    assert (labels == 1).sum() > n // 2
+    _kmeans.lloyd_step(X, None, offset, centers, labels, np.zeros((k, d)), np.zeros(k),
+                       lanes)
+    assert set(np.unique(labels)) <= {k - 4, k - 3}
+    assert (labels == k - 3).sum() > n // 2
