@@ -283,9 +283,12 @@ def row_block_bounds(n_rows, n_threads):
 
 def kernel_blocks(n_rows, n_threads):
     """For a kernel's own loop over the blocks of ``map_row_blocks``: their
-    (B + 1,) int64 row bounds, and the threads to run them on."""
-    return (np.array(row_block_bounds(n_rows, n_threads), dtype=np.int64),
-            threads_for(n_rows, n_threads))
+    (B + 1,) int64 row bounds (None for one block: small fits spend no time
+    on them), and the threads to run them on."""
+    bounds = row_block_bounds(n_rows, n_threads)
+    if len(bounds) == 2:
+        return None, 1
+    return np.array(bounds, dtype=np.int64), threads_for(n_rows, n_threads)
 
 
 def single_block(n_rows, n_threads):

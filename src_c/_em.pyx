@@ -41,7 +41,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, gram_upper, times_upper
-from _team_run cimport team_run_fn, team_run_from
+from _team_run cimport row_blocks, team_run_fn, team_run_from
 from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 
 
@@ -1442,7 +1442,7 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             double weight_sum, str covariance_type, floating[::1] weights,
             floating[:, ::1] means, floating[::1] covariances, floating[::1] prec_chol,
             double reg_covar, double eps10, double tol, int max_iter,
-            double lower_bound, double[::1] bounds, const int64_t[::1] blocks=None,
+            double lower_bound, double[::1] bounds, blocks=None,
             int n_threads=1):
     """EM iterations from the given parameters, all in C: where per-iteration
     Python work and a Python thread's start would cost much of the E-step.
@@ -1488,12 +1488,8 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
         raise ValueError("em_loop: arrays of inconsistent shapes")
     if n == 0:
         raise ValueError("em_loop: X has no rows")
-    if blocks is None:
-        blocks = np.array([0, n], dtype=np.int64)
-    cdef int n_tasks = blocks.shape[0] - 1
-    if (n_tasks < 1 or blocks[0] != 0 or blocks[n_tasks] != n
-            or np.any(np.diff(blocks) < 0)):
-        raise ValueError(f"em_loop: blocks must rise from 0 to {n}")
+    cdef const int64_t[::1] row_bounds = row_blocks(blocks, n)
+    cdef int n_tasks = row_bounds.shape[0] - 1
     dtype = np.float32 if floating is float else np.float64
     # Work arrays, allocated once per call.
     cdef double[::1] log_w = np.empty(k), shift = np.empty(k * d)
@@ -1521,7 +1517,7 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
     cdef const floating* w_ptr = NULL if sample_weight is None else &sample_weight[0]
     job.model, job.cov, job.d, job.k, job.n_xx = &model, cov, d, k, n_xx
     job.X, job.weight, job.shift, job.center = &X[0, 0], w_ptr, &shift[0], &center[0]
-    job.blocks, job.loglik, job.resp_sum = &blocks[0], &part_loglik[0], &part_resp[0]
+    job.blocks, job.loglik, job.resp_sum = &row_bounds[0], &part_loglik[0], &part_resp[0]
     job.sum_x, job.sum_xx, job.failed = &part_x[0], &part_xx[0], &part_failed[0]
     for it in range(1, max_iter + 1):
         with nogil:

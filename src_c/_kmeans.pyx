@@ -20,7 +20,7 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 
 from _blas cimport gemm_rm
-from _team_run cimport team_run_fn, team_run_from
+from _team_run cimport row_blocks, team_run_fn, team_run_from
 
 cdef extern from "_vectorized.h":
     void gmmc_center_sq_norms_d(const double* x, int n, int d, const double* offset,
@@ -587,17 +587,6 @@ cdef double _lloyd_step(const floating* X, Py_ssize_t n_samples, int d,
 
 # -- the loops, on row blocks and the team's threads -----------------------------------
 
-cdef int64_t[::1] _block_bounds(blocks, Py_ssize_t n_samples) except *:
-    """The row blocks' bounds (B + 1,), checked: one block when None."""
-    if blocks is None:
-        return np.array([0, n_samples], dtype=np.int64)
-    cdef int64_t[::1] bounds = np.ascontiguousarray(blocks, dtype=np.int64)
-    if (bounds.shape[0] < 2 or bounds[0] != 0 or bounds[bounds.shape[0] - 1] != n_samples
-            or np.any(np.diff(bounds) < 0)):
-        raise ValueError(f"blocks must rise from 0 to {n_samples}")
-    return bounds
-
-
 cdef inline int64_t _line_stride(int64_t n) noexcept nogil:
     """n doubles rounded up to whole 64-byte cache lines."""
     return (n + 7) // 8 * 8
@@ -752,7 +741,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
         raise ValueError("sums must be (K, D) and counts (K,)")
     if n_samples == 0:
         raise ValueError("X must not be empty")
-    cdef int64_t[::1] bounds = _block_bounds(blocks, n_samples)
+    cdef int64_t[::1] bounds = row_blocks(blocks, n_samples)
     cdef int n_tasks = bounds.shape[0] - 1
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
@@ -915,7 +904,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     if closest.shape[0] != n_samples or t < 1 or offset.shape[0] != d or n_samples == 0:
         raise ValueError("closest must be (N,), offset (D,) and n_trials positive")
     _check_kept(kept, t, n_samples, sizeof(floating))
-    cdef int64_t[::1] bounds = _block_bounds(blocks, n_samples)
+    cdef int64_t[::1] bounds = row_blocks(blocks, n_samples)
     cdef int n_tasks = bounds.shape[0] - 1
     dtype = np.float32 if floating is float else np.float64
     cdef const floating[::1] weight_view = sample_weight

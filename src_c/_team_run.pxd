@@ -3,7 +3,10 @@
 #     cdef team_run_fn team_run = team_run_from(_team.run)
 # then team_run(n_threads, n_tasks, task, ctx) runs task(ctx, 0 .. n_tasks - 1)
 # on up to n_threads threads, the caller's included, and returns when all are done.
+import numpy as np
+
 from cpython.pycapsule cimport PyCapsule_GetPointer
+from libc.stdint cimport int64_t
 
 ctypedef void (*team_task_fn)(void* ctx, int task) noexcept nogil
 ctypedef void (*team_run_fn)(int n_threads, int n_tasks, team_task_fn fn,
@@ -12,3 +15,21 @@ ctypedef void (*team_run_fn)(int n_threads, int n_tasks, team_task_fn fn,
 
 cdef inline team_run_fn team_run_from(object capsule) except NULL:
     return <team_run_fn>PyCapsule_GetPointer(capsule, b"gmmc._team.run")
+
+
+cdef inline int64_t[::1] row_blocks(blocks, Py_ssize_t n_rows) except *:
+    """The (B + 1,) int64 row bounds of a loop's blocks, checked to rise from
+    0 to n_rows: one block when ``blocks`` is None."""
+    cdef int64_t[::1] bounds
+    if blocks is None:
+        bounds = np.empty(2, dtype=np.int64)
+        bounds[0], bounds[1] = 0, n_rows
+        return bounds
+    bounds = blocks
+    cdef Py_ssize_t b, last = bounds.shape[0] - 1
+    cdef bint rising = last >= 1 and bounds[0] == 0 and bounds[last] == n_rows
+    for b in range(last):
+        rising = rising and bounds[b] <= bounds[b + 1]
+    if not rising:
+        raise ValueError(f"blocks must rise from 0 to {n_rows}")
+    return bounds

@@ -409,3 +409,22 @@ def test_label_statistics_match_numpy(monkeypatch, covariance_type, dtype, weigh
     for name in ["resp_sum", "sum_xx"]:
         np.testing.assert_allclose(getattr(fast, name), getattr(generic, name),
                                    rtol=loose, atol=loose * np.abs(getattr(generic, name)).max())
+
+
+@pytest.mark.parametrize("blocks", [[0, 50], [10, 100], [0, 60, 40, 100], [0]])
+def test_kernel_loops_reject_blocks_that_do_not_rise_from_0_to_n(blocks):
+    X = _blobs(n=100, d=2)
+    blocks = np.array(blocks, dtype=np.int64)
+    k = 3
+    with pytest.raises(ValueError, match="blocks must rise from 0 to 100"):
+        gmmc._kmeans.lloyd_loop(X, None, np.zeros(2), np.ascontiguousarray(X[:k]),
+                                np.zeros(100, dtype=np.int32), np.empty((k, 2)),
+                                np.empty(k), 5, 0.0, blocks, 2)
+    with pytest.raises(ValueError, match="blocks must rise from 0 to 100"):
+        gmmc._kmeans.kmeans_plusplus_loop(X, None, np.zeros(2), np.ones(100), 100.0,
+                                          np.random.RandomState(0), 2,
+                                          np.zeros(k, dtype=np.intp), None, blocks, 2)
+    with pytest.raises(ValueError, match="blocks must rise from 0 to 100"):
+        gmmc._em.em_loop(X, None, 100.0, "spherical", np.full(k, 1 / k), X[:k].copy(),
+                         np.ones(k), np.ones(k), 1e-6, 1e-15, 0.0, 3, -np.inf,
+                         np.empty(3), blocks, 2)
