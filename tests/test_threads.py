@@ -182,6 +182,90 @@ def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
     assert exited - report["end"] < 1.0  # nothing left to wait for at exit
 
 
+KERNEL_LOOP_INTERRUPT_SCRIPT = """
+import json, signal, sys, time
+import numpy as np
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from gmmc import _kmeans
+from gmmc._parallel import blas_limited, kernel_blocks
+
+loop = sys.argv[1]
+rng = np.random.default_rng(0)
+X = rng.standard_normal((200_000, 8))
+offset = X.mean(axis=0)
+blocks, n_threads = kernel_blocks(len(X), 2)
+assert blocks is not None and n_threads == 2
+
+
+def kmeans_plusplus(n_centres):
+    closest = np.full(len(X), np.inf)
+    indices = np.zeros(n_centres, dtype=np.intp)
+    potential = _kmeans.update_closest(X, None, offset, X[:1] - offset, closest)
+    _kmeans.kmeans_plusplus_loop(X, None, offset, closest, potential,
+                                 np.random.RandomState(0), 4, indices,
+                                 np.empty((4, len(X))), blocks, n_threads)
+
+
+def lloyd(n_iter):
+    centres = np.ascontiguousarray(X[:500] - offset)
+    labels = np.full(len(X), -1, dtype=np.int32)
+    _kmeans.lloyd_loop(X, None, offset, centres, labels, np.empty((500, 8)),
+                       np.empty(500), n_iter, -1.0, blocks, n_threads)
+
+
+call, short, long = {"kmeans++": (kmeans_plusplus, 21, 100_000),
+                     "lloyd": (lloyd, 3, 100_000)}[loop]
+with blas_limited(n_threads):  # as a fit: BLAS on one thread under gmmc's
+    start = time.perf_counter()
+    call(short)
+    unit = (time.perf_counter() - start) / (short - 1)  # one centre or iteration
+    print("calling", flush=True)
+    try:
+        call(long)
+        report = {"interrupted": False}
+    except KeyboardInterrupt:
+        caught = time.time()
+        cpu = time.process_time()
+        time.sleep(0.5)  # the team's helpers must be asleep by now
+        report = {"interrupted": True, "caught": caught, "unit": unit,
+                  "cpu_after": time.process_time() - cpu}
+print(json.dumps(report), flush=True)
+"""
+
+
+@posix_only
+@pytest.mark.no_asan  # its bounds are times
+@pytest.mark.parametrize("loop", ["kmeans++", "lloyd"])
+def test_ctrl_c_stops_the_kernels_threaded_kmeans_loops(loop):
+    """k-means++ and Lloyd's iterations run on the kernels' own threads in
+    one call; Ctrl-C is seen between centres and between iterations."""
+    from gmmc import _team
+    if not _team.available():
+        pytest.skip("no threads of the kernels' own here")
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(KERNEL_LOOP_INTERRUPT_SCRIPT), loop],
+        **CHILD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, child.kill)  # a hang fails, it does not block
+    watchdog.start()
+    try:
+        assert child.stdout.readline().strip() == "calling", child.stderr.read()
+        time.sleep(0.3)
+        signalled = time.time()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate()
+    finally:
+        watchdog.cancel()
+        child.kill()
+    assert child.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["interrupted"], "the call ended before the signal"
+    # Seen within a few of its steps (each well under 0.1 s), not at the end
+    # of 100 000 of them.
+    assert report["unit"] < 0.1, report
+    assert report["caught"] - signalled < 0.3 + 3 * report["unit"], report
+    assert report["cpu_after"] < 0.1, report
+
+
 # -- 3. concurrent calls and the process's BLAS limits ------------------------------
 
 CONCURRENT_SCRIPT = """
