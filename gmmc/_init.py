@@ -8,8 +8,8 @@ are handed to the statistics block by block (``Responsibilities``).
 """
 import numpy as np
 
-from . import _kmeans, _stats, _team
-from ._parallel import kernel_blocks, map_row_blocks, single_block
+from . import _kmeans, _stats
+from ._parallel import kernel_blocks, loops_in_kernels, map_row_blocks, single_block
 
 
 # k-means++'s candidate distances (N x (2 + log K)) save a pass over X per
@@ -18,14 +18,6 @@ from ._parallel import kernel_blocks, map_row_blocks, single_block
 # matter), so that a fit of large data stays within a fraction of X.
 KEPT_BYTES = 64 << 20
 KEPT_ALWAYS_BYTES = 4 << 20
-
-
-def loops_in_kernels(n_samples, n_threads):
-    """Whether k-means++ and Lloyd's iterations run as one kernel call: on one
-    block of rows, or on several with the kernels' own threads (gmmc._team).
-    Elsewhere (Windows) a Python thread per block and step keeps them
-    parallel."""
-    return single_block(n_samples, n_threads) or _team.available()
 
 
 def _typed_weights(sample_weight, dtype):

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from . import _cpu
+from . import _cpu, _team
 
 # Below this many rows per thread, starting threads costs more than it saves.
 MIN_ROWS_PER_THREAD = 4096
@@ -279,6 +279,14 @@ def _sub_block_bounds(n_rows, n_threads):
 def row_block_bounds(n_rows, n_threads):
     """The row bounds of the blocks ``map_row_blocks`` would use."""
     return _sub_block_bounds(n_rows, threads_for(n_rows, n_threads))
+
+
+def loops_in_kernels(n_rows, n_threads):
+    """Whether a kernel that loops over the row blocks itself (``kernel_blocks``)
+    should: on one block of rows, or on several with the kernels' own threads
+    (gmmc._team). Elsewhere (Windows) a Python thread per block and call
+    (``map_row_blocks``) keeps the work parallel."""
+    return single_block(n_rows, n_threads) or _team.available()
 
 
 def kernel_blocks(n_rows, n_threads):

@@ -7,7 +7,7 @@ The in-memory fit, and any path that sees the data in pieces, share it.
 import numpy as np
 
 from . import _em, _team
-from ._parallel import kernel_blocks, map_row_blocks, single_block
+from ._parallel import kernel_blocks, loops_in_kernels, map_row_blocks, single_block
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -385,6 +385,11 @@ def _weighted_column_sums(X, sample_weight, n_threads, center=None, square=False
     """sum_n w_n y_n (float64, (D,)) with y = x - center, squared when ``square``."""
     weight = None if sample_weight is None else sample_weight.astype(X.dtype, copy=False)
     center = None if center is None else np.ascontiguousarray(center, dtype=np.float64)
+    if loops_in_kernels(X.shape[0], n_threads):
+        total = np.zeros(X.shape[1])
+        _em.column_sums(X, weight, center, square, total,
+                        *kernel_blocks(X.shape[0], n_threads))
+        return total
 
     def block(start, stop):
         total = np.zeros(X.shape[1])
@@ -471,28 +476,42 @@ def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_
     # Sums about the origin: the reference points round as the weighted mean
     # of X does (on repeated points, tied covariances then come out singular,
     # as scikit-learn's, rather than as noise of either sign).
-    def sums(start, stop):
+    in_kernels = loops_in_kernels(X.shape[0], n_threads)
+
+    def sums(start, stop, *blocks):
         counts, total = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
         _em.label_sums(X[start:stop], None if sample_weight is None
-                       else sample_weight[start:stop], labels[start:stop], counts, total)
+                       else sample_weight[start:stop], labels[start:stop], counts, total,
+                       *blocks)
         return counts, total
 
-    parts = map_row_blocks(sums, X.shape[0], n_threads)
-    counts = sum(p[0] for p in parts)
-    cluster_sums = sum(p[1] for p in parts)
+    if in_kernels:
+        counts, cluster_sums = sums(0, X.shape[0], *kernel_blocks(X.shape[0], n_threads))
+    else:
+        parts = map_row_blocks(sums, X.shape[0], n_threads)
+        counts = sum(p[0] for p in parts)
+        cluster_sums = sum(p[1] for p in parts)
     shift = np.tile(cluster_sums.sum(axis=0) / counts.sum(), (n_components, 1))
     if covariance_type == "full":
         filled = counts > 0
         shift[filled] = cluster_sums[filled] / counts[filled, None]
 
-    def scatter(start, stop):
+    def scatter(start, stop, *blocks):
         stats = SufficientStatistics(covariance_type, shift)
         stats.weight_sum = _em.label_scatter(
             X[start:stop], None if sample_weight is None else sample_weight[start:stop],
-            labels[start:stop], covariance_type, *stats._accumulators())
+            labels[start:stop], covariance_type, *stats._accumulators(), *blocks)
         return stats
 
-    stats = _merged(map_row_blocks(scatter, X.shape[0], n_threads))
+    if in_kernels and covariance_type in ("diag", "spherical"):
+        blocks, threads = kernel_blocks(X.shape[0], n_threads)
+        stats = scatter(0, X.shape[0], blocks, threads)
+        if blocks is not None:  # the blocks' weights, added as _merged adds them
+            stats.weight_sum = sum(weight_sum(None if sample_weight is None
+                                              else sample_weight[a:b], b - a)
+                                   for a, b in zip(blocks[:-1], blocks[1:]))
+    else:
+        stats = _merged(map_row_blocks(scatter, X.shape[0], n_threads))
     # each sample wholly in one component, as in E-step statistics
     stats.total_x = stats.sum_x.sum(axis=0)
     stats.normalized = True

@@ -1611,10 +1611,105 @@ def value_range(const floating[::1] values):
     return bounds[0], bounds[1], bool(nonfinite)
 
 
+cdef enum:
+    COLUMN_SUMS = 0
+    LABEL_MOMENTS = 1
+
+
+cdef struct MomentsJob:
+    # column_sums or _label_moments over row blocks, a task per block, each
+    # into its own zeroed row of ``part`` (out0 | out1 | out2 of the call).
+    int kind, d, k
+    const void* X              # (N, D), X's type
+    const void* weight         # (N,) or NULL
+    const double* center       # column sums: (D,) or NULL
+    bint square
+    const int* labels          # label moments
+    const double* shift
+    int squares
+    const int64_t* blocks
+    double* part               # (n_tasks, stride), line-aligned rows
+    int64_t stride, n0, n1, n2  # sizes of out0, out1, out2 (0: absent)
+
+
+cdef void _moments_task(MomentsJob* job, int task, const floating* X,
+                        const floating* weight) noexcept nogil:
+    cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1], a
+    cdef double* part = job.part + task * job.stride
+    for a in range(job.stride):
+        part[a] = 0.0
+    if stop == first:
+        return
+    X = X + first * job.d
+    weight = NULL if weight == NULL else weight + first
+    if job.kind == COLUMN_SUMS:
+        if floating is double:
+            gmmc_column_sums_d(X, stop - first, job.d, weight, job.center, job.square, part)
+        else:
+            gmmc_column_sums_f(X, stop - first, job.d, weight, job.center, job.square, part)
+    else:
+        _label_moments(X, stop - first, job.d, weight, job.labels + first, job.shift,
+                       job.squares, part, part + job.n0,
+                       NULL if job.n2 == 0 else part + job.n0 + job.n1)
+
+
+cdef void _moments_task_d(void* ctx, int task) noexcept nogil:
+    cdef MomentsJob* job = <MomentsJob*>ctx
+    _moments_task(job, task, <const double*>job.X, <const double*>job.weight)
+
+
+cdef void _moments_task_f(void* ctx, int task) noexcept nogil:
+    cdef MomentsJob* job = <MomentsJob*>ctx
+    _moments_task(job, task, <const float*>job.X, <const float*>job.weight)
+
+
+cdef int _run_moments(MomentsJob* job, const floating* X, const floating[::1] sample_weight,
+                      Py_ssize_t n, int d, int k, blocks, int n_threads, double* out0,
+                      double* out1, double* out2) except -1:
+    """Run ``job`` (kind and its inputs set) over the row blocks and add the
+    blocks' sums, in block order, to out0 (column sums: (D,); label moments:
+    counts (K,)), out1 (sums (K, D)) and out2 (squares, (K, D) or (K,))."""
+    cdef const int64_t[::1] bounds = row_blocks(blocks, n)
+    cdef int n_tasks = bounds.shape[0] - 1, t, task
+    if job.kind == COLUMN_SUMS:
+        job.n0, job.n1, job.n2 = d, 0, 0
+    else:
+        job.n0, job.n1 = k, <int64_t>k * d
+        job.n2 = 0 if out2 == NULL else (<int64_t>k * d if job.squares == 1 else k)
+    job.stride = (job.n0 + job.n1 + job.n2 + 7) // 8 * 8  # whole cache lines
+    cdef double[::1] parts = np.empty(n_tasks * job.stride + 8)
+    job.part = <double*>((<size_t>&parts[0] + 63) // 64 * 64)
+    job.X, job.weight, job.d, job.k = X, NULL, d, k
+    if sample_weight is not None:
+        job.weight = &sample_weight[0]
+    job.blocks = &bounds[0]
+    cdef double* outs[3]
+    cdef int64_t sizes[3]
+    cdef int64_t a, offset
+    cdef double total
+    outs[0], outs[1], outs[2] = out0, out1, out2
+    sizes[0], sizes[1], sizes[2] = job.n0, job.n1, job.n2
+    with nogil:
+        team_run(n_threads, n_tasks, _moments_task_d if floating is double
+                 else _moments_task_f, job)
+        offset = 0
+        for t in range(3):
+            for a in range(sizes[t]):
+                total = 0.0
+                for task in range(n_tasks):
+                    total = total + job.part[task * job.stride + offset + a]
+                outs[t][a] += total
+            offset += sizes[t]
+    return 0
+
+
 def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
-                const double[::1] center, bint square, double[::1] out):
+                const double[::1] center, bint square, double[::1] out, blocks=None,
+                int n_threads=1):
     """out[a] += sum_n w_n y_na, y = X - center (X when center is None), squared
-    when ``square``; w_n = 1 when sample_weight is None.
+    when ``square``; w_n = 1 when sample_weight is None. Over row blocks on
+    the team's threads when ``blocks`` are given: each block's sums apart,
+    added in block order, as a sum of the blocks' calls.
 
     Parameters
     ----------
@@ -1623,6 +1718,8 @@ def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
     center : (D,) float64, or None.  IN
     square : bool.  IN
     out : (D,) float64.  IN/OUT
+    blocks : (B + 1,) int64 row bounds, or None for one block.  IN
+    n_threads : threads for the blocks, the calling one included.  IN
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = X.shape[1]
@@ -1632,17 +1729,16 @@ def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
         _check_rows("sample_weight", sample_weight.shape[0], n)
     if n == 0 or d == 0:
         return
-    cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
-    cdef const double* c = NULL if center is None else &center[0]
-    with nogil:
-        if floating is double:
-            gmmc_column_sums_d(&X[0, 0], n, d, w, c, square, &out[0])
-        else:
-            gmmc_column_sums_f(&X[0, 0], n, d, w, c, square, &out[0])
+    cdef MomentsJob job
+    job.kind, job.square = COLUMN_SUMS, square
+    job.center = NULL if center is None else &center[0]
+    _run_moments(&job, &X[0, 0], sample_weight, n, d, 0, blocks, n_threads,
+                 &out[0], NULL, NULL)
 
 
 def label_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
-               const int[::1] labels, double[::1] counts, double[:, ::1] sums):
+               const int[::1] labels, double[::1] counts, double[:, ::1] sums,
+               blocks=None, int n_threads=1):
     """counts[j] += sum of w_n and sums[j] += sum of w_n x_n over the samples
     labelled j: the clusters' weights and means (``label_scatter``'s reference
     points), block by block. About the origin, so that the reference points
@@ -1654,6 +1750,7 @@ def label_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
     sample_weight : (N,) same dtype, or None.  IN
     labels : (N,) int32 in [0, K).  IN
     counts, sums : (K,), (K, D).  IN/OUT
+    blocks, n_threads : as ``column_sums``.  IN
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef int d = X.shape[1], k = counts.shape[0]
@@ -1664,17 +1761,18 @@ def label_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
         _check_rows("sample_weight", sample_weight.shape[0], n)
     if n == 0:
         return
-    cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
     # the moments kernel, with the origin as every cluster's reference point
     cdef const double[:, ::1] origin = np.zeros((k, d))
-    with nogil:
-        _label_moments(&X[0, 0], n, d, w, &labels[0], &origin[0, 0], 0, &counts[0],
-                       &sums[0, 0], NULL)
+    cdef MomentsJob job
+    job.kind, job.labels, job.shift, job.squares = LABEL_MOMENTS, &labels[0], &origin[0, 0], 0
+    _run_moments(&job, &X[0, 0], sample_weight, n, d, k, blocks, n_threads, &counts[0],
+                 &sums[0, 0], NULL)
 
 
 def label_scatter(const floating[:, ::1] X, const floating[::1] sample_weight,
                   const int[::1] labels, str covariance_type, const double[:, ::1] shift,
-                  double[::1] resp_sum, double[:, ::1] sum_x, double[::1] sum_xx):
+                  double[::1] resp_sum, double[:, ::1] sum_x, double[::1] sum_xx,
+                  blocks=None, int n_threads=1):
     """Add the sufficient statistics of hard assignments (k-means labels) about
     ``shift``: those of their one-hot responsibilities
     (``statistics_from_responsibilities``), each sample's sums in its own
@@ -1688,6 +1786,8 @@ def label_scatter(const floating[:, ::1] X, const floating[::1] sample_weight,
     covariance_type : str.  IN
     shift : (K, D) the reference points.  IN
     resp_sum, sum_x, sum_xx : accumulators, as ``accumulate_statistics``.  IN/OUT
+    blocks, n_threads : as ``column_sums``, for diag and spherical (full and
+        tied take one block, in this thread).  IN
 
     Returns
     -------
@@ -1705,9 +1805,13 @@ def label_scatter(const floating[:, ::1] X, const floating[::1] sample_weight,
         return weight_sum
     cdef const floating* w = NULL if sample_weight is None else &sample_weight[0]
     cdef int squares = 1 if cov == DIAG else 2 if cov == SPHERICAL else 0
-    with nogil:
-        _label_moments(&X[0, 0], n, d, w, &labels[0], &shift[0, 0], squares,
-                       &resp_sum[0], &sum_x[0, 0], &sum_xx[0])
+    if (cov == FULL or cov == TIED) and blocks is not None:
+        raise ValueError("label_scatter: row blocks for diag and spherical only")
+    cdef MomentsJob job
+    job.kind, job.labels, job.shift, job.squares = (LABEL_MOMENTS, &labels[0],
+                                                    &shift[0, 0], squares)
+    _run_moments(&job, &X[0, 0], sample_weight, n, d, k, blocks, n_threads,
+                 &resp_sum[0], &sum_x[0, 0], NULL if squares == 0 else &sum_xx[0])
     if cov == FULL or cov == TIED:
         _label_grams(cov, &X[0, 0], n, d, k, w, &labels[0], &shift[0, 0], &sum_xx[0])
     return weight_sum

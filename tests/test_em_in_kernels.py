@@ -428,3 +428,66 @@ def test_kernel_loops_reject_blocks_that_do_not_rise_from_0_to_n(blocks):
         gmmc._em.em_loop(X, None, 100.0, "spherical", np.full(k, 1 / k), X[:k].copy(),
                          np.ones(k), np.ones(k), 1e-6, 1e-15, 0.0, 3, -np.inf,
                          np.empty(3), blocks, 2)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_start_statistics_on_the_team_match_the_step_by_step_ones(
+        monkeypatch, covariance_type, dtype, weighted):
+    """The data's mean and variance, and the statistics of k-means labels,
+    over the driver's row blocks on the kernels' threads: the same bits as a
+    Python thread per block."""
+    if not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _blobs(n=30000, d=5, seed=4).astype(dtype)
+    monkeypatch.setattr(gmmc._parallel, "SUB_BLOCK_ROWS", 4000)
+    assert len(gmmc._parallel.row_block_bounds(len(X), 2)) > 4  # blocks' order shows
+    weight = (np.random.default_rng(5).uniform(0.2, 2.0, size=len(X)).astype(dtype)
+              if weighted else None)
+    labels = np.random.default_rng(6).integers(4, size=len(X)).astype(np.int32)
+    results = []
+    for in_kernels in (True, False):
+        with monkeypatch.context() as patch:
+            if not in_kernels:
+                patch.setattr(gmmc._stats, "loops_in_kernels", lambda *a: False)
+            calls = []
+            for name in ("column_sums", "label_sums"):
+                original = getattr(gmmc._em, name)
+                patch.setattr(gmmc._em, name, lambda *a, _f=original, **k:
+                              calls.append(len(a)) or _f(*a, **k))
+            mean, variance = gmmc._stats.weighted_mean_variance(X, weight, 2)
+            stats = gmmc._stats.label_statistics(X, weight, labels, 4, covariance_type, 2)
+        # the blocks were passed to the kernels (7 and 7 arguments with them)
+        assert (max(calls) == 7) == in_kernels
+        results.append([mean, variance, stats.resp_sum, stats.sum_x, stats.sum_xx,
+                        stats.shift, stats.total_x, np.array(stats.weight_sum)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("squares", ["diag", "spherical"])
+def test_moment_kernels_give_the_same_bits_on_any_number_of_threads(dtype, squares):
+    if not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _blobs(n=30000, d=5, seed=8).astype(dtype)
+    weight = np.random.default_rng(9).uniform(0.5, 2.0, size=len(X)).astype(dtype)
+    labels = np.random.default_rng(10).integers(3, size=len(X)).astype(np.int32)
+    blocks = np.array([0, 7000, 7000, 15001, 22000, 30000], dtype=np.int64)  # one empty
+    center = X.mean(axis=0, dtype=np.float64)
+    shift = np.tile(center, (3, 1))
+    results = []
+    for n_threads in (1, 2, 3):
+        out = np.zeros(5)
+        gmmc._em.column_sums(X, weight, center, True, out, blocks, n_threads)
+        stats = gmmc.SufficientStatistics(squares, shift)
+        gmmc._em.label_scatter(X, weight, labels, squares, *stats._accumulators(), blocks,
+                               n_threads)
+        results.append([out.tobytes(), stats.resp_sum.tobytes(), stats.sum_x.tobytes(),
+                        stats.sum_xx.tobytes()])
+    assert results[1] == results[0] and results[2] == results[0]
+    # against one block, to rounding
+    out = np.zeros(5)
+    gmmc._em.column_sums(X, weight, center, True, out)
+    np.testing.assert_allclose(np.frombuffer(results[0][0]), out, rtol=1e-12)
