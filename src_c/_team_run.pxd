@@ -1,8 +1,10 @@
-# The team's entry point (gmmc._team, _team.h) for the kernel modules:
+# For the kernel modules' loops over row blocks on the process's team of
+# helper threads (gmmc._team, _team.h):
 #     from gmmc import _team
 #     cdef team_run_fn team_run = team_run_from(_team.run)
 # then team_run(n_threads, n_tasks, task, ctx) runs task(ctx, 0 .. n_tasks - 1)
-# on up to n_threads threads, the caller's included, and returns when all are done.
+# on up to n_threads threads, the caller's included, and returns when all are
+# done; row_blocks checks the blocks' bounds a loop was given.
 import numpy as np
 
 from cpython.pycapsule cimport PyCapsule_GetPointer
