@@ -148,13 +148,17 @@ def seed_distances(const floating[:, ::1] X, const double[::1] offset,
 
 
 cdef class _Work:
-    """Per-call chunk work space: centred rows and distances."""
-    cdef void* centred
-    cdef void* dist
+    """A chunk's work space, centred rows and distances, for each of
+    ``n_tasks`` blocks of rows (task t's at t * centred_bytes, t * dist_bytes)."""
+    cdef char* centred
+    cdef char* dist
+    cdef size_t centred_bytes, dist_bytes
 
-    def __cinit__(self, int d, int k, int itemsize):
-        self.centred = malloc(CHUNK * d * itemsize)
-        self.dist = malloc(CHUNK * k * itemsize)
+    def __cinit__(self, int d, int k, int itemsize, int n_tasks=1):
+        self.centred_bytes = <size_t>CHUNK * d * itemsize
+        self.dist_bytes = <size_t>CHUNK * k * itemsize
+        self.centred = <char*>malloc(n_tasks * self.centred_bytes)
+        self.dist = <char*>malloc(n_tasks * self.dist_bytes)
         if self.centred == NULL or self.dist == NULL:
             raise MemoryError()
 
@@ -600,25 +604,6 @@ cdef double* _line_aligned(double[::1] buffer) noexcept nogil:
     return <double*>((address + 63) // 64 * 64)
 
 
-cdef class _BlockWork:
-    """A chunk's work space for each of n_tasks blocks: centred rows and distances."""
-    cdef char* centred
-    cdef char* dist
-    cdef size_t centred_bytes, dist_bytes
-
-    def __cinit__(self, int n_tasks, int d, int k, int itemsize):
-        self.centred_bytes = <size_t>CHUNK * d * itemsize
-        self.dist_bytes = <size_t>CHUNK * k * itemsize
-        self.centred = <char*>malloc(n_tasks * self.centred_bytes)
-        self.dist = <char*>malloc(n_tasks * self.dist_bytes)
-        if self.centred == NULL or self.dist == NULL:
-            raise MemoryError()
-
-    def __dealloc__(self):
-        free(self.centred)
-        free(self.dist)
-
-
 cdef struct LloydJob:
     # One assignment over row blocks, a task per block: task b assigns rows
     # blocks[b]:blocks[b + 1] and adds their sums to its own zeroed ones.
@@ -745,7 +730,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     cdef int n_tasks = bounds.shape[0] - 1
     cdef const floating[::1] weight_view = sample_weight
     cdef const floating* weight = _weights(weight_view, n_samples)
-    cdef _BlockWork work = _BlockWork(n_tasks, d, k, sizeof(floating))
+    cdef _Work work = _Work(d, k, sizeof(floating), n_tasks)
     cdef _CenterLanes center_lanes = _CenterLanes(d, k, sizeof(floating))
     cdef int64_t sums_ld = _line_stride(<int64_t>k * d), counts_ld = _line_stride(k)
     cdef double[::1] part_sums = np.empty(n_tasks * sums_ld + 7)
@@ -916,7 +901,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
     cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
-    cdef _BlockWork work = _BlockWork(n_tasks, d, t, sizeof(floating))
+    cdef _Work work = _Work(d, t, sizeof(floating), n_tasks)
     cdef Py_ssize_t tmp
     cdef SeedJob job
     job.X, job.weight, job.offset, job.d, job.t = &X[0, 0], weight, &offset[0], d, t

@@ -147,19 +147,18 @@ print(json.dumps(report), flush=True)
 """
 
 
-@posix_only
-@pytest.mark.no_asan  # its bounds are times
-@pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "fit"])
-def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
+def _interrupted_child(script, *args):
+    """Run ``script`` with ``args``; once it prints "calling", wait 0.3 s (well
+    inside the call it then makes) and send it SIGINT. Returns its last line
+    of JSON, when the signal was sent and when it exited."""
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(INTERRUPT_SCRIPT), method, str(n_threads)],
+        [sys.executable, "-c", textwrap.dedent(script), *args],
         **CHILD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(120, child.kill)  # a hang fails, it does not block
     watchdog.start()
     try:
         assert child.stdout.readline().strip() == "calling", child.stderr.read()
-        time.sleep(0.3)  # well inside the call's pass over the data
+        time.sleep(0.3)
         signalled = time.time()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate()
@@ -168,7 +167,15 @@ def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
         watchdog.cancel()
         child.kill()
     assert child.returncode == 0, err
-    report = json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1]), signalled, exited
+
+
+@posix_only
+@pytest.mark.no_asan  # its bounds are times
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "fit"])
+def test_ctrl_c_stops_a_long_call_promptly(method, n_threads):
+    report, signalled, exited = _interrupted_child(INTERRUPT_SCRIPT, method, str(n_threads))
     assert report["interrupted"], "the call ended before the signal"
     assert report["full_pass"] > 0.6, "too little work to tell a prompt stop"
     latency = report["caught"] - signalled
@@ -242,22 +249,7 @@ def test_ctrl_c_stops_the_kernels_threaded_kmeans_loops(loop):
     from gmmc import _team
     if not _team.available():
         pytest.skip("no threads of the kernels' own here")
-    child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(KERNEL_LOOP_INTERRUPT_SCRIPT), loop],
-        **CHILD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watchdog = threading.Timer(120, child.kill)  # a hang fails, it does not block
-    watchdog.start()
-    try:
-        assert child.stdout.readline().strip() == "calling", child.stderr.read()
-        time.sleep(0.3)
-        signalled = time.time()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate()
-    finally:
-        watchdog.cancel()
-        child.kill()
-    assert child.returncode == 0, err
-    report = json.loads(out.strip().splitlines()[-1])
+    report, signalled, _ = _interrupted_child(KERNEL_LOOP_INTERRUPT_SCRIPT, loop)
     assert report["interrupted"], "the call ended before the signal"
     # Seen within a few of its steps (each well under 0.1 s), not at the end
     # of 100 000 of them.
