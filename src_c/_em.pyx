@@ -41,7 +41,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 
 from _blas cimport gemm_rm, gram_upper, times_upper
-from _team_run cimport row_blocks, team_run_fn, team_run_from
+from _team_run cimport line_aligned, line_stride, row_blocks, team_run_fn, team_run_from
 from _blas cimport cholesky_lower_inplace, invert_triangular_inplace
 
 
@@ -1676,9 +1676,9 @@ cdef int _run_moments(MomentsJob* job, const floating* X, const floating[::1] sa
     else:
         job.n0, job.n1 = k, <int64_t>k * d
         job.n2 = 0 if out2 == NULL else (<int64_t>k * d if job.squares == 1 else k)
-    job.stride = (job.n0 + job.n1 + job.n2 + 7) // 8 * 8  # whole cache lines
-    cdef double[::1] parts = np.empty(n_tasks * job.stride + 8)
-    job.part = <double*>((<size_t>&parts[0] + 63) // 64 * 64)
+    job.stride = line_stride(job.n0 + job.n1 + job.n2)
+    cdef double[::1] parts = np.empty(n_tasks * job.stride + 7)
+    job.part = line_aligned(parts)
     job.X, job.weight, job.d, job.k = X, NULL, d, k
     if sample_weight is not None:
         job.weight = &sample_weight[0]

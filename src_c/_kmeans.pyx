@@ -20,7 +20,7 @@ from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, free
 
 from _blas cimport gemm_rm
-from _team_run cimport row_blocks, team_run_fn, team_run_from
+from _team_run cimport line_aligned, line_stride, row_blocks, team_run_fn, team_run_from
 
 cdef extern from "_vectorized.h":
     void gmmc_center_sq_norms_d(const double* x, int n, int d, const double* offset,
@@ -591,19 +591,6 @@ cdef double _lloyd_step(const floating* X, Py_ssize_t n_samples, int d,
 
 # -- the loops, on row blocks and the team's threads -----------------------------------
 
-cdef inline int64_t _line_stride(int64_t n) noexcept nogil:
-    """n doubles rounded up to whole 64-byte cache lines."""
-    return (n + 7) // 8 * 8
-
-
-cdef double* _line_aligned(double[::1] buffer) noexcept nogil:
-    """The first 64-byte aligned double of ``buffer`` (allocate 7 extra):
-    per-task sums on lines of their own, so that threads adding to them row
-    by row never write to one cache line."""
-    cdef size_t address = <size_t>&buffer[0]
-    return <double*>((address + 63) // 64 * 64)
-
-
 cdef struct LloydJob:
     # One assignment over row blocks, a task per block: task b assigns rows
     # blocks[b]:blocks[b + 1] and adds their sums to its own zeroed ones.
@@ -732,7 +719,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     cdef const floating* weight = _weights(weight_view, n_samples)
     cdef _Work work = _Work(d, k, sizeof(floating), n_tasks)
     cdef _CenterLanes center_lanes = _CenterLanes(d, k, sizeof(floating))
-    cdef int64_t sums_ld = _line_stride(<int64_t>k * d), counts_ld = _line_stride(k)
+    cdef int64_t sums_ld = line_stride(<int64_t>k * d), counts_ld = line_stride(k)
     cdef double[::1] part_sums = np.empty(n_tasks * sums_ld + 7)
     cdef double[::1] part_counts = np.empty(n_tasks * counts_ld + 7)
     cdef double[::1] part_inertia = np.empty(n_tasks)
@@ -742,7 +729,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     job.center_sq, job.d, job.k, job.labels = &center_sq[0], d, k, &labels[0]
     job.lanes = &center_lanes.lanes
     job.blocks, job.sums_ld, job.counts_ld = &bounds[0], sums_ld, counts_ld
-    job.sums, job.counts = _line_aligned(part_sums), _line_aligned(part_counts)
+    job.sums, job.counts = line_aligned(part_sums), line_aligned(part_counts)
     job.inertia, job.changed = &part_inertia[0], &part_changed[0]
     job.centred, job.dist = work.centred, work.dist
     job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
@@ -794,6 +781,7 @@ cdef struct SeedJob:
     void* closest              # (N,)
     void* kept                 # (t, N) rows kept_ld apart, or NULL: computed again
     int64_t kept_ld
+    bint potentials            # the stage: potentials, else the closest update
     int best                   # the candidate chosen
     const int64_t* blocks
     double* lanes              # (n_tasks, 8 t)
@@ -802,7 +790,7 @@ cdef struct SeedJob:
     size_t centred_bytes, dist_bytes
 
 
-cdef void _seed_task(SeedJob* job, int task, bint potentials, const floating* X,
+cdef void _seed_task(SeedJob* job, int task, const floating* X,
                      const floating* weight) noexcept nogil:
     cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1], a
     cdef double* lanes = job.lanes + <int64_t>task * 8 * job.t
@@ -810,12 +798,12 @@ cdef void _seed_task(SeedJob* job, int task, bint potentials, const floating* X,
     cdef floating* kept = <floating*>job.kept
     cdef floating* centred = <floating*>(job.centred + task * job.centred_bytes)
     cdef floating* dist = <floating*>(job.dist + task * job.dist_bytes)
-    if potentials:
+    if job.potentials:
         for a in range(8 * job.t):
             lanes[a] = 0.0
     if stop == first:
         return
-    if potentials:
+    if job.potentials:
         _candidate_potentials(X + first * job.d, stop - first, job.d,
                               NULL if weight == NULL else weight + first, job.offset,
                               <const floating*>job.candidates, job.t, closest, lanes,
@@ -829,24 +817,14 @@ cdef void _seed_task(SeedJob* job, int task, bint potentials, const floating* X,
                               closest, centred, dist)
 
 
-cdef void _potentials_task_d(void* ctx, int task) noexcept nogil:
+cdef void _seed_task_d(void* ctx, int task) noexcept nogil:
     cdef SeedJob* job = <SeedJob*>ctx
-    _seed_task(job, task, True, <const double*>job.X, <const double*>job.weight)
+    _seed_task(job, task, <const double*>job.X, <const double*>job.weight)
 
 
-cdef void _potentials_task_f(void* ctx, int task) noexcept nogil:
+cdef void _seed_task_f(void* ctx, int task) noexcept nogil:
     cdef SeedJob* job = <SeedJob*>ctx
-    _seed_task(job, task, True, <const float*>job.X, <const float*>job.weight)
-
-
-cdef void _closest_task_d(void* ctx, int task) noexcept nogil:
-    cdef SeedJob* job = <SeedJob*>ctx
-    _seed_task(job, task, False, <const double*>job.X, <const double*>job.weight)
-
-
-cdef void _closest_task_f(void* ctx, int task) noexcept nogil:
-    cdef SeedJob* job = <SeedJob*>ctx
-    _seed_task(job, task, False, <const float*>job.X, <const float*>job.weight)
+    _seed_task(job, task, <const float*>job.X, <const float*>job.weight)
 
 
 def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
@@ -908,7 +886,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     job.candidates, job.closest = &centred[0, 0], &closest[0]
     job.kept = NULL if kept is None else &kept[0, 0]
     job.kept_ld = 0 if kept is None else kept.strides[0] // sizeof(floating)
-    job.blocks, job.lanes = &bounds[0], _line_aligned(lanes)
+    job.blocks, job.lanes = &bounds[0], line_aligned(lanes)
     job.centred, job.dist = work.centred, work.dist
     job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
     for c in range(1, k):
@@ -936,8 +914,9 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             for j in range(t):
                 for m in range(d):
                     centred[j, m] = <floating>(<double>X[candidates[j], m] - offset[m])
-            team_run(n_threads, n_tasks, _potentials_task_d if floating is double
-                     else _potentials_task_f, &job)
+            job.potentials = True
+            team_run(n_threads, n_tasks, _seed_task_d if floating is double
+                     else _seed_task_f, &job)
             for j in range(t):
                 potentials[j] = 0.0
                 for task in range(n_tasks):
@@ -948,7 +927,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            job.best = best
-            team_run(n_threads, n_tasks, _closest_task_d if floating is double
-                     else _closest_task_f, &job)
+            job.best, job.potentials = best, False
+            team_run(n_threads, n_tasks, _seed_task_d if floating is double
+                     else _seed_task_f, &job)
     return k, potential

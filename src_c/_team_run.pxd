@@ -35,3 +35,16 @@ cdef inline int64_t[::1] row_blocks(blocks, Py_ssize_t n_rows) except *:
     if not rising:
         raise ValueError(f"blocks must rise from 0 to {n_rows}")
     return bounds
+
+
+# Per-task sums that threads add to row by row sit on cache lines of their
+# own: callers allocate 7 doubles more and lay the tasks' rows line_stride
+# doubles apart from line_aligned(buffer).
+cdef inline int64_t line_stride(int64_t n) noexcept nogil:
+    """n doubles rounded up to whole 64-byte cache lines."""
+    return (n + 7) // 8 * 8
+
+
+cdef inline double* line_aligned(double[::1] buffer) noexcept nogil:
+    """The first 64-byte aligned double of ``buffer``."""
+    return <double*>((<size_t>&buffer[0] + 63) // 64 * 64)
