@@ -575,10 +575,10 @@ cdef extern from "_microkernels.h":
     int gmmc_have_avx512() noexcept nogil
     void gmmc_upper_quadratic_forms_d(const double* x, int n, int d, const double* mu,
                                       int dp, const double* u, double offset,
-                                      double* out, int stride) noexcept nogil
+                                      double* out, int stride, double* z) noexcept nogil
     void gmmc_upper_quadratic_forms_f(const float* x, int n, int d, const float* mu,
                                       int dp, const float* u, double offset,
-                                      float* out, int stride) noexcept nogil
+                                      float* out, int stride, float* z) noexcept nogil
     void gmmc_gram_upper_d(const double* z, int n, int dp, double* g) noexcept nogil
     void gmmc_gram_upper_f(const float* z, int n, int dp, float* g) noexcept nogil
 
@@ -617,7 +617,9 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
     """lp (n, K) := weighted log-density of each row of x (n, D).
 
     scratch: (n, _scratch_columns) work space; on the feature path it is left
-    holding the chunk's features (float64 ones on the features64 path).
+    holding the chunk's features (float64 ones on the features64 path). The
+    micro-kernels centre their rows in the per-component block (GMMC_MK_ROWS
+    rows of dp <= its width).
     """
     cdef int d = model.d, k = model.k, i, j, a
     cdef int n_feat = _n_features(model.cov, d)
@@ -660,12 +662,12 @@ cdef void _chunk_log_prob(const Model* model, const floating* x, int n,
                     gmmc_upper_quadratic_forms_d(
                         x, n, d, means + j * d, model.dp,
                         <const double*>model.prec_padded + j * model.dp * model.dp,
-                        offset[j], lp + j, k)
+                        offset[j], lp + j, k, work)
                 else:
                     gmmc_upper_quadratic_forms_f(
                         x, n, d, means + j * d, model.dp,
                         <const float*>model.prec_padded + j * model.dp * model.dp,
-                        offset[j], lp + j, k)
+                        offset[j], lp + j, k, work)
                 continue
             if floating is double:
                 gmmc_center_rows_d(x, n, d, means + j * d, work)

@@ -16,7 +16,12 @@
  * The kernels are compiled for AVX-512F only and called when the CPU has it
  * (gmmc_have_avx512); elsewhere the BLAS path runs. Measured on one core at
  * D = 64: 45-49 GFLOP/s of useful work for the quadratic forms (trmm: 31) and
- * 50 for the Gram matrix (syrk: 27), against a 52 GFLOP/s DGEMM peak.
+ * 50 for the Gram matrix (syrk: 27), against a 52 GFLOP/s DGEMM peak (AMD
+ * EPYC). On an Intel Xeon (78-80 GFLOP/s DGEMM peak; its 512-bit multiply-adds
+ * share a port with shuffles) the quadratic forms went from 42-49 to 53-63
+ * GFLOP/s once their rows were centred into a buffer and broadcast from memory
+ * rather than centred in a register and broadcast from there; the Gram matrix
+ * runs at 72-77.
  */
 #ifndef GMMC_MICROKERNELS_H
 #define GMMC_MICROKERNELS_H
@@ -56,24 +61,25 @@ static int gmmc_have_avx512(void)
 /* One precision: V vector type, W its width, and its intrinsics. */
 #define GMMC_DEFINE_MICROKERNELS(SUFFIX, T, V, W, SETZERO, SET1, LOADU, FMADD, REDUCE) \
                                                                                \
-/* sq[r] += sum over the columns [col0, col0 + W*P) of (z_r U)^2, r < R, with \
- * z_r = x_r - mu centred here (rows of x are d long), the rows of U above     \
- * col0 in full and the diagonal block by segments. */                        \
+/* sq[r] += sum over the columns [col0, col0 + W*P) of (z_r U)^2, r < R (rows \
+ * of z are dp apart), the rows of U above col0 in full and the diagonal      \
+ * block by segments. z_r's elements are broadcast from memory: a broadcast   \
+ * of a register would take the shuffle port that also runs multiply-adds. */ \
 static GMMC_MK_TARGET void gmmc_qf_panel_##SUFFIX(                              \
-    const T *x, int d, const T *mu, int dp, const T *u, int col0, const int R, \
-    const int P, V *sq)                                                        \
+    const T *z, int d, int dp, const T *u, int col0, const int R, const int P, \
+    V *sq)                                                                     \
 {                                                                              \
     V acc[GMMC_MK_ROWS][GMMC_MK_VECS];                                         \
     for (int r = 0; r < R; r++)                                                \
         for (int v = 0; v < P; v++)                                            \
             acc[r][v] = SETZERO();                                             \
-    for (int a = 0; a < col0; a++) {                                           \
-        const T *ua = u + (int64_t)a * dp + col0;                              \
+    for (int64_t a = 0; a < col0; a++) {                                       \
+        const T *ua = u + a * dp + col0;                                       \
         V uv[GMMC_MK_VECS];                                                    \
         for (int v = 0; v < P; v++)                                            \
             uv[v] = LOADU(ua + W * v);                                         \
         for (int r = 0; r < R; r++) {                                          \
-            V b = SET1(x[(int64_t)r * d + a] - mu[a]);                         \
+            V b = SET1(z[(int64_t)r * dp + a]);                                \
             for (int v = 0; v < P; v++)                                        \
                 acc[r][v] = FMADD(b, uv[v], acc[r][v]);                        \
         }                                                                      \
@@ -81,14 +87,14 @@ static GMMC_MK_TARGET void gmmc_qf_panel_##SUFFIX(                              
     /* row a only reaches columns >= a: vector v from segment v on */          \
     _Pragma("GCC unroll 4")                                                    \
     for (int s = 0; s < P; s++) {                                              \
-        int a_end = col0 + W * (s + 1) < d ? col0 + W * (s + 1) : d;           \
-        for (int a = col0 + W * s; a < a_end; a++) {                           \
-            const T *ua = u + (int64_t)a * dp + col0;                          \
+        int64_t a_end = col0 + W * (s + 1) < d ? col0 + W * (s + 1) : d;       \
+        for (int64_t a = col0 + W * s; a < a_end; a++) {                       \
+            const T *ua = u + a * dp + col0;                                   \
             V uv[GMMC_MK_VECS];                                                \
             for (int v = s; v < P; v++)                                        \
                 uv[v] = LOADU(ua + W * v);                                     \
             for (int r = 0; r < R; r++) {                                      \
-                V b = SET1(x[(int64_t)r * d + a] - mu[a]);                     \
+                V b = SET1(z[(int64_t)r * dp + a]);                            \
                 for (int v = s; v < P; v++)                                    \
                     acc[r][v] = FMADD(b, uv[v], acc[r][v]);                    \
             }                                                                  \
@@ -101,39 +107,43 @@ static GMMC_MK_TARGET void gmmc_qf_panel_##SUFFIX(                              
                                                                                \
 static GMMC_MK_TARGET void gmmc_qf_rows_##SUFFIX(                               \
     const T *x, int d, const T *mu, int dp, const T *u, const int R,           \
-    double offset, T *out, int stride)                                         \
+    double offset, T *out, int stride, T *z)                                   \
 {                                                                              \
     V sq[GMMC_MK_ROWS];                                                        \
     int col0 = 0, left;                                                        \
     for (int r = 0; r < R; r++)                                                \
+        for (int64_t a = 0; a < d; a++)                                        \
+            z[(int64_t)r * dp + a] = x[(int64_t)r * d + a] - mu[a];            \
+    for (int r = 0; r < R; r++)                                                \
         sq[r] = SETZERO();                                                     \
     for (; dp - col0 >= W * GMMC_MK_VECS; col0 += W * GMMC_MK_VECS)            \
-        gmmc_qf_panel_##SUFFIX(x, d, mu, dp, u, col0, R, GMMC_MK_VECS, sq);           \
+        gmmc_qf_panel_##SUFFIX(z, d, dp, u, col0, R, GMMC_MK_VECS, sq);        \
     left = (dp - col0) / W;                                                    \
     if (left == 3)                                                             \
-        gmmc_qf_panel_##SUFFIX(x, d, mu, dp, u, col0, R, 3, sq);                      \
+        gmmc_qf_panel_##SUFFIX(z, d, dp, u, col0, R, 3, sq);                   \
     else if (left == 2)                                                        \
-        gmmc_qf_panel_##SUFFIX(x, d, mu, dp, u, col0, R, 2, sq);                      \
+        gmmc_qf_panel_##SUFFIX(z, d, dp, u, col0, R, 2, sq);                   \
     else if (left == 1)                                                        \
-        gmmc_qf_panel_##SUFFIX(x, d, mu, dp, u, col0, R, 1, sq);                      \
+        gmmc_qf_panel_##SUFFIX(z, d, dp, u, col0, R, 1, sq);                   \
     for (int r = 0; r < R; r++)                                                \
         out[(int64_t)r * stride] = (T)(offset - 0.5 * (double)REDUCE(sq[r]));   \
 }                                                                              \
                                                                                \
 /* out[i * stride] := offset - 0.5 ||(x_i - mu) U||^2 for the n rows of x     \
- * (n, d); U is (dp, dp). */                                                   \
+ * (n, d); U is (dp, dp). Rows are centred GMMC_MK_ROWS at a time into z      \
+ * (GMMC_MK_ROWS * dp values). */                                             \
 __attribute__((target("avx512f,fma"))) static void                             \
 gmmc_upper_quadratic_forms_##SUFFIX(const T *x, int n, int d, const T *mu,     \
                                     int dp, const T *u, double offset, T *out, \
-                                    int stride)                                \
+                                    int stride, T *z)                          \
 {                                                                              \
     int i = 0;                                                                 \
     for (; i + GMMC_MK_ROWS <= n; i += GMMC_MK_ROWS)                           \
         gmmc_qf_rows_##SUFFIX(x + (int64_t)i * d, d, mu, dp, u, GMMC_MK_ROWS,  \
-                              offset, out + (int64_t)i * stride, stride);      \
+                              offset, out + (int64_t)i * stride, stride, z);   \
     for (; i < n; i++)                                                         \
         gmmc_qf_rows_##SUFFIX(x + (int64_t)i * d, d, mu, dp, u, 1, offset,     \
-                              out + (int64_t)i * stride, stride);              \
+                              out + (int64_t)i * stride, stride, z);           \
 }                                                                              \
                                                                                \
 /* Rows a0 .. a0+R-1 of the Gram matrix, columns [col0, col0 + W*P):           \
@@ -510,12 +520,14 @@ static void gmmc_lloyd_rows_f(const float *x, int64_t n, int d, const double *of
 
 static void gmmc_upper_quadratic_forms_d(const double *x, int n, int d, const double *mu,
                                          int dp, const double *u, double offset,
-                                         double *out, int stride)
-{ (void)x; (void)n; (void)d; (void)mu; (void)dp; (void)u; (void)offset; (void)out; (void)stride; }
+                                         double *out, int stride, double *z)
+{ (void)x; (void)n; (void)d; (void)mu; (void)dp; (void)u; (void)offset; (void)out; (void)stride;
+  (void)z; }
 static void gmmc_upper_quadratic_forms_f(const float *x, int n, int d, const float *mu,
                                          int dp, const float *u, double offset,
-                                         float *out, int stride)
-{ (void)x; (void)n; (void)d; (void)mu; (void)dp; (void)u; (void)offset; (void)out; (void)stride; }
+                                         float *out, int stride, float *z)
+{ (void)x; (void)n; (void)d; (void)mu; (void)dp; (void)u; (void)offset; (void)out; (void)stride;
+  (void)z; }
 static void gmmc_gram_upper_d(const double *z, int n, int dp, double *g)
 { (void)z; (void)n; (void)dp; (void)g; }
 static void gmmc_gram_upper_f(const float *z, int n, int dp, float *g)
