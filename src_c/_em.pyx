@@ -779,9 +779,11 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                 gmmc_gram_upper_d(work, n, row_stride, small)
             else:
                 gmmc_gram_upper_f(work, n, row_stride, small)
-            for a in range(d):
-                for b in range(a, d):
-                    acc[a * d + b] += small[a * row_stride + b]
+            for a in range(d):  # the upper triangle, row by row (vectorised adds)
+                if floating is double:
+                    gmmc_add_d(acc + a * d + a, small + a * row_stride + a, d - a)
+                else:
+                    gmmc_add_f(acc + a * d + a, small + a * row_stride + a, d - a)
     elif cov == TIED:  # sum_x by one GEMM, the shared scatter by one Gram matrix
         if floating is double:
             gmmc_center_rows_by_d(x, n, d, shift, scratch)
