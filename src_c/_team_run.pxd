@@ -45,6 +45,11 @@ cdef inline int64_t line_stride(int64_t n) noexcept nogil:
     return (n + 7) // 8 * 8
 
 
+cdef inline void* line_up(void* p) noexcept nogil:
+    """p rounded up to the next 64-byte cache line boundary."""
+    return <void*>((<size_t>p + 63) // 64 * 64)
+
+
 cdef inline double* line_aligned(double[::1] buffer) noexcept nogil:
     """The first 64-byte aligned double of ``buffer``."""
-    return <double*>((<size_t>&buffer[0] + 63) // 64 * 64)
+    return <double*>line_up(&buffer[0])
