@@ -18,10 +18,10 @@
  * D = 64: 45-49 GFLOP/s of useful work for the quadratic forms (trmm: 31) and
  * 50 for the Gram matrix (syrk: 27), against a 52 GFLOP/s DGEMM peak (AMD
  * EPYC). On an Intel Xeon (78-80 GFLOP/s DGEMM peak; its 512-bit multiply-adds
- * share a port with shuffles) the quadratic forms went from 42-49 to 53-63
+ * share a port with shuffles) the quadratic forms went from 39-49 to 52-63
  * GFLOP/s once their rows were centred into a buffer and broadcast from memory
- * rather than centred in a register and broadcast from there; the Gram matrix
- * runs at 72-77.
+ * rather than centred in a register and broadcast from there, and to 57-65
+ * with 6 rows at a time; the Gram matrix runs at 72-77.
  */
 #ifndef GMMC_MICROKERNELS_H
 #define GMMC_MICROKERNELS_H
