@@ -113,6 +113,7 @@ cdef struct Model:
     bint features          # run the quadratic-feature GEMMs
     bint features64        # features in float64 for float32 input (above)
     bint fused             # statistics passes: one fused kernel (_statistics_pass)
+    bint diag_micro        # diag, spherical: statistics passes by _diag_micro_pass
     const unsigned char* exact  # (K,) full: 1 = this component per component
     bint micro             # per-component products by the micro-kernels
     int dp                 # micro: padded row length
@@ -348,7 +349,10 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
             for a in range(d):
                 for b in range(d):
                     prec_padded[(j * dp + a) * dp + b] = prec[(j * d + a) * d + b]
-    model.fused = allow_fused and (
+    model.diag_micro = (allow_micro and allow_fused and HAVE_AVX512
+                        and (cov == DIAG or cov == SPHERICAL)
+                        and gmmc_diag_micro_pays(d, k, cov == SPHERICAL, floating is float))
+    model.fused = allow_fused and not model.diag_micro and (
         gmmc_small_full_pass_pays(d, k) if cov == FULL
         else (cov == DIAG or cov == SPHERICAL)
         and gmmc_small_diag_pass_pays(d, k, cov == SPHERICAL))
@@ -432,7 +436,7 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
                     &exact_view[0], &padded_view[0], &model)
     return (cov, means, prec_chol, aux, center_out, offset, bool(model.features), exact,
             bool(model.micro), prec_padded, bool(model.features64), aux64, center64,
-            bool(model.fused))
+            bool(model.fused), bool(model.diag_micro))
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -452,6 +456,7 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
     model.features = prepared[6]
     model.features64 = prepared[10]
     model.fused = prepared[13]
+    model.diag_micro = prepared[14]
     model.aux64 = &aux64[0]
     model.center64 = &center64[0]
     model.exact = &exact[0]
@@ -582,6 +587,18 @@ cdef extern from "_microkernels.h":
                                       float* out, int stride, float* z) noexcept nogil
     void gmmc_gram_upper_d(const double* z, int n, int dp, double* g) noexcept nogil
     void gmmc_gram_upper_f(const float* z, int n, int dp, float* g) noexcept nogil
+    enum: GMMC_BLOCK
+    bint gmmc_diag_micro_pays(int d, int k, int spherical, int single) noexcept nogil
+    double gmmc_diag_pass_d(const double* x, int64_t n, int d, int k, int spherical,
+                            const double* means, const double* prec, const double* offset,
+                            const double* weight, const double* shift, double* resp_sum,
+                            double* sum_x, double* sum_xx, double* pc, double* z,
+                            double* cols, double* sums) noexcept nogil
+    double gmmc_diag_pass_f(const float* x, int64_t n, int d, int k, int spherical,
+                            const float* means, const float* prec, const double* offset,
+                            const float* weight, const double* shift, double* resp_sum,
+                            double* sum_x, double* sum_xx, float* pc, float* z,
+                            float* cols, double* sums) noexcept nogil
 
 # The per-component products of full covariances use the AVX-512 micro-kernels
 # of _microkernels.h where the CPU has them (1.1-1.9x trmm/syrk or the GEMMs
@@ -1027,6 +1044,43 @@ cdef double _small_diag_pass(const Model* model, const floating* X, Py_ssize_t n
             weight, shift, resp_sum, sum_x, sum_xx)
 
 
+cdef double _diag_micro_pass(const Model* model, const floating* X, Py_ssize_t n,
+                             const floating* weight, const double* shift,
+                             double* resp_sum, double* sum_x, double* sum_xx,
+                             bint* failed) noexcept nogil:
+    """_statistics_rows for diag and spherical covariances where
+    gmmc_diag_micro_pays: one AVX-512 kernel call (gmmc_diag_pass) over all
+    rows, about the shared centre shift[0]. Sets ``failed`` when out of
+    memory."""
+    cdef int d = model.d, k = model.k, dp = _padded(d, sizeof(floating))
+    cdef size_t values = <size_t>(2 * k + GMMC_BLOCK) * dp + <size_t>k * GMMC_BLOCK
+    cdef void* block = malloc(values * sizeof(floating) + SCRATCH_SLACK)
+    cdef double* sums = <double*>malloc(k * (1 + 2 * <size_t>dp) * sizeof(double))
+    if block == NULL or sums == NULL:
+        free(block); free(sums)
+        failed[0] = True
+        return 0.0
+    # pc (K, 2, dp), z (GMMC_BLOCK, dp) and cols (K, GMMC_BLOCK), each on
+    # 64-byte lines (dp values are whole lines).
+    cdef floating* pc = <floating*>line_up(block)
+    cdef floating* z = pc + 2 * k * dp
+    cdef floating* cols = z + GMMC_BLOCK * dp
+    cdef double loglik
+    if floating is double:
+        loglik = gmmc_diag_pass_d(
+            X, n, d, k, model.cov == SPHERICAL, <const double*>model.means,
+            <const double*>model.prec_chol, model.offset, weight, shift, resp_sum, sum_x,
+            sum_xx, pc, z, cols, sums)
+    else:
+        loglik = gmmc_diag_pass_f(
+            X, n, d, k, model.cov == SPHERICAL, <const float*>model.means,
+            <const float*>model.prec_chol, model.offset, weight, shift, resp_sum, sum_x,
+            sum_xx, pc, z, cols, sums)
+    free(block)
+    free(sums)
+    return loglik
+
+
 cdef double _statistics_pass(const Model* model, int cov, int d, int k,
                              const floating[:, ::1] X, const floating* weight,
                              const floating* given_resp, const double* shift,
@@ -1061,6 +1115,9 @@ cdef double _statistics_rows(const Model* model, int cov, int d, int k,
     model take one fused kernel call instead where ``model.fused``
     (_small_full_pass, _small_diag_pass).
     """
+    if model != NULL and model.diag_micro:
+        return _diag_micro_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
+                                sum_xx, failed)
     cdef bint fused = model != NULL and model.fused
     if fused and cov == FULL:
         return _small_full_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,

@@ -447,8 +447,20 @@ def test_full_mixed_paths_match_references():
                         atol=1e-9 * (np.abs(want).max() + 1.0))
 
 
-def _takes_the_fused_pass(covariance_type, d, k):
-    if k > 16:
+def _takes_the_diag_micro_pass(covariance_type, d, k, dtype):
+    """gmmc_diag_micro_pays, where the CPU has AVX-512."""
+    if not _em.microkernels_available() or covariance_type not in ("diag", "spherical"):
+        return False
+    spherical = covariance_type == "spherical"
+    if dtype == np.float32:
+        return d >= 24 and k <= 8 if spherical else d >= 32 and k <= 10
+    if spherical:
+        return d >= 24 and k <= 5
+    return k <= 16 and (d >= 24 or d >= 16 and k >= 3)
+
+
+def _takes_the_fused_pass(covariance_type, d, k, dtype=np.float64):
+    if k > 16 or _takes_the_diag_micro_pass(covariance_type, d, k, dtype):
         return False
     if covariance_type == "full":
         return d <= 32 and d * k <= 384
@@ -494,11 +506,14 @@ def test_small_fused_pass_on_both_sides_of_its_switch(covariance_type, n_feature
         ref_norm, ref_resp = reference_posterior(
             X, weights, means_d.astype(np.float64),
             covariances_from_factor(prec_d, covariance_type), covariance_type)
-    fused = _takes_the_fused_pass(covariance_type, d, k)
+    fused = _takes_the_fused_pass(covariance_type, d, k, dtype)
     prepared = _em.prepare_model(X, log_weights, means_d, prec_d, covariance_type,
                                  None if covariance_type == "full" else shift[0])
     assert prepared[13] == fused
-    rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
+    if _takes_the_diag_micro_pass(covariance_type, d, k, dtype):
+        rtol = 1e-9 if dtype == np.float64 else 1e-5
+    else:
+        rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
     assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
     expected = reference_statistics(X, w, ref_resp, shift, covariance_type)
     for got, initial, want in zip(sums, start, expected):
@@ -506,6 +521,54 @@ def test_small_fused_pass_on_both_sides_of_its_switch(covariance_type, n_feature
                         atol=rtol * (np.abs(want).max() + 1.0))
     if covariance_type == "full":
         assert_array_equal(sums[2], np.swapaxes(sums[2], 1, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("covariance_type, n_features, k", [
+    ("diag", d, k) for d, k in [(16, 2), (16, 3), (23, 2), (24, 1), (31, 10), (32, 10),
+                                (32, 11), (33, 7), (64, 16), (64, 17), (70, 11)]
+] + [("spherical", d, k) for d, k in [(23, 5), (24, 5), (24, 6), (40, 8), (40, 9)]])
+def test_diag_micro_pass_on_both_sides_of_its_switch(covariance_type, n_features, k,
+                                                     dtype):
+    """Diag and spherical covariances at larger D take the AVX-512 statistics
+    pass where it pays (gmmc_diag_micro_pays; never without AVX-512), and
+    give the references' posterior sums either way: weighted rows (some
+    zero), a component of weight 0, data and means far from the origin (the
+    pass centres each component exactly, no features to cancel), D not a
+    multiple of the vector width, and 1001 rows: 15 blocks of 64 and a
+    partial one."""
+    rng = np.random.RandomState(50 + n_features)
+    n_samples, d = 1001, n_features
+    weights, means, covariances, prec_chol = random_model(k, d, covariance_type, seed=51)
+    if k > 1:
+        weights[1] = 0.0
+    means += 1e3  # (float32 keeps 1e3 to 6e-5: its references use the same values)
+    X = sample_points(means, n_samples, seed=52).astype(dtype)
+    w = rng.uniform(0.0, 3.0, size=n_samples).astype(dtype)
+    w[::7] = 0.0
+    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
+    shift = np.tile(means.mean(axis=0) + rng.standard_normal(d), (k, 1))
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+        ref_norm, ref_resp = reference_posterior(
+            X, weights, means_d.astype(np.float64),
+            covariances_from_factor(prec_d, covariance_type), covariance_type)
+    expected = reference_statistics(X, w, ref_resp, shift, covariance_type)
+    micro = _takes_the_diag_micro_pass(covariance_type, d, k, dtype)
+    for allow in (True, False):
+        prepared = _em.prepare_model(X, log_weights, means_d, prec_d, covariance_type,
+                                     shift[0], allow_microkernels=allow)
+        assert prepared[14] == (micro and allow)
+        if not prepared[14] and not prepared[13]:
+            continue  # the feature GEMMs: they cancel at 1e3 (their own tests)
+        rtol = 1e-9 if dtype == np.float64 else 1e-5 if prepared[14] else 1e-6
+        sums = empty_accumulators(covariance_type, k, d)
+        loglik, _ = _em.accumulate_statistics(X, w, log_weights, means_d, prec_d,
+                                              covariance_type, shift, sums[0], sums[1],
+                                              sums[2].reshape(-1), prepared=prepared)
+        assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
+        for got, want in zip(sums, expected):
+            assert_allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1.0))
 
 
 @pytest.mark.parametrize("n_features, spread, in_float64", [
