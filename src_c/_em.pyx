@@ -3,7 +3,8 @@
 """EM kernels for Gaussian mixtures.
 
 Every kernel walks the samples in row chunks (``_chunk_rows``; the fused
-statistics passes of small mixtures in blocks of 64 rows). For one chunk
+statistics passes of small mixtures, and the AVX-512 one of wider diag and
+spherical mixtures, in blocks of 64 rows). For one chunk
 it computes the weighted log-density of each sample under each component, turns
 it into responsibilities with a log-sum-exp, and (for fitting) adds the chunk's
 sufficient statistics to the caller's float64 accumulators. X is therefore read
@@ -227,7 +228,9 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     when at least half the components are accurate on them; the others are
     then done per component alone; float32 takes them in float64 where that
     leaves fewer components alone. Statistics passes of mixtures with few
-    components are fused (``model.fused``) where ``allow_fused``. work:
+    components are fused (``model.fused``) where ``allow_fused``, and so are
+    those of wider diag and spherical mixtures (``model.diag_micro``) where
+    ``allow_micro`` as well. work:
     _work_size doubles. OUT: aux and aux64 (_aux_size; aux64 only for
     float32 full covariances), center_out and
     center64 (D,), offset (K,), exact (K,), prec_padded
@@ -349,9 +352,9 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
             for a in range(d):
                 for b in range(d):
                     prec_padded[(j * dp + a) * dp + b] = prec[(j * d + a) * d + b]
-    model.diag_micro = (allow_micro and allow_fused and HAVE_AVX512
-                        and (cov == DIAG or cov == SPHERICAL)
-                        and gmmc_diag_micro_pays(d, k, cov == SPHERICAL, floating is float))
+    model.diag_micro = (
+        allow_micro and allow_fused and HAVE_AVX512 and (cov == DIAG or cov == SPHERICAL)
+        and gmmc_diag_micro_pays(d, k, cov == SPHERICAL, floating is float))
     model.fused = allow_fused and not model.diag_micro and (
         gmmc_small_full_pass_pays(d, k) if cov == FULL
         else (cov == DIAG or cov == SPHERICAL)
@@ -381,9 +384,10 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     X gives the dtype and D (its rows are not read); ``center`` is the centre
     of tied, diag and spherical computations (None: the mixture mean).
     ``allow_features=False`` keeps full covariances on the per-component path
-    and ``allow_microkernels=False`` that path on BLAS, ``allow_fused=False``
-    the statistics passes of small mixtures off their fused kernel (to test
-    one path against the other). Returns an opaque tuple that
+    and ``allow_microkernels=False`` that path on BLAS and diag and spherical
+    statistics passes off their AVX-512 kernel, ``allow_fused=False`` the
+    statistics passes off both fused kernels and that one (to test one path
+    against the other). Returns an opaque tuple that
     ``posterior`` and ``accumulate_statistics`` accept as ``prepared``, so that
     threads sharing one model prepare it once.
     """
@@ -1113,7 +1117,8 @@ cdef double _statistics_rows(const Model* model, int cov, int d, int k,
     ``given_resp`` (N, K), which is copied, never modified, and full
     covariances take the exact per-component path. Small mixtures with a
     model take one fused kernel call instead where ``model.fused``
-    (_small_full_pass, _small_diag_pass).
+    (_small_full_pass, _small_diag_pass), and so do wider diag and spherical
+    ones where ``model.diag_micro`` (_diag_micro_pass).
     """
     if model != NULL and model.diag_micro:
         return _diag_micro_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
