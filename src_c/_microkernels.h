@@ -1,5 +1,6 @@
-/* AVX-512 micro-kernels for the per-component path of full covariances (and,
- * at the end, k-means++'s distances to its candidates).
+/* AVX-512 micro-kernels for the per-component path of full covariances, the
+ * statistics pass of wider diag and spherical mixtures (gmmc_diag_pass), and
+ * k-means' distances (k-means++'s candidates, Lloyd's assignment).
  *
  * For one component with upper-triangular precision factor U, the E-step
  * needs ||(x_i - mu) U||^2 for every row and the M-step the Gram matrix
