@@ -296,7 +296,9 @@ static GMMC_ALWAYS_INLINE void gmmc_normalize_cols_##SUFFIX(                   \
         double s = sums[i];                                                    \
         rare |= !(maxes[i] > -INFINITY && s >= 1.0 && s < INFINITY);           \
         lns[i] = maxes[i] + logs[i];                                           \
-        scale[i] = (T)(wts[i] / s);                                            \
+        /* a zero weight gives zeros, even for a row of -inf (0 / 0): the     \
+         * block's padding past `rows` too, which the fix-up below skips */   \
+        scale[i] = wts[i] != 0 ? (T)(wts[i] / s) : (T)0;                       \
     }                                                                          \
     for (int i = 0; rare && i < rows; i++) {                                   \
         double s = sums[i];                                                    \

@@ -571,6 +571,35 @@ def test_diag_micro_pass_on_both_sides_of_its_switch(covariance_type, n_features
             assert_allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1.0))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features, allow", [(8, True), (40, True), (40, False)],
+                         ids=["fused", "avx512-diag", "feature-gemms"])
+def test_statistics_of_rows_of_zero_density_are_zeros_in_partial_blocks(
+        n_features, allow, dtype):
+    """Precisions so large that every log-density is -inf: every row's
+    responsibilities are zeros on every path (the fused and AVX-512 passes
+    pad their last block of 64 rows; padding once gave 0 / 0 = NaN there),
+    and the log-likelihood is -inf. 200 rows: three blocks and 8 rows."""
+    rng = np.random.RandomState(60)
+    n, d, k = 200, n_features, 4
+    X = (2.0 * rng.standard_normal((n, d))).astype(dtype)
+    means = rng.standard_normal((k, d)).astype(dtype)
+    big = 1e200 if dtype == np.float64 else 1e30
+    prec = (big * rng.uniform(0.5, 2.0, (k, d))).astype(dtype)
+    log_weights = np.log(np.full(k, 1.0 / k))
+    shift = np.tile(X.mean(axis=0).astype(np.float64), (k, 1))
+    prepared = _em.prepare_model(X, log_weights, means, prec, "diag", shift[0],
+                                 allow_microkernels=allow)
+    sums = empty_accumulators("diag", k, d)
+    with np.errstate(all="ignore"):
+        loglik, _ = _em.accumulate_statistics(X, None, log_weights, means, prec, "diag",
+                                              shift, sums[0], sums[1],
+                                              sums[2].reshape(-1), prepared=prepared)
+    assert loglik == -np.inf
+    for got in sums:
+        assert_array_equal(got, 0.0)
+
+
 @pytest.mark.parametrize("n_features, spread, in_float64", [
     (2, 1.0, False), (2, 10.0, True), (8, 10.0, True), (32, 10.0, True)])
 def test_float32_full_features_go_float64_where_float32_rounding_is_too_large(
