@@ -251,9 +251,11 @@ def test_ctrl_c_stops_the_kernels_threaded_kmeans_loops(loop):
         pytest.skip("no threads of the kernels' own here")
     report, signalled, _ = _interrupted_child(KERNEL_LOOP_INTERRUPT_SCRIPT, loop)
     assert report["interrupted"], "the call ended before the signal"
-    # Seen within a few of its steps (each well under 0.1 s), not at the end
-    # of 100 000 of them.
-    assert report["unit"] < 0.1, report
+    # Seen within a few of its steps, not at the end of 100 000 of them. A
+    # Lloyd step takes 0.06-0.07 s here (a centre of k-means++ 0.002 s), and
+    # 0.12 s once with the other core busy: the bound on it only keeps the
+    # 100 000 far longer than the latency allowed.
+    assert report["unit"] < 0.5, report
     assert report["caught"] - signalled < 0.3 + 3 * report["unit"], report
     assert report["cpu_after"] < 0.1, report
 
