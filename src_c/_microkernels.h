@@ -209,6 +209,13 @@ GMMC_DEFINE_MICROKERNELS(d, double, __m512d, 8, _mm512_setzero_pd, _mm512_set1_p
 GMMC_DEFINE_MICROKERNELS(f, float, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps,
                          _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps)
 
+/* The high 8 floats of a vector (AVX-512F has no 256-bit float extract). */
+static inline __attribute__((target("avx512f"), always_inline)) __m256
+gmmc_high8_ps(__m512 v)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
 /* k-means++ seeding distances, out[j * ld + i] := ||(x_i - offset) - c_j||^2:
  * the sums of gmmc_direct_distances_* (_vectorized.h), in the same order
  * (feature b in lane b % 8, lanes added pairwise), 8 rows at a time so that
@@ -286,8 +293,7 @@ GMMC_DEFINE_SEED_DISTANCES(gmmc_seed_distances_f, float, 16, GMMC_STORE8_F,
         __m512 diff = _mm512_sub_ps(_mm512_loadu_ps(work + (int64_t)r * dp + b), cv);
         __m512 sq = _mm512_mul_ps(diff, diff);
         acc[r] = _mm512_add_pd(acc[r], _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
-        acc[r] = _mm512_add_pd(acc[r], _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+        acc[r] = _mm512_add_pd(acc[r], _mm512_cvtps_pd(gmmc_high8_ps(sq)));
     })
 
 
@@ -488,7 +494,7 @@ static inline __attribute__((target("avx512f"), always_inline)) __m512d
 gmmc_fold_to_double(__m512 v)
 {
     __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 hi = gmmc_high8_ps(v);
     return _mm512_cvtps_pd(_mm256_add_ps(lo, hi));
 }
 static inline __attribute__((target("avx512f"), always_inline)) double
@@ -519,7 +525,7 @@ static inline __attribute__((target("avx512f"), always_inline)) void
 gmmc_add_to_double_f(double *p, __m512 v)
 {
     __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 hi = gmmc_high8_ps(v);
     _mm512_storeu_pd(p, _mm512_add_pd(_mm512_loadu_pd(p), _mm512_cvtps_pd(lo)));
     _mm512_storeu_pd(p + 8, _mm512_add_pd(_mm512_loadu_pd(p + 8), _mm512_cvtps_pd(hi)));
 }
@@ -677,7 +683,7 @@ gmmc_lloyd_block_f(const int g, const int r, const float *x, int d, const double
         for (int v = 0; v < g; v++)
             for (int h = 0; h < 2; h++) {
                 const __m256 half = h == 0 ? _mm512_castps512_ps256(acc[q][v])
-                    : _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[q][v]), 1));
+                    : gmmc_high8_ps(acc[q][v]);
                 const __m512d e = _mm512_max_pd(_mm512_add_pd(
                     _mm512_add_pd(_mm512_cvtps_pd(half), xs),
                     _mm512_loadu_pd(c_sq + 16 * v + 8 * h)), zero);
