@@ -480,6 +480,10 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
 
 
 cdef extern from "_vectorized.h":
+    int GMMC_FACTOR_MAX_D
+    int64_t gmmc_factor_work_size(int d) noexcept nogil
+    int gmmc_precision_factor(const double* c, int d, double* u,
+                              double* work) noexcept nogil
     void gmmc_column_sums_d(const double* x, int64_t n, int d, const double* weight,
                             const double* center, int square, double* out) noexcept nogil
     void gmmc_column_sums_f(const float* x, int64_t n, int d, const float* weight,
@@ -1302,6 +1306,7 @@ cdef int _precision_cholesky(int cov, int d, int k, const double* covariances,
     not positive definite (or not finite), -1 when all succeeded."""
     cdef int count = k if cov == FULL else 1, j, a, b, info
     cdef double* m
+    cdef double* work = NULL
     if cov == DIAG or cov == SPHERICAL:
         count = k * d if cov == DIAG else k
         for a in range(count):
@@ -1309,8 +1314,15 @@ cdef int _precision_cholesky(int cov, int d, int k, const double* covariances,
                 return a // d if cov == DIAG else a
             out[a] = 1.0 / sqrt(covariances[a])
         return -1
+    if d <= GMMC_FACTOR_MAX_D:  # (a failed malloc leaves LAPACK's path below)
+        work = <double*>malloc(gmmc_factor_work_size(d) * sizeof(double))
     for j in range(count):
         m = out + j * d * d
+        if work != NULL:
+            if not gmmc_precision_factor(covariances + j * d * d, d, m, work):
+                free(work)
+                return j
+            continue
         for a in range(d * d):
             if not _finite(covariances[j * d * d + a]):  # LAPACK may not flag NaN
                 return j
@@ -1325,6 +1337,7 @@ cdef int _precision_cholesky(int cov, int d, int k, const double* covariances,
         for a in range(d):
             for b in range(a):
                 m[a * d + b] = 0.0
+    free(work)
     return -1
 
 

@@ -734,7 +734,13 @@ def test_statistics_from_responsibilities_matches_numpy(covariance_type, n_featu
 
 # -- precision_cholesky ----------------------------------------------------------------
 
-@pytest.mark.parametrize("n_features", (1, 2, 7, 9, 30))
+# gmmc's own factorisation up to 128 features (blocks of 8 columns, panels of
+# 4 rows), LAPACK's above: both sides, and orders that end blocks and panels
+# part way.
+FACTOR_ORDERS = (1, 2, 3, 4, 5, 7, 8, 9, 30, 63, 64, 65, 127, 128, 129, 140)
+
+
+@pytest.mark.parametrize("n_features", FACTOR_ORDERS)
 def test_precision_cholesky_matches_numpy(n_features):
     rng = np.random.RandomState(n_features)
     k = 3
@@ -770,6 +776,51 @@ def test_precision_cholesky_reports_failing_component(bad):
     covs[bad] = np.diag([1.0, -2.0, 1.0, 1.0])  # indefinite
     out = np.empty_like(covs)
     assert _em.precision_cholesky(covs, out) == bad
+
+
+def _factor_with_pivot(d, pivot_row, pivot_value, seed):
+    """C = R^T R (R upper, positive diagonal) but for C[p, p], set so that the
+    Cholesky pivot of row p (what is left of C[p, p] once the rows above it
+    are taken off) is ``pivot_value``; the pivots below p change too, so
+    p = d - 1 with a positive value gives a positive definite C."""
+    rng = np.random.RandomState(seed)
+    r = np.triu(rng.standard_normal((d, d))) / np.sqrt(d)  # well conditioned
+    r[np.diag_indices(d)] = 1.0 + rng.random_sample(d)
+    c = r.T @ r
+    p = pivot_row
+    c[p, p] = r[:p, p] @ r[:p, p] + pivot_value
+    return c
+
+
+@pytest.mark.parametrize("n_features", FACTOR_ORDERS)
+def test_precision_cholesky_flags_the_first_failing_pivot(n_features):
+    d = n_features
+    rows = sorted({0, d // 2, d - 1, min(4, d - 1), min(9, d - 1)})
+    for p in rows:
+        for pivot_value in (-1.0, -1e-3):
+            good = _factor_with_pivot(d, d - 1, 1.0, seed=p)
+            bad = _factor_with_pivot(d, p, pivot_value, seed=p)
+            covs = np.array([good, good, bad, good])
+            assert _em.precision_cholesky(covs, np.empty_like(covs)) == 2, (p, pivot_value)
+    # A pivot just above zero passes, and gives the exact inverse factor.
+    c = _factor_with_pivot(d, d - 1, 1e-3, seed=1)
+    out = np.empty((1, d, d))
+    assert _em.precision_cholesky(c[None], out) == -1
+    assert_allclose(out[0], upper_precision_factor(c), rtol=1e-6,
+                    atol=1e-9 * np.abs(out).max())
+
+
+@pytest.mark.parametrize("n_features", FACTOR_ORDERS)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_precision_cholesky_flags_values_that_are_not_finite(n_features, value):
+    d = n_features
+    good = _factor_with_pivot(d, d - 1, 1.0, seed=0)
+    for a, b in {(0, 0), (d - 1, 0), (0, d - 1), (d // 2, d // 3), (d - 1, d - 1)}:
+        covs = np.array([good, good, good])
+        covs[1, a, b] = value  # below the diagonal too: all of C is checked
+        before = covs.copy()
+        assert _em.precision_cholesky(covs, np.empty_like(covs)) == 1, (a, b)
+        assert_array_equal(covs, before)
 
 
 def test_precision_cholesky_singular_matrix_fails():
