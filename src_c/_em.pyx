@@ -40,6 +40,7 @@ from cython cimport floating
 from libc.math cimport exp, fabs, log, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy, memset
 
 from _blas cimport gemm_rm, gram_upper, times_upper
 from _team_run cimport (line_aligned, line_stride, line_up, row_blocks, team_run_fn,
@@ -1200,12 +1201,9 @@ cdef double _statistics_rows(const Model* model, int cov, int d, int k,
         _move_full_sums(d, k, center64, shift, exact, rs_part, sx_part, xx_part)
     if cov == FULL or cov == TIED:
         _symmetrize_upper(xx_part, d, k if cov == FULL else 1)
-    for j in range(k):
-        resp_sum[j] += rs_part[j]
-    for i in range(k * d):
-        sum_x[i] += sx_part[i]
-    for i in range(n_xx):
-        sum_xx[i] += xx_part[i]
+    gmmc_add_d(resp_sum, rs_part, k)
+    gmmc_add_d(sum_x, sx_part, k * d)
+    gmmc_add_d(sum_xx, xx_part, n_xx)
     free(scratch_block); free(lp); free(small_block); free(rs_part); free(sx_part)
     free(xx_part); free(center64); free(feature_sums); free(none_exact)
     return loglik
@@ -1534,6 +1532,19 @@ cdef void _statistics_task_f(void* ctx, int task) noexcept nogil:
     _statistics_task(job, task, <const float*>job.X, <const float*>job.weight)
 
 
+cdef inline bint _all_finite(const double* values, int64_t count) noexcept nogil:
+    cdef double bounds[2]
+    return count == 0 or not gmmc_value_range_d(values, count, bounds)
+
+
+cdef inline void _store(const double* src, int64_t count, floating* dst) noexcept nogil:
+    """dst := src, rounded to dst's type."""
+    if floating is double:
+        memcpy(dst, src, count * sizeof(double))
+    else:
+        gmmc_narrow(src, count, dst)
+
+
 def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
             double weight_sum, str covariance_type, floating[::1] weights,
             floating[:, ::1] means, floating[::1] covariances, floating[::1] prec_chol,
@@ -1630,56 +1641,42 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
                         NULL if cov == FULL else &shift[0], True, True, True, &work[0],
                         &aux[0], &aux64[0], &center[0], &center64[0], &offset[0],
                         &exact[0], &padded[0], &model)
-            for a in range(n_tasks):
-                part_loglik[a] = 0.0
-            for a in range(n_tasks * k):
-                part_resp[a] = 0.0
-            for a in range(n_tasks * k * d):
-                part_x[a] = 0.0
-            for a in range(n_tasks * n_xx):
-                part_xx[a] = 0.0
+            # (memset, memcpy and the vectorised adds: at K D^2 = 40 960, digits,
+            # Cython's element loops here took 2.6 % of a fit)
+            memset(&part_loglik[0], 0, n_tasks * sizeof(double))
+            memset(&part_resp[0], 0, n_tasks * k * sizeof(double))
+            memset(&part_x[0], 0, n_tasks * k * d * sizeof(double))
+            memset(&part_xx[0], 0, n_tasks * n_xx * sizeof(double))
             team_run(n_threads, n_tasks, _statistics_task_d if floating is double
                           else _statistics_task_f, &job)
-            loglik = 0.0
-            for j in range(k):
-                resp_sum[j] = 0.0
-            for a in range(k * d):
-                sum_x[a] = 0.0
-            for a in range(n_xx):
-                sum_xx[a] = 0.0
-            for t in range(n_tasks):
+            # Totals in block order; the first block's sums are 0 + its own.
+            loglik = part_loglik[0]
+            memcpy(&resp_sum[0], &part_resp[0], k * sizeof(double))
+            memcpy(&sum_x[0], &part_x[0], k * d * sizeof(double))
+            memcpy(&sum_xx[0], &part_xx[0], n_xx * sizeof(double))
+            for t in range(1, n_tasks):
                 loglik = loglik + part_loglik[t]
-                for j in range(k):
-                    resp_sum[j] = resp_sum[j] + part_resp[t * k + j]
-                for a in range(k * d):
-                    sum_x[a] = sum_x[a] + part_x[t * k * d + a]
-                for a in range(n_xx):
-                    sum_xx[a] = sum_xx[a] + part_xx[t * n_xx + a]
+                gmmc_add_d(&resp_sum[0], &part_resp[t * k], k)
+                gmmc_add_d(&sum_x[0], &part_x[t * k * d], k * d)
+                gmmc_add_d(&sum_xx[0], &part_xx[t * n_xx], n_xx)
+            for t in range(n_tasks):
                 if part_failed[t]:
                     status = -3
         if status == -3:
             raise MemoryError()
         with nogil:
-            status = -1 if _finite(loglik) else -2
-            for a in range(k * d):
-                if not _finite(sum_x[a]):
-                    status = -2
-            for a in range(n_xx):
-                if not _finite(sum_xx[a]):
-                    status = -2
+            status = -1 if (_finite(loglik) and _all_finite(&sum_x[0], k * d)
+                            and _all_finite(&sum_xx[0], n_xx)) else -2
             if status == -1:
                 _m_step(cov, d, k, eps10, reg_covar, &resp_sum[0], &sum_x[0], &sum_xx[0],
                         &shift[0], True, NULL, weight_sum, &work[0], &new_w[0],
                         &new_means[0], &new_cov[0])
                 status = _precision_cholesky(cov, d, k, &new_cov[0], &new_prec[0])
             if status == -1:
-                for j in range(k):
-                    weights[j] = <floating>new_w[j]
-                for a in range(k * d):
-                    means[a // d, a % d] = <floating>new_means[a]
-                for a in range(n_xx):
-                    covariances[a] = <floating>new_cov[a]
-                    prec_chol[a] = <floating>new_prec[a]
+                _store(&new_w[0], k, &weights[0])
+                _store(&new_means[0], k * d, &means[0, 0])
+                _store(&new_cov[0], n_xx, &covariances[0])
+                _store(&new_prec[0], n_xx, &prec_chol[0])
                 previous = lower_bound
                 lower_bound = loglik / weight_sum
                 bounds[it - 1] = lower_bound
