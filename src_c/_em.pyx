@@ -526,10 +526,10 @@ cdef extern from "_vectorized.h":
                               float* out, int stride) noexcept nogil
     double gmmc_weighted_center_d(const double* x, int n, int d, const double* ref,
                                   const double* resp, int stride, double* out,
-                                  int out_stride, double* sum_x) noexcept nogil
+                                  int out_stride, double* sum_x, int* rows) noexcept nogil
     double gmmc_weighted_center_f(const float* x, int n, int d, const double* ref,
                                   const float* resp, int stride, float* out,
-                                  int out_stride, double* sum_x) noexcept nogil
+                                  int out_stride, double* sum_x, int* rows) noexcept nogil
     void gmmc_quadratic_features_d(const double* x, int n, int d,
                                    const double* center, int n_quad,
                                    double* phi) noexcept nogil
@@ -758,7 +758,7 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
     float64 accumulators once per chunk, so float32 input keeps float32 speed
     without float32 round-off piling up over millions of rows.
     """
-    cdef int i, j, a, b
+    cdef int i, j, a, b, m
     cdef int n_feat = _n_features(cov, d)
     cdef const double* ref
     cdef double rsum, sr
@@ -790,25 +790,26 @@ cdef void _chunk_statistics(int cov, int d, int k, const floating* x, int n,
                 continue
             ref = shift + j * d
             acc = sum_xx + j * d * d
+            # work holds the rows of r != 0 only: the Gram matrix's rows.
             if floating is double:
                 rsum = gmmc_weighted_center_d(x, n, d, ref, resp + j, k, work,
-                                              row_stride, sum_x + j * d)
+                                              row_stride, sum_x + j * d, &m)
             else:
                 rsum = gmmc_weighted_center_f(x, n, d, ref, resp + j, k, work,
-                                              row_stride, sum_x + j * d)
-            if rsum == 0.0:
+                                              row_stride, sum_x + j * d, &m)
+            if rsum == 0.0 or m == 0:
                 continue
             if d <= GMMC_SMALL_D:  # (never micro: row_stride is d)
                 if floating is double:
-                    gmmc_small_gram_d(work, n, d, small)
+                    gmmc_small_gram_d(work, m, d, small)
                 else:
-                    gmmc_small_gram_f(work, n, d, small)
+                    gmmc_small_gram_f(work, m, d, small)
             elif not micro:
-                gram_upper(d, n, work, small)
+                gram_upper(d, m, work, small)
             elif floating is double:
-                gmmc_gram_upper_d(work, n, row_stride, small)
+                gmmc_gram_upper_d(work, m, row_stride, small)
             else:
-                gmmc_gram_upper_f(work, n, row_stride, small)
+                gmmc_gram_upper_f(work, m, row_stride, small)
             for a in range(d):  # the upper triangle, row by row (vectorised adds)
                 if floating is double:
                     gmmc_add_d(acc + a * d + a, small + a * row_stride + a, d - a)

@@ -383,6 +383,60 @@ def test_full_feature_and_exact_paths_agree(n_features, dtype):
                             atol=rtol * (np.abs(want).max() + 1.0))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features", (2, 4, 5, 33, 64, 70))
+def test_full_statistics_leave_out_rows_of_zero_responsibility_exactly(n_features, dtype):
+    """The per-component statistics of full covariances centre and weight only
+    the rows whose responsibility is not 0 and form the Gram matrix of those:
+    on every path (across rows at D <= 4, BLAS, the micro-kernels), with
+    rows of zero responsibility in every pattern within the groups of four
+    rows the centring takes at once, in a tail of fewer than four, and across
+    chunks, the sums are the references'."""
+    d, k = n_features, 3
+    rng = np.random.RandomState(d)
+    # Components 0 and 1 far apart (each takes none of the other's rows);
+    # component 2, wider, shares component 0's rows and mean.
+    means = np.zeros((k, d))
+    means[1] = 60.0
+    patterns = np.array([[(p >> b) & 1 for b in range(4)] for p in range(16)]).reshape(-1)
+    labels = np.concatenate([patterns] * 40 + [[1, 0, 1]])  # 2 563 rows: a tail of 3
+    X = means[labels] + rng.standard_normal((len(labels), d))
+    X[::97] = 30.0 + 0.1 * rng.standard_normal((len(X[::97]), d))  # shared rows
+    X = X.astype(dtype)
+    weights = np.array([0.5, 0.3, 0.2])
+    prec_chol = np.array([np.eye(d), np.eye(d), np.eye(d) / 1.2])
+    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
+    ref_norm, ref_resp = reference_posterior(
+        X, weights, means, covariances_from_factor(prec_chol, "full"), "full")
+    assert (ref_resp == 0).mean() > 0.3 and ((ref_resp > 0) & (ref_resp < 1)).any()
+    shift = means + 0.5
+    expected = reference_statistics(X, None, ref_resp, shift, "full")
+    rtol = 1e-9 if dtype == np.float64 else 2e-4
+    paths = {
+        "exact": _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
+                                   allow_features=False, allow_fused=False),
+        "blas": _em.prepare_model(X, np.log(weights), means_d, prec_d, "full", None,
+                                  allow_features=False, allow_microkernels=False,
+                                  allow_fused=False),
+    }
+    for name, path in paths.items():
+        assert not path[6]
+        sums = (np.zeros(k), np.zeros((k, d)), np.zeros(k * d * d))
+        _em.accumulate_statistics(X, None, np.log(weights), means_d, prec_d, "full",
+                                  shift, *sums, prepared=path)
+        for got, want in zip(sums, expected):
+            assert_allclose(got.reshape(want.shape), want, rtol=rtol,
+                            atol=rtol * (np.abs(want).max() + 1.0), err_msg=name)
+    # Given responsibilities take the same centring (no model: BLAS or across rows).
+    sums = (np.zeros(k), np.zeros((k, d)), np.zeros(k * d * d))
+    resp = ref_resp.astype(dtype)
+    _em.statistics_from_responsibilities(X, None, resp, "full", shift, *sums)
+    expected = reference_statistics(X, None, resp, shift, "full")
+    for got, want in zip(sums, expected):
+        assert_allclose(got.reshape(want.shape), want, rtol=rtol,
+                        atol=rtol * (np.abs(want).max() + 1.0))
+
+
 @pytest.mark.parametrize("n_components, n_features", [(3, 7), (3, 8), (4, 8), (4, 15),
                                                       (4, 16), (5, 16), (2, 30)])
 def test_full_few_components_take_the_per_component_path_with_microkernels(
