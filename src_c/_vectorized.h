@@ -1427,14 +1427,16 @@ GMMC_DEFINE_SCALE_ROWS(gmmc_scale_rows_f, float)
  * Why not LAPACK: for orders up to GMMC_FACTOR_MAX_D OpenBLAS runs its
  * unblocked potf2 and trti2, one level-2 call per column; an M-step at D = 64
  * spent 27 us a component there (digits, 10 components, 20 M-steps: 8 % of
- * the fit). Here every update is a row, vectorised: R by rank-one updates of
- * the trailing rows, U row by row from the bottom (row i of U R = e_i).
- * The rows sit at a stride of whole blocks of GMMC_FACTOR_BLOCK in ``work``
- * (gmmc_factor_work_size doubles) and every loop runs over whole blocks from
- * the one holding the diagonal: the loops of a few elements are the cost at
- * these orders, not the flops. What R's updates leave left of the diagonal in
- * that block only ever feeds entries left of the diagonal, and U's are zero;
- * only the triangle is copied out. */
+ * the fit). Here every update is a row, vectorised: R by panels of four rows,
+ * factored among themselves and then taken off every row below at once; U =
+ * inv(R) from the bottom row up (row i of U R = e_i), each panel of four rows
+ * of U, once known, taken off every row above. The rows sit at a stride of
+ * whole blocks of GMMC_FACTOR_BLOCK in ``work`` (gmmc_factor_work_size
+ * doubles) and every loop runs over whole blocks from the one holding the
+ * diagonal: the loops of a few elements are the cost at these orders, not
+ * the flops. What R's updates leave left of the diagonal in that block only
+ * ever feeds entries left of the diagonal, and U's are zero; only the
+ * triangle is copied out. */
 #define GMMC_FACTOR_MAX_D 128
 #define GMMC_FACTOR_BLOCK 8
 static inline int gmmc_factor_stride(int d)
