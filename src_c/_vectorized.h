@@ -1481,13 +1481,8 @@ GMMC_CLONES static int gmmc_precision_factor(const double *GMMC_RESTRICT c, int 
                                              double *GMMC_RESTRICT work)
 {
     const int s = gmmc_factor_stride(d);
-    uint64_t not_finite = 0;
-    for (int64_t a = 0; a < (int64_t)d * d; a++) {  /* all of C, as the LAPACK path checks */
-        uint64_t bits;
-        memcpy(&bits, c + a, sizeof bits);
-        not_finite |= (bits & 0x7FF0000000000000u) == 0x7FF0000000000000u;
-    }
-    if (not_finite)
+    double range[2];
+    if (gmmc_value_range_d(c, (int64_t)d * d, range))  /* all of C, as the LAPACK path checks */
         return 0;
     memset(work, 0, sizeof(double) * d * s);
     for (int a = 0; a < d; a++)
@@ -1508,17 +1503,12 @@ GMMC_CLONES static int gmmc_precision_factor(const double *GMMC_RESTRICT c, int 
             for (int i = k + 1; i < k1; i++)
                 gmmc_factor_axpy(work + (int64_t)i * s, rk, rk[i], i, s);
         }
+        /* (a panel of fewer than four rows is the last: no rows below it) */
         const double *panel = work + (int64_t)k0 * s;
         for (int i = k1; i < d; i++) {
-            double *ri = work + (int64_t)i * s;
-            if (k1 - k0 == GMMC_FACTOR_PANEL) {
-                const double f[GMMC_FACTOR_PANEL] = {panel[i], panel[s + i], panel[2 * s + i],
-                                                     panel[3 * s + i]};
-                gmmc_factor_axpy4(ri, panel, f, i, s);
-            } else {
-                for (int k = k0; k < k1; k++)
-                    gmmc_factor_axpy(ri, work + (int64_t)k * s, work[(int64_t)k * s + i], i, s);
-            }
+            const double f[GMMC_FACTOR_PANEL] = {panel[i], panel[s + i], panel[2 * s + i],
+                                                 panel[3 * s + i]};
+            gmmc_factor_axpy4(work + (int64_t)i * s, panel, f, i, s);
         }
     }
     /* U = inv(R) from the bottom row up: row k of U R = e_k gives U[k] =
