@@ -18,6 +18,9 @@ from ._parallel import kernel_blocks, loops_in_kernels, map_row_blocks, single_b
 # matter), so that a fit of large data stays within a fraction of X.
 KEPT_BYTES = 64 << 20
 KEPT_ALWAYS_BYTES = 4 << 20
+# Lloyd's distance bounds (2 x N float64) let a pass skip the rows whose
+# label cannot change; the same policy (they are not held together).
+BOUNDS_BYTES = 64 << 20
 
 
 def _typed_weights(sample_weight, dtype):
@@ -173,6 +176,10 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
     centers = _centred(seeds, offset, X.dtype)
     tol = tol * np.mean(variance)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
+    bounds_bytes = 16 * X.shape[0]
+    distance_bounds = (np.empty((2, X.shape[0]))
+                       if bounds_bytes <= min(BOUNDS_BYTES, max(KEPT_ALWAYS_BYTES, X.nbytes // 8))
+                       else None)
     remaining = max_iter
     while remaining > 0:
         if loops_in_kernels(X.shape[0], n_threads):
@@ -180,7 +187,8 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
             sums, counts = np.empty(centers.shape), np.empty(centers.shape[0])
             n_iter, reason = _kmeans.lloyd_loop(X, weight, offset, centers, labels, sums,
                                                 counts, remaining, tol,
-                                                *kernel_blocks(X.shape[0], n_threads))
+                                                *kernel_blocks(X.shape[0], n_threads),
+                                                distance_bounds)
             remaining -= n_iter
             if reason != _kmeans.LLOYD_EMPTY:
                 break

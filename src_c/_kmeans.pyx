@@ -16,7 +16,7 @@ from gmmc import _team
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.stdint cimport int64_t
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc, free
 
 from _blas cimport gemm_rm
@@ -61,6 +61,23 @@ cdef extern from "_microkernels.h":
                                const float* centers, int t, float* work,
                                float* out, int64_t ld) noexcept nogil
     int GMMC_LLOYD_MIN_K, GMMC_LLOYD_MIN_K_F, GMMC_LLOYD_MAX_K
+    ctypedef struct GmmcLloydBounds:
+        const double* move
+        const double* half_gap
+        double move_max, c_norm_max, err_scale, slack
+        int fresh
+    void gmmc_lloyd_bounded_rows_d(const double* x, int64_t n, int d, const double* offset,
+                                   const double* ct, int kp, const double* c_sq,
+                                   const double* weight, int* labels, double* sums,
+                                   double* counts, int64_t* n_changed, double* centred,
+                                   double* upper, double* lower,
+                                   const GmmcLloydBounds* bounds) noexcept nogil
+    void gmmc_lloyd_bounded_rows_f(const float* x, int64_t n, int d, const double* offset,
+                                   const float* ct, int kp, const double* c_sq,
+                                   const float* weight, int* labels, double* sums,
+                                   double* counts, int64_t* n_changed, float* centred,
+                                   double* upper, double* lower,
+                                   const GmmcLloydBounds* bounds) noexcept nogil
     void gmmc_lloyd_rows_d(const double* x, int64_t n, int d, const double* offset,
                            const double* ct, int kp, const double* c_sq,
                            const double* weight, int* labels, double* sums,
@@ -611,6 +628,10 @@ cdef struct LloydJob:
     char* centred              # (n_tasks,) work spaces of centred_bytes
     char* dist
     size_t centred_bytes, dist_bytes
+    # Hamerly's bounds (gmmc_lloyd_bounded_rows_*), or NULL: every row scored
+    const GmmcLloydBounds* bounds
+    double* upper              # (N,)
+    double* lower              # (N,)
 
 
 cdef void _lloyd_task(LloydJob* job, int task, const floating* X,
@@ -624,7 +645,24 @@ cdef void _lloyd_task(LloydJob* job, int task, const floating* X,
         counts[a] = 0.0
     job.changed[task] = 0
     job.inertia[task] = 0.0
-    if stop > first:
+    cdef int64_t changed = 0
+    if stop > first and job.bounds != NULL:
+        if floating is double:
+            gmmc_lloyd_bounded_rows_d(
+                X + first * job.d, stop - first, job.d, job.offset,
+                <const double*>job.lanes.ct, job.lanes.kp, job.lanes.c_sq,
+                NULL if weight == NULL else weight + first, job.labels + first, sums, counts,
+                &changed, <double*>(job.centred + task * job.centred_bytes),
+                job.upper + first, job.lower + first, job.bounds)
+        else:
+            gmmc_lloyd_bounded_rows_f(
+                X + first * job.d, stop - first, job.d, job.offset,
+                <const float*>job.lanes.ct, job.lanes.kp, job.lanes.c_sq,
+                NULL if weight == NULL else weight + first, job.labels + first, sums, counts,
+                &changed, <float*>(job.centred + task * job.centred_bytes),
+                job.upper + first, job.lower + first, job.bounds)
+        job.changed[task] = changed
+    elif stop > first:
         job.inertia[task] = _lloyd_step(
             X + first * job.d, stop - first, job.d,
             NULL if weight == NULL else weight + first, job.offset,
@@ -664,6 +702,33 @@ cdef Py_ssize_t _lloyd_blocks(LloydJob* job, int n_tasks, int n_threads, bint is
     return changed
 
 
+# Units in the last place of 1: the scores' rounding (GmmcLloydBounds.err_scale).
+cdef double DOUBLE_UNIT = 2.0 ** -53, FLOAT_UNIT = 2.0 ** -24
+
+
+cdef void _centre_gaps(const floating* centers, const double* center_sq, int k, int d,
+                       GmmcLloydBounds* bounds) noexcept nogil:
+    """bounds.half_gap := half the distance from each centre to its nearest
+    other, rounded down; bounds.c_norm_max := the largest centre norm, rounded
+    up. K^2 D operations: nothing beside a pass over the rows."""
+    cdef int i, j, a
+    cdef double gap, diff, norm_sq = 0.0
+    cdef double* half_gap = <double*>bounds.half_gap
+    for j in range(k):
+        half_gap[j] = INFINITY
+        norm_sq = max(norm_sq, center_sq[j])
+    for i in range(k):
+        for j in range(i + 1, k):
+            gap = 0.0
+            for a in range(d):
+                diff = <double>centers[i * d + a] - <double>centers[j * d + a]
+                gap += diff * diff
+            gap = 0.5 * sqrt(gap) * (1.0 - bounds.slack)
+            half_gap[i] = min(half_gap[i], gap)
+            half_gap[j] = min(half_gap[j], gap)
+    bounds.c_norm_max = sqrt(norm_sq) * (1.0 + bounds.slack)
+
+
 # lloyd_loop's reasons to stop.
 cdef enum:
     STABLE = 0       # no label changed
@@ -676,7 +741,7 @@ LLOYD_STABLE, LLOYD_MOVED_LITTLE, LLOYD_EMPTY, LLOYD_MAX_ITER = STABLE, MOVED_LI
 def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset,
                floating[:, ::1] centers, int[::1] labels, double[:, ::1] sums,
                double[::1] counts, int max_iter, double tol, blocks=None,
-               int n_threads=1):
+               int n_threads=1, double[:, ::1] distance_bounds=None):
     """Lloyd iterations in one call, on row blocks and the team's threads.
 
     Each iteration is ``lloyd_step`` on every block (each block's sums apart,
@@ -698,6 +763,10 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     blocks : (B + 1,) int64 row bounds (``gmmc._parallel.row_block_bounds``),
         or None for one block.  IN
     n_threads : threads for the blocks, the calling one included.  IN
+    distance_bounds : (2, N) work space for Hamerly's bounds, or None. Where the
+        kernel with the centres in its lanes runs, a row they settle is not
+        scored again (gmmc_lloyd_bounded_rows_*); the results are the same,
+        bit for bit.  OUT
 
     Returns
     -------
@@ -733,15 +802,33 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     job.inertia, job.changed = &part_inertia[0], &part_changed[0]
     job.centred, job.dist = work.centred, work.dist
     job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
-    cdef double shift, tiny = np.finfo(np.float64).tiny
+    cdef double shift, moved, tiny = np.finfo(np.float64).tiny
     cdef floating new
     cdef bint empty
     cdef int reason = MAX_ITER
+    cdef GmmcLloydBounds pass_bounds
+    cdef double[::1] move = np.zeros(k), half_gap = np.empty(k)
+    pass_bounds.move, pass_bounds.half_gap = &move[0], &half_gap[0]
+    pass_bounds.move_max, pass_bounds.c_norm_max, pass_bounds.fresh = 0.0, 0.0, 1
+    # A score's error: D multiply-adds and a few adds, each rounded in X's
+    # type, on terms of at most (|x'| + |c|)^2; twice that, to spare.
+    pass_bounds.err_scale = 2.0 * (d + 4) * (FLOAT_UNIT if floating is float else DOUBLE_UNIT)
+    # the bounds' own rounding: a few units per operation, over all passes
+    pass_bounds.slack = 1e-9 + (4.0 * (d + 4) + max_iter + 8) * DOUBLE_UNIT
+    job.bounds = NULL
+    if distance_bounds is not None and center_lanes.lanes.ct != NULL:
+        if distance_bounds.shape[0] != 2 or distance_bounds.shape[1] != n_samples:
+            raise ValueError(f"distance_bounds must be (2, {n_samples})")
+        job.bounds = &pass_bounds
+        job.upper, job.lower = &distance_bounds[0, 0], &distance_bounds[1, 0]
     for it in range(1, max_iter + 1):
         with nogil:
             _fill_lanes(&center_lanes.lanes, &centers[0, 0], &center_sq[0])
+            if job.bounds != NULL:
+                _centre_gaps(&centers[0, 0], &center_sq[0], k, d, &pass_bounds)
             n_changed = _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
                                       &sums[0, 0], &counts[0])
+            pass_bounds.fresh = 0
             if n_changed == 0:
                 reason = STABLE
             else:
@@ -752,15 +839,22 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
                     reason = EMPTY
             if reason == MAX_ITER:
                 shift = 0.0
+                pass_bounds.move_max = 0.0
                 for j in range(k):
                     center_sq[j] = 0.0
+                    moved = 0.0
                     for a in range(d):
                         new = <floating>(sums[j, a] / (counts[j] if counts[j] > tiny else tiny))
                         shift += (new - centers[j, a]) * (new - centers[j, a])
+                        moved += (<double>new - centers[j, a]) * (<double>new - centers[j, a])
                         centers[j, a] = new
                         center_sq[j] += <double>new * <double>new
+                    move[j] = sqrt(moved) * (1.0 + pass_bounds.slack)
+                    pass_bounds.move_max = max(pass_bounds.move_max, move[j])
                 if shift <= tol:
                     _fill_lanes(&center_lanes.lanes, &centers[0, 0], &center_sq[0])
+                    if job.bounds != NULL:
+                        _centre_gaps(&centers[0, 0], &center_sq[0], k, d, &pass_bounds)
                     _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
                                   &sums[0, 0], &counts[0])
                     reason = MOVED_LITTLE

@@ -50,6 +50,22 @@
 #define GMMC_GRAM_ROWS 8
 #define GMMC_GRAM_VECS 2
 
+/* What gmmc_lloyd_bounded_rows_* needs of a pass besides its rows: how the
+ * centres moved since the bounds were set, how far apart they are, and how
+ * much rounding the scores can hide (see there). */
+typedef struct {
+    const double *move;      /* (k,) each centre's move since the last pass, rounded up */
+    const double *half_gap;  /* (k,) half the distance to the nearest other centre, rounded down */
+    double move_max;         /* the largest move */
+    double c_norm_max;       /* the largest |c| of the (centred) centres */
+    double err_scale;        /* a score's error is at most err_scale (|x'| + |c|)^2 */
+    double slack;            /* relative slack for the rounding of the bounds themselves */
+    int fresh;               /* no bounds yet: score every row */
+} GmmcLloydBounds;
+
+/* Rows a bounded pass sorts into settled and scored at a time. */
+#define GMMC_LLOYD_SUB 256
+
 static int gmmc_have_avx512(void)
 {
 #if GMMC_AVX512_KERNELS
@@ -578,32 +594,114 @@ gmmc_first_least(const __m512d *dist, int nv, double *least)
  * each other's latency, and each load of ct serves r rows. */
 #define GMMC_LLOYD_ROWS 4
 
+/* c_row := x' = row - offset (d values); returns x' * x' by lanes. */
+static inline __attribute__((target("avx512f,fma"), always_inline)) __m512d
+gmmc_lloyd_centre_d(const double *row, int d, const double *offset, double *c_row)
+{
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    __m512d sq = _mm512_setzero_pd();
+    for (int b = 0; b < d; b += 8) {
+        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+        const __m512d c = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + b),
+                                        _mm512_maskz_loadu_pd(m, offset + b));
+        _mm512_mask_storeu_pd(c_row + b, m, c);
+        sq = _mm512_fmadd_pd(c, c, sq);
+    }
+    return sq;
+}
+
+/* c_row := x' = (float)(row - offset), the difference taken in double; returns
+ * the squares, each rounded to float, by lanes in double. */
+static inline __attribute__((target("avx512f,fma"), always_inline)) __m512d
+gmmc_lloyd_centre_f(const float *row, int d, const double *offset, float *c_row)
+{
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    __m512d sq = _mm512_setzero_pd();
+    for (int b = 0; b < d; b += 8) {
+        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+        const __m256 xv = _mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)m, row + b));
+        const __m256 c = _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(xv),
+                                                       _mm512_maskz_loadu_pd(m, offset + b)));
+        _mm512_mask_storeu_ps(c_row + b, (__mmask16)m, _mm512_castps256_ps512(c));
+        sq = _mm512_add_pd(sq, _mm512_cvtps_pd(_mm256_mul_ps(c, c)));
+    }
+    return sq;
+}
+
+/* sums[label] += w x', counts[label] += w for a centred row. */
 static inline __attribute__((target("avx512f,fma"), always_inline)) void
-gmmc_lloyd_block_d(const int g, const int r, const double *x, int d, const double *offset,
-                   const double *ct, int kp, const double *c_sq, const double *weight,
-                   int *labels, double *sums, double *counts, double *inertia,
-                   int64_t *n_changed, double *centred)
+gmmc_lloyd_add_d(const double *c_row, int d, double w, double *s)
+{
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    const __m512d wv = _mm512_set1_pd(w);
+    for (int b = 0; b < d; b += 8) {
+        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+        _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(
+            wv, _mm512_maskz_loadu_pd(m, c_row + b), _mm512_maskz_loadu_pd(m, s + b)));
+    }
+}
+
+static inline __attribute__((target("avx512f,fma"), always_inline)) void
+gmmc_lloyd_add_f(const float *c_row, int d, double w, double *s)
+{
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    const __m512d wv = _mm512_set1_pd(w);
+    for (int b = 0; b < d; b += 8) {
+        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+        const __m512d c = _mm512_cvtps_pd(_mm512_castps512_ps256(
+            _mm512_maskz_loadu_ps((__mmask16)m, c_row + b)));
+        _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(wv, c, _mm512_maskz_loadu_pd(m, s + b)));
+    }
+}
+
+/* sums += w x' for a row not centred yet: x' as gmmc_lloyd_centre_*
+ * computes it, added as gmmc_lloyd_add_* adds it (the same bits), without
+ * the store and reload of x' between them. */
+static inline __attribute__((target("avx512f,fma"), always_inline)) void
+gmmc_lloyd_centre_add_d(const double *row, int d, const double *offset, double w, double *s)
+{
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    const __m512d wv = _mm512_set1_pd(w);
+    for (int b = 0; b < d; b += 8) {
+        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+        const __m512d c = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + b),
+                                        _mm512_maskz_loadu_pd(m, offset + b));
+        _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(wv, c, _mm512_maskz_loadu_pd(m, s + b)));
+    }
+}
+
+static inline __attribute__((target("avx512f,fma"), always_inline)) void
+gmmc_lloyd_centre_add_f(const float *row, int d, const double *offset, double w, double *s)
+{
+    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
+    const __m512d wv = _mm512_set1_pd(w);
+    for (int b = 0; b < d; b += 8) {
+        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+        const __m256 xv = _mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)m, row + b));
+        const __m256 c = _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(xv),
+                                                       _mm512_maskz_loadu_pd(m, offset + b)));
+        _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(wv, _mm512_cvtps_pd(c),
+                                                        _mm512_maskz_loadu_pd(m, s + b)));
+    }
+}
+
+/* dist[q][v] := the squared distances of row q to the centres in lanes 8 v ..
+ * 8 v + 7, as the comment above says, for r rows: x's rows rows[0 .. r-1], or
+ * its first r when rows is NULL. The centred rows land in ``centred`` (r rows
+ * d apart), their squared norms in x_sq. */
+static inline __attribute__((target("avx512f,fma"), always_inline)) void
+gmmc_lloyd_score_d(const int g, const int r, const double *x, const int *rows, int d,
+                   const double *offset, const double *ct, int kp, const double *c_sq,
+                   double *centred, double *x_sq, __m512d dist[][4])
 {
     const __m512d zero = _mm512_setzero_pd();
-    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
-    double x_sq[GMMC_LLOYD_ROWS];
-    for (int q = 0; q < r; q++) {
-        const double *row = x + (int64_t)q * d;
-        double *c_row = centred + (int64_t)q * d;
-        __m512d sq = zero;
-        for (int b = 0; b < d; b += 8) {
-            const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
-            const __m512d c = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + b),
-                                            _mm512_maskz_loadu_pd(m, offset + b));
-            _mm512_mask_storeu_pd(c_row + b, m, c);
-            sq = _mm512_fmadd_pd(c, c, sq);
-        }
-        x_sq[q] = _mm512_reduce_add_pd(sq);
-    }
-    __m512d acc[GMMC_LLOYD_ROWS][4];
+    for (int q = 0; q < r; q++)
+        x_sq[q] = _mm512_reduce_add_pd(gmmc_lloyd_centre_d(
+            x + (int64_t)(rows == NULL ? q : rows[q]) * d, d, offset,
+            centred + (int64_t)q * d));
     for (int q = 0; q < r; q++)
         for (int v = 0; v < g; v++)
-            acc[q][v] = zero;
+            dist[q][v] = zero;
     for (int b = 0; b < d; b++) {
         const double *cb = ct + (int64_t)b * kp;
         __m512d cv[4];
@@ -612,55 +710,30 @@ gmmc_lloyd_block_d(const int g, const int r, const double *x, int d, const doubl
         for (int q = 0; q < r; q++) {
             const __m512d xb = _mm512_set1_pd(centred[(int64_t)q * d + b]);
             for (int v = 0; v < g; v++)
-                acc[q][v] = _mm512_fmadd_pd(xb, cv[v], acc[q][v]);
+                dist[q][v] = _mm512_fmadd_pd(xb, cv[v], dist[q][v]);
         }
     }
     for (int q = 0; q < r; q++) {
         const __m512d xs = _mm512_set1_pd(x_sq[q]);
         for (int v = 0; v < g; v++)
-            acc[q][v] = _mm512_max_pd(_mm512_add_pd(_mm512_add_pd(acc[q][v], xs),
-                                                    _mm512_loadu_pd(c_sq + 8 * v)), zero);
-        double least;
-        const int label = gmmc_first_least(acc[q], g, &least);
-        const double w = weight == NULL ? 1.0 : weight[q];
-        *n_changed += labels[q] != label;
-        labels[q] = label;
-        *inertia += w * least;
-        counts[label] += w;
-        double *s = sums + (int64_t)label * d;
-        const double *c_row = centred + (int64_t)q * d;
-        const __m512d wv = _mm512_set1_pd(w);
-        for (int b = 0; b < d; b += 8) {
-            const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
-            _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(
-                wv, _mm512_maskz_loadu_pd(m, c_row + b), _mm512_maskz_loadu_pd(m, s + b)));
-        }
+            dist[q][v] = _mm512_max_pd(_mm512_add_pd(_mm512_add_pd(dist[q][v], xs),
+                                                     _mm512_loadu_pd(c_sq + 8 * v)), zero);
     }
 }
 
+/* The float version: g vectors of 16 centres, scored in float; dist[q] holds
+ * 2 g vectors of 8 distances in double, each rounded to float first (T's
+ * rounding, as gmmc_lloyd_assign_f). */
 static inline __attribute__((target("avx512f,fma"), always_inline)) void
-gmmc_lloyd_block_f(const int g, const int r, const float *x, int d, const double *offset,
-                   const float *ct, int kp, const double *c_sq, const float *weight,
-                   int *labels, double *sums, double *counts, double *inertia,
-                   int64_t *n_changed, float *centred)
+gmmc_lloyd_score_f(const int g, const int r, const float *x, const int *rows, int d,
+                   const double *offset, const float *ct, int kp, const double *c_sq,
+                   float *centred, double *x_sq, __m512d dist[][4])
 {
     const __m512d zero = _mm512_setzero_pd();
-    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
-    double x_sq[GMMC_LLOYD_ROWS];
-    for (int q = 0; q < r; q++) {
-        const float *row = x + (int64_t)q * d;
-        float *c_row = centred + (int64_t)q * d;
-        __m512d sq = zero;
-        for (int b = 0; b < d; b += 8) {
-            const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
-            const __m256 xv = _mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)m, row + b));
-            const __m256 c = _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_cvtps_pd(xv),
-                                                           _mm512_maskz_loadu_pd(m, offset + b)));
-            _mm512_mask_storeu_ps(c_row + b, (__mmask16)m, _mm512_castps256_ps512(c));
-            sq = _mm512_add_pd(sq, _mm512_cvtps_pd(_mm256_mul_ps(c, c)));
-        }
-        x_sq[q] = _mm512_reduce_add_pd(sq);
-    }
+    for (int q = 0; q < r; q++)
+        x_sq[q] = _mm512_reduce_add_pd(gmmc_lloyd_centre_f(
+            x + (int64_t)(rows == NULL ? q : rows[q]) * d, d, offset,
+            centred + (int64_t)q * d));
     const __m512 zf = _mm512_setzero_ps();
     __m512 acc[GMMC_LLOYD_ROWS][2];
     for (int q = 0; q < r; q++)
@@ -679,7 +752,6 @@ gmmc_lloyd_block_f(const int g, const int r, const float *x, int d, const double
     }
     for (int q = 0; q < r; q++) {
         const __m512d xs = _mm512_set1_pd(x_sq[q]);
-        __m512d dist[4];
         for (int v = 0; v < g; v++)
             for (int h = 0; h < 2; h++) {
                 const __m256 half = h == 0 ? _mm512_castps512_ps256(acc[q][v])
@@ -687,29 +759,70 @@ gmmc_lloyd_block_f(const int g, const int r, const float *x, int d, const double
                 const __m512d e = _mm512_max_pd(_mm512_add_pd(
                     _mm512_add_pd(_mm512_cvtps_pd(half), xs),
                     _mm512_loadu_pd(c_sq + 16 * v + 8 * h)), zero);
-                dist[2 * v + h] = _mm512_cvtps_pd(_mm512_cvtpd_ps(e));  /* T's rounding */
+                dist[q][2 * v + h] = _mm512_cvtps_pd(_mm512_cvtpd_ps(e));
             }
-        double least;
-        const int label = gmmc_first_least(dist, 2 * g, &least);
-        const double w = weight == NULL ? 1.0 : (double)weight[q];
-        *n_changed += labels[q] != label;
-        labels[q] = label;
-        *inertia += w * least;
-        counts[label] += w;
-        double *s = sums + (int64_t)label * d;
-        const float *c_row = centred + (int64_t)q * d;
-        const __m512d wv = _mm512_set1_pd(w);
-        for (int b = 0; b < d; b += 8) {
-            const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
-            const __m512d c = _mm512_cvtps_pd(_mm512_castps512_ps256(
-                _mm512_maskz_loadu_ps((__mmask16)m, c_row + b)));
-            _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(wv, c, _mm512_maskz_loadu_pd(m, s + b)));
-        }
     }
 }
 
-/* GMMC_LLOYD_ROWS rows at a time, then one by one; g = vectors of centres. */
-#define GMMC_LLOYD_RUN(BLOCK, G)                                               \
+static inline void
+gmmc_lloyd_new_bounds(const GmmcLloydBounds *b, double x_sq, double least, double second,
+                      double *upper, double *lower)
+{
+    const double reach = sqrt(x_sq) + b->c_norm_max;
+    const double err = b->err_scale * reach * reach;
+    *upper = sqrt(least + err) * (1.0 + b->slack);
+    *lower = second > err ? sqrt(second - err) * (1.0 - b->slack) : 0.0;
+}
+
+/* The least of dist's lanes but lane ``label``: the second-closest centre. */
+static inline __attribute__((target("avx512f"), always_inline)) double
+gmmc_other_least(const __m512d *dist, int nv, int label)
+{
+    __m512d m = _mm512_set1_pd(INFINITY);
+    for (int v = 0; v < nv; v++) {
+        const __mmask8 keep = label / 8 == v ? (__mmask8)~(1u << (label % 8)) : (__mmask8)0xFF;
+        m = _mm512_mask_min_pd(m, keep, m, dist[v]);
+    }
+    return _mm512_reduce_min_pd(m);
+}
+
+/* Scores r rows, then per row: the label, inertia, counts and sums, and the
+ * row's distance bounds where ``bounds`` is not NULL. */
+#define GMMC_DEFINE_LLOYD_BLOCK(SUFFIX, T, NV)                                  \
+static inline __attribute__((target("avx512f,fma"), always_inline)) void       \
+gmmc_lloyd_block_##SUFFIX(const int g, const int r, const T *x, int d,          \
+                          const double *offset, const T *ct, int kp,           \
+                          const double *c_sq, const T *weight, int *labels,    \
+                          double *sums, double *counts, double *inertia,       \
+                          int64_t *n_changed, T *centred, double *upper,       \
+                          double *lower, const GmmcLloydBounds *bounds)        \
+{                                                                              \
+    double x_sq[GMMC_LLOYD_ROWS];                                              \
+    __m512d dist[GMMC_LLOYD_ROWS][4];                                          \
+    gmmc_lloyd_score_##SUFFIX(g, r, x, NULL, d, offset, ct, kp, c_sq, centred, \
+                              x_sq, dist);                                     \
+    for (int q = 0; q < r; q++) {                                              \
+        double least;                                                          \
+        const int label = gmmc_first_least(dist[q], NV, &least);               \
+        const double w = weight == NULL ? 1.0 : (double)weight[q];             \
+        *n_changed += labels[q] != label;                                      \
+        labels[q] = label;                                                     \
+        *inertia += w * least;                                                 \
+        counts[label] += w;                                                    \
+        gmmc_lloyd_add_##SUFFIX(centred + (int64_t)q * d, d, w,                \
+                                sums + (int64_t)label * d);                    \
+        if (bounds != NULL)                                                    \
+            gmmc_lloyd_new_bounds(bounds, x_sq[q], least,                      \
+                                  gmmc_other_least(dist[q], NV, label),        \
+                                  upper + q, lower + q);                       \
+    }                                                                          \
+}
+GMMC_DEFINE_LLOYD_BLOCK(d, double, g)
+GMMC_DEFINE_LLOYD_BLOCK(f, float, 2 * g)
+
+/* GMMC_LLOYD_ROWS rows at a time, then one by one; g = vectors of centres;
+ * the bounds of every row when BOUNDS is not NULL. */
+#define GMMC_LLOYD_RUN(BLOCK, G, UPPER, LOWER, BOUNDS)                         \
     do {                                                                       \
         /* in registers, not through the callers' pointers: a store and a    \
          * reload per row would chain the rows */                              \
@@ -719,11 +832,13 @@ gmmc_lloyd_block_f(const int g, const int r, const float *x, int d, const double
         for (; i + GMMC_LLOYD_ROWS <= n; i += GMMC_LLOYD_ROWS)                 \
             BLOCK(G, GMMC_LLOYD_ROWS, x + i * d, d, offset, ct, kp, c_sq,      \
                   weight == NULL ? NULL : weight + i, labels + i, sums, counts, \
-                  &inertia_sum, &changed, centred);                            \
+                  &inertia_sum, &changed, centred, UPPER + i, LOWER + i,       \
+                  BOUNDS);                                                     \
         for (; i < n; i++)                                                     \
             BLOCK(G, 1, x + i * d, d, offset, ct, kp, c_sq,                    \
                   weight == NULL ? NULL : weight + i, labels + i, sums, counts, \
-                  &inertia_sum, &changed, centred);                            \
+                  &inertia_sum, &changed, centred, UPPER + i, LOWER + i,       \
+                  BOUNDS);                                                     \
         *inertia += inertia_sum;                                               \
         *n_changed += changed;                                                 \
     } while (0)
@@ -737,9 +852,9 @@ gmmc_lloyd_rows_d(const double *x, int64_t n, int d, const double *offset, const
                   double *centred)
 {
     if (kp <= 16)
-        GMMC_LLOYD_RUN(gmmc_lloyd_block_d, 2);
+        GMMC_LLOYD_RUN(gmmc_lloyd_block_d, 2, (double *)0, (double *)0, NULL);
     else
-        GMMC_LLOYD_RUN(gmmc_lloyd_block_d, 4);
+        GMMC_LLOYD_RUN(gmmc_lloyd_block_d, 4, (double *)0, (double *)0, NULL);
 }
 
 __attribute__((target("avx512f,fma"))) static void
@@ -749,10 +864,156 @@ gmmc_lloyd_rows_f(const float *x, int64_t n, int d, const double *offset, const 
                   float *centred)
 {
     if (kp <= 16)
-        GMMC_LLOYD_RUN(gmmc_lloyd_block_f, 1);
+        GMMC_LLOYD_RUN(gmmc_lloyd_block_f, 1, (double *)0, (double *)0, NULL);
     else
-        GMMC_LLOYD_RUN(gmmc_lloyd_block_f, 2);
+        GMMC_LLOYD_RUN(gmmc_lloyd_block_f, 2, (double *)0, (double *)0, NULL);
 }
+
+/* Lloyd's assignment with Hamerly's bounds: a row whose label the bounds
+ * settle is not scored. Per row, upper >= its distance to its centre and
+ * lower <= its distance to every other centre (distances, not squares). A
+ * pass first moves them by how far the centres moved (upper += move[label],
+ * lower -= move_max); the row keeps its label when its centre is nearer than
+ * any other by more than the rounding of the scores could hide: then scoring
+ * it would give the same label. A scored row's bounds come from its two
+ * least squared distances, widened by that rounding. The sums are added in
+ * row order, with the same operations as gmmc_lloyd_rows_*, so the labels,
+ * sums and counts are those of gmmc_lloyd_rows_*, bit for bit. */
+static inline __attribute__((target("avx512f,fma"), always_inline)) int
+gmmc_lloyd_unsettled(const GmmcLloydBounds *b, const int *labels, double *upper,
+                     double *lower, int m, int *rows)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512d move_max = _mm512_set1_pd(b->move_max);
+    const __m512d shrink = _mm512_set1_pd(1.0 - b->slack);
+    const __m512d grow = _mm512_set1_pd(1.0 + b->slack);
+    const __m512d two = _mm512_set1_pd(2.0);
+    const __m512d two_norms = _mm512_set1_pd(2.0 * b->c_norm_max);
+    const __m512d two_err = _mm512_set1_pd(2.0 * b->err_scale);
+    int count = 0;
+    for (int q = 0; q < m; q += 8) {
+        const __mmask8 live = m - q >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (m - q)) - 1);
+        const __m256i label = _mm512_castsi512_si256(
+            _mm512_maskz_loadu_epi32((__mmask16)live, labels + q));
+        const __m512d u = _mm512_add_pd(_mm512_maskz_loadu_pd(live, upper + q),
+                                        _mm512_mask_i32gather_pd(_mm512_setzero_pd(), live,
+                                                                 label, b->move, 8));
+        const __m512d l = _mm512_sub_pd(_mm512_maskz_loadu_pd(live, lower + q), move_max);
+        _mm512_mask_storeu_pd(upper + q, live, u);
+        _mm512_mask_storeu_pd(lower + q, live, l);
+        /* a centre c_j nearer than 2 half_gap - u to x would be nearer than
+         * that to c_label too */
+        const __m512d by_gap = _mm512_sub_pd(
+            _mm512_mul_pd(two, _mm512_mask_i32gather_pd(_mm512_setzero_pd(), live, label,
+                                                        b->half_gap, 8)), u);
+        const __m512d other = _mm512_max_pd(l, by_gap);
+        /* |x'| <= u + |c_label|: the rounding of the new scores is at most
+         * err_scale (u + 2 c_norm_max)^2 */
+        const __m512d reach = _mm512_add_pd(u, two_norms);
+        __mmask8 settled = _mm512_cmp_pd_mask(_mm512_mul_pd(other, shrink),
+                                              _mm512_mul_pd(u, grow), _CMP_GT_OQ);
+        settled &= _mm512_cmp_pd_mask(
+            _mm512_mul_pd(_mm512_sub_pd(other, u), _mm512_add_pd(other, u)),
+            _mm512_mul_pd(two_err, _mm512_mul_pd(reach, reach)), _CMP_GT_OQ);
+        const __mmask16 scored = (__mmask16)(live & ~settled);
+        _mm512_storeu_si512(rows + count, _mm512_maskz_compress_epi32(
+            scored, _mm512_add_epi32(lane, _mm512_set1_epi32(q))));
+        count += __builtin_popcount(scored);
+    }
+    return count;
+}
+
+#define GMMC_DEFINE_LLOYD_BOUNDED(SUFFIX, T, NV, G_SMALL, G_LARGE)              \
+static inline __attribute__((target("avx512f,fma"), always_inline)) void       \
+gmmc_lloyd_scored_##SUFFIX(const int g, const int r, const T *x, const int *rows, \
+                           int d, const double *offset, const T *ct, int kp,   \
+                           const double *c_sq, int *labels, double *upper,     \
+                           double *lower, const GmmcLloydBounds *bounds,       \
+                           int64_t *n_changed, T *centred)                     \
+{                                                                              \
+    double x_sq[GMMC_LLOYD_ROWS];                                              \
+    __m512d dist[GMMC_LLOYD_ROWS][4];                                          \
+    gmmc_lloyd_score_##SUFFIX(g, r, x, rows, d, offset, ct, kp, c_sq, centred, \
+                              x_sq, dist);                                     \
+    for (int q = 0; q < r; q++) {                                              \
+        double least;                                                          \
+        const int i = rows[q];                                                 \
+        const int label = gmmc_first_least(dist[q], NV, &least);               \
+        *n_changed += labels[i] != label;                                      \
+        labels[i] = label;                                                     \
+        gmmc_lloyd_new_bounds(bounds, x_sq[q], least,                          \
+                              gmmc_other_least(dist[q], NV, label),            \
+                              upper + i, lower + i);                           \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+static inline __attribute__((target("avx512f,fma"), always_inline)) void       \
+gmmc_lloyd_bounded_run_##SUFFIX(const int g, const T *x, int64_t n, int d,      \
+                                const double *offset, const T *ct, int kp,     \
+                                const double *c_sq, const T *weight,           \
+                                int *labels, double *sums, double *counts,     \
+                                int64_t *n_changed, T *centred, double *upper, \
+                                double *lower, const GmmcLloydBounds *bounds)  \
+{                                                                              \
+    int64_t changed = 0;                                                       \
+    int rows[GMMC_LLOYD_SUB + 16]; /* whole vectors of 16 indices stored */   \
+    for (int64_t i0 = 0; i0 < n; i0 += GMMC_LLOYD_SUB) {                       \
+        const int m = n - i0 < GMMC_LLOYD_SUB ? (int)(n - i0) : GMMC_LLOYD_SUB; \
+        const int count = gmmc_lloyd_unsettled(bounds, labels + i0, upper + i0, \
+                                               lower + i0, m, rows);           \
+        int c = 0;                                                             \
+        for (; c + GMMC_LLOYD_ROWS <= count; c += GMMC_LLOYD_ROWS)             \
+            gmmc_lloyd_scored_##SUFFIX(g, GMMC_LLOYD_ROWS, x + i0 * d, rows + c, \
+                                       d, offset, ct, kp, c_sq, labels + i0,   \
+                                       upper + i0, lower + i0, bounds,         \
+                                       &changed, centred);                     \
+        for (; c < count; c++)                                                 \
+            gmmc_lloyd_scored_##SUFFIX(g, 1, x + i0 * d, rows + c, d, offset,   \
+                                       ct, kp, c_sq, labels + i0, upper + i0,  \
+                                       lower + i0, bounds, &changed, centred); \
+        /* every row's sums, in row order: x' again, as it was scored */       \
+        for (int q = 0; q < m; q++) {                                          \
+            const int label = labels[i0 + q];                                  \
+            const double w = weight == NULL ? 1.0 : (double)weight[i0 + q];    \
+            counts[label] += w;                                                \
+            gmmc_lloyd_centre_add_##SUFFIX(x + (i0 + q) * d, d, offset, w,     \
+                                           sums + (int64_t)label * d);         \
+        }                                                                      \
+    }                                                                          \
+    *n_changed += changed;                                                     \
+}                                                                              \
+                                                                               \
+/* gmmc_lloyd_rows_* with the bounds (upper, lower: n rows each); no inertia. */ \
+__attribute__((target("avx512f,fma"))) static void                             \
+gmmc_lloyd_bounded_rows_##SUFFIX(const T *x, int64_t n, int d, const double *offset, \
+                                 const T *ct, int kp, const double *c_sq,      \
+                                 const T *weight, int *labels, double *sums,   \
+                                 double *counts, int64_t *n_changed, T *centred, \
+                                 double *upper, double *lower,                 \
+                                 const GmmcLloydBounds *bounds)                \
+{                                                                              \
+    if (bounds->fresh) { /* every row scored: the fused pass, with bounds */  \
+        double unused = 0.0, *inertia = &unused;                               \
+        if (kp <= 16)                                                          \
+            GMMC_LLOYD_RUN(gmmc_lloyd_block_##SUFFIX, G_SMALL, upper, lower, bounds); \
+        else                                                                   \
+            GMMC_LLOYD_RUN(gmmc_lloyd_block_##SUFFIX, G_LARGE, upper, lower, bounds); \
+        return;                                                                \
+    }                                                                          \
+    /* one copy of the loop per count, as gmmc_lloyd_rows_* */                 \
+    if (kp <= 16)                                                              \
+        gmmc_lloyd_bounded_run_##SUFFIX(G_SMALL, x, n, d, offset, ct, kp, c_sq, \
+                                        weight, labels, sums, counts,          \
+                                        n_changed, centred, upper, lower,      \
+                                        bounds);                               \
+    else                                                                       \
+        gmmc_lloyd_bounded_run_##SUFFIX(G_LARGE, x, n, d, offset, ct, kp, c_sq, \
+                                        weight, labels, sums, counts,          \
+                                        n_changed, centred, upper, lower,      \
+                                        bounds);                               \
+}
+GMMC_DEFINE_LLOYD_BOUNDED(d, double, g, 2, 4)
+GMMC_DEFINE_LLOYD_BOUNDED(f, float, 2 * g, 1, 2)
 
 #else  /* no AVX-512 kernels here: never called (gmmc_have_avx512() is 0) */
 
@@ -773,6 +1034,25 @@ static void gmmc_lloyd_rows_f(const float *x, int64_t n, int d, const double *of
                               float *centred)
 { (void)x; (void)n; (void)d; (void)offset; (void)ct; (void)kp; (void)c_sq; (void)weight;
   (void)labels; (void)sums; (void)counts; (void)inertia; (void)n_changed; (void)centred; }
+
+static void gmmc_lloyd_bounded_rows_d(const double *x, int64_t n, int d, const double *offset,
+                                      const double *ct, int kp, const double *c_sq,
+                                      const double *weight, int *labels, double *sums,
+                                      double *counts, int64_t *n_changed, double *centred,
+                                      double *upper, double *lower,
+                                      const GmmcLloydBounds *bounds)
+{ (void)x; (void)n; (void)d; (void)offset; (void)ct; (void)kp; (void)c_sq; (void)weight;
+  (void)labels; (void)sums; (void)counts; (void)n_changed; (void)centred; (void)upper;
+  (void)lower; (void)bounds; }
+static void gmmc_lloyd_bounded_rows_f(const float *x, int64_t n, int d, const double *offset,
+                                      const float *ct, int kp, const double *c_sq,
+                                      const float *weight, int *labels, double *sums,
+                                      double *counts, int64_t *n_changed, float *centred,
+                                      double *upper, double *lower,
+                                      const GmmcLloydBounds *bounds)
+{ (void)x; (void)n; (void)d; (void)offset; (void)ct; (void)kp; (void)c_sq; (void)weight;
+  (void)labels; (void)sums; (void)counts; (void)n_changed; (void)centred; (void)upper;
+  (void)lower; (void)bounds; }
 
 static void gmmc_upper_quadratic_forms_d(const double *x, int n, int d, const double *mu,
                                          int dp, const double *u, double offset,

@@ -173,6 +173,111 @@ def test_lloyd_loop_in_the_kernels_matches_the_step_by_step_loop(
     np.testing.assert_array_equal(labels[0], labels[1])
 
 
+def _lloyd_data(kind, n, d, seed):
+    """Rows for Lloyd's bounds: 'blobs' (neighbours overlap), 'far' (groups
+    1e6 apart, 1e-3 wide: the scores' rounding, about 1e-2, swamps the
+    distances within a group, so only the rounding decides those labels),
+    'grid' (small integers: many exact ties)."""
+    rng = np.random.default_rng(seed)
+    if kind == "blobs":
+        return _blobs(n=n, d=d, seed=seed)
+    if kind in ("far", "wide"):
+        # 'wide': groups 3e3 apart, unit spread: in float32 the scores'
+        # rounding (about 2 (D + 4) 2^-24 (3e3)^2 = 10 (D + 4)) is as large as
+        # the distances that decide many labels, and Lloyd still runs on
+        scale, spread = (1e6, 1e-3) if kind == "far" else (3e3, 1.0)
+        groups = rng.choice([-scale, 0.0, scale], size=(n, 1)) * rng.normal(size=(1, d))
+        return groups + spread * rng.normal(size=(n, d))
+    return rng.integers(0, 4, size=(n, d)).astype(np.float64)
+
+
+def _lloyd(X, weight, k, seed, max_iter, bounds, blocks=None, n_threads=1):
+    """lloyd_loop from k rows of X (drawn with ``seed``), with distance bounds
+    or without; returns its results and the bounds."""
+    offset = X.mean(axis=0, dtype=np.float64)
+    rows = np.random.default_rng(seed).choice(len(X), size=k, replace=False)
+    centers = np.ascontiguousarray(X[rows] - offset, dtype=X.dtype)
+    labels = np.full(len(X), -1, dtype=np.int32)
+    sums, counts = np.empty((k, X.shape[1])), np.empty(k)
+    distance_bounds = np.full((2, len(X)), np.nan) if bounds else None
+    result = gmmc._kmeans.lloyd_loop(X, weight, offset, centers, labels, sums, counts,
+                                     max_iter, 0.0, blocks, n_threads, distance_bounds)
+    return (result, centers, labels, sums, counts), offset, distance_bounds
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kind", ["blobs", "far", "wide", "grid"])
+@pytest.mark.parametrize("d, k", [(1, 12), (3, 10), (8, 16), (13, 21), (64, 32)])
+def test_lloyd_distance_bounds_change_no_bit(dtype, weighted, kind, d, k):
+    """The rows the bounds settle are not scored, and yet the labels, centres,
+    sums and counts of every iteration are those of the pass that scores
+    every row: the same bits. At every width of the centres' lanes (K = 10
+    to 32, one and two vectors) and of the rows (tails of 1 to 7)."""
+    X = _lloyd_data(kind, 1500, d, seed=d + k).astype(dtype)
+    weight = (np.random.default_rng(k).uniform(0.1, 2.0, size=len(X)).astype(dtype)
+              if weighted else None)
+    for max_iter in (1, 2, 5, 300):
+        with_bounds, _, _ = _lloyd(X, weight, k, 0, max_iter, bounds=True)
+        plain, _, _ = _lloyd(X, weight, k, 0, max_iter, bounds=False)
+        assert with_bounds[0] == plain[0]
+        for a, b in zip(with_bounds[1:], plain[1:]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_lloyd_distance_bounds_on_blocks_and_threads_change_no_bit():
+    if not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _lloyd_data("blobs", 30000, 5, seed=3)
+    blocks = np.array([0, 7000, 7000, 15001, 22000, 30000], dtype=np.int64)  # one empty
+    plain, _, _ = _lloyd(X, None, 9, 1, 50, bounds=False, blocks=blocks, n_threads=2)
+    for n_threads in (1, 2, 3):
+        with_bounds, _, _ = _lloyd(X, None, 9, 1, 50, bounds=True, blocks=blocks,
+                                   n_threads=n_threads)
+        assert with_bounds[0] == plain[0]
+        for a, b in zip(with_bounds[1:], plain[1:]):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("seed", range(3))
+def test_lloyd_distance_bounds_hold(dtype, seed):
+    """After the loop ends on stable labels, each row's upper bound is at
+    least its distance to its centre and its lower bound at most its distance
+    to every other one (NumPy's distances between the same centred rows and
+    centres), whether the last pass scored the row or moved its bounds."""
+    if not gmmc._em.microkernels_available():
+        pytest.skip("the bounds are used with the AVX-512 kernel only")
+    X = _lloyd_data("blobs", 3000, 6, seed=seed).astype(dtype)
+    (result, centers, labels, _, _), offset, bounds = _lloyd(X, None, 12, seed, 300,
+                                                           bounds=True)
+    assert result[1] == gmmc._kmeans.LLOYD_STABLE and result[0] > 2
+    centred = (X.astype(np.float64) - offset).astype(dtype).astype(np.float64)
+    distances = np.sqrt(((centred[:, None, :] - centers[None].astype(np.float64)) ** 2)
+                        .sum(axis=-1))
+    rows = np.arange(len(X))
+    own = distances[rows, labels]
+    distances[rows, labels] = np.inf
+    upper, lower = bounds
+    assert np.all(upper >= own * (1 - 1e-12))
+    assert np.all(lower <= distances.min(axis=1) * (1 + 1e-12))
+    # and they are bounds worth having: most rows' are within 2x
+    assert np.mean(upper <= 2 * own + 1e-9) > 0.9
+
+
+def test_kmeans_with_and_without_distance_bounds_gives_the_same_labels(monkeypatch):
+    """Through _init.kmeans, reseeding an emptied cluster included (K = 30 on
+    data of 3 groups empties some)."""
+    for k, kind in ((10, "blobs"), (30, "grid")):
+        X = _lloyd_data(kind, 4000, 4, seed=k)
+        labels = []
+        for bounds_bytes in (gmmc._init.BOUNDS_BYTES, 0):
+            with monkeypatch.context() as patch:
+                patch.setattr(gmmc._init, "BOUNDS_BYTES", bounds_bytes)
+                labels.append(gmmc._init.kmeans(X, None, k, np.random.RandomState(k), 1))
+        np.testing.assert_array_equal(labels[0], labels[1])
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_clusters", [1, 2, 7, 20])
