@@ -598,10 +598,15 @@ gmmc_first_least(const __m512d *dist, int nv, double *least)
 static inline __attribute__((target("avx512f,fma"), always_inline)) __m512d
 gmmc_lloyd_centre_d(const double *row, int d, const double *offset, double *c_row)
 {
-    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
     __m512d sq = _mm512_setzero_pd();
-    for (int b = 0; b < d; b += 8) {
-        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+    int b = 0;
+    for (; b + 8 <= d; b += 8) { /* whole vectors without masks */
+        const __m512d c = _mm512_sub_pd(_mm512_loadu_pd(row + b), _mm512_loadu_pd(offset + b));
+        _mm512_storeu_pd(c_row + b, c);
+        sq = _mm512_fmadd_pd(c, c, sq);
+    }
+    if (b < d) {
+        const __mmask8 m = (__mmask8)((1u << (d - b)) - 1);
         const __m512d c = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + b),
                                         _mm512_maskz_loadu_pd(m, offset + b));
         _mm512_mask_storeu_pd(c_row + b, m, c);
@@ -632,10 +637,13 @@ gmmc_lloyd_centre_f(const float *row, int d, const double *offset, float *c_row)
 static inline __attribute__((target("avx512f,fma"), always_inline)) void
 gmmc_lloyd_add_d(const double *c_row, int d, double w, double *s)
 {
-    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
     const __m512d wv = _mm512_set1_pd(w);
-    for (int b = 0; b < d; b += 8) {
-        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+    int b = 0;
+    for (; b + 8 <= d; b += 8)
+        _mm512_storeu_pd(s + b, _mm512_fmadd_pd(wv, _mm512_loadu_pd(c_row + b),
+                                                _mm512_loadu_pd(s + b)));
+    if (b < d) {
+        const __mmask8 m = (__mmask8)((1u << (d - b)) - 1);
         _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(
             wv, _mm512_maskz_loadu_pd(m, c_row + b), _mm512_maskz_loadu_pd(m, s + b)));
     }
@@ -660,10 +668,14 @@ gmmc_lloyd_add_f(const float *c_row, int d, double w, double *s)
 static inline __attribute__((target("avx512f,fma"), always_inline)) void
 gmmc_lloyd_centre_add_d(const double *row, int d, const double *offset, double w, double *s)
 {
-    const __mmask8 tail = (__mmask8)((1u << (d % 8)) - 1);
     const __m512d wv = _mm512_set1_pd(w);
-    for (int b = 0; b < d; b += 8) {
-        const __mmask8 m = d - b >= 8 ? (__mmask8)0xFF : tail;
+    int b = 0;
+    for (; b + 8 <= d; b += 8) /* whole vectors without masks: fewer instructions */
+        _mm512_storeu_pd(s + b, _mm512_fmadd_pd(
+            wv, _mm512_sub_pd(_mm512_loadu_pd(row + b), _mm512_loadu_pd(offset + b)),
+            _mm512_loadu_pd(s + b)));
+    if (b < d) {
+        const __mmask8 m = (__mmask8)((1u << (d - b)) - 1);
         const __m512d c = _mm512_sub_pd(_mm512_maskz_loadu_pd(m, row + b),
                                         _mm512_maskz_loadu_pd(m, offset + b));
         _mm512_mask_storeu_pd(s + b, m, _mm512_fmadd_pd(wv, c, _mm512_maskz_loadu_pd(m, s + b)));
