@@ -633,7 +633,7 @@ gmmc_lloyd_centre_f(const float *row, int d, const double *offset, float *c_row)
     return sq;
 }
 
-/* sums[label] += w x', counts[label] += w for a centred row. */
+/* s += w x' for a centred row (s: its label's sums). */
 static inline __attribute__((target("avx512f,fma"), always_inline)) void
 gmmc_lloyd_add_d(const double *c_row, int d, double w, double *s)
 {

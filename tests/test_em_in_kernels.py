@@ -177,7 +177,8 @@ def _lloyd_data(kind, n, d, seed):
     """Rows for Lloyd's bounds: 'blobs' (neighbours overlap), 'far' (groups
     1e6 apart, 1e-3 wide: the scores' rounding, about 1e-2, swamps the
     distances within a group, so only the rounding decides those labels),
-    'grid' (small integers: many exact ties)."""
+    'wide' (float32's rounding as large as the distances, see below), 'grid'
+    (small integers: many exact ties)."""
     rng = np.random.default_rng(seed)
     if kind == "blobs":
         return _blobs(n=n, d=d, seed=seed)
@@ -212,8 +213,8 @@ def _lloyd(X, weight, k, seed, max_iter, bounds, blocks=None, n_threads=1):
 def test_lloyd_distance_bounds_change_no_bit(dtype, weighted, kind, d, k):
     """The rows the bounds settle are not scored, and yet the labels, centres,
     sums and counts of every iteration are those of the pass that scores
-    every row: the same bits. At every width of the centres' lanes (K = 10
-    to 32, one and two vectors) and of the rows (tails of 1 to 7)."""
+    every row: the same bits. With one and two vectors of centres (K = 10 to
+    32) and rows with and without a masked tail (D = 1, 3, 13; 8, 64)."""
     X = _lloyd_data(kind, 1500, d, seed=d + k).astype(dtype)
     weight = (np.random.default_rng(k).uniform(0.1, 2.0, size=len(X)).astype(dtype)
               if weighted else None)
@@ -265,17 +266,29 @@ def test_lloyd_distance_bounds_hold(dtype, seed):
     assert np.mean(upper <= 2 * own + 1e-9) > 0.9
 
 
-def test_kmeans_with_and_without_distance_bounds_gives_the_same_labels(monkeypatch):
-    """Through _init.kmeans, reseeding an emptied cluster included (K = 30 on
-    data of 3 groups empties some)."""
-    for k, kind in ((10, "blobs"), (30, "grid")):
-        X = _lloyd_data(kind, 4000, 4, seed=k)
-        labels = []
-        for bounds_bytes in (gmmc._init.BOUNDS_BYTES, 0):
-            with monkeypatch.context() as patch:
-                patch.setattr(gmmc._init, "BOUNDS_BYTES", bounds_bytes)
-                labels.append(gmmc._init.kmeans(X, None, k, np.random.RandomState(k), 1))
-        np.testing.assert_array_equal(labels[0], labels[1])
+@pytest.mark.parametrize("kind, d, k, seed", [("blobs", 4, 10, 10), ("grid", 4, 30, 30),
+                                              ("far", 2, 12, 3)])
+def test_kmeans_with_and_without_distance_bounds_gives_the_same_labels(
+        monkeypatch, kind, d, k, seed):
+    """Through _init.kmeans; on the 'far' data clusters empty twice, and the
+    loop starts again (bounds afresh) from the reseeded centres."""
+    X = _lloyd_data(kind, 3000, d, seed=seed)
+    labels, reasons = [], []
+    original = gmmc._kmeans.lloyd_loop
+
+    def logged(*args):
+        result = original(*args)
+        reasons.append(result[1])
+        return result
+
+    for bounds_bytes in (gmmc._init.BOUNDS_BYTES, 0):
+        with monkeypatch.context() as patch:
+            patch.setattr(gmmc._init, "BOUNDS_BYTES", bounds_bytes)
+            patch.setattr(gmmc._kmeans, "lloyd_loop", logged)
+            labels.append(gmmc._init.kmeans(X, None, k, np.random.RandomState(seed), 1))
+    np.testing.assert_array_equal(labels[0], labels[1])
+    if kind == "far":
+        assert reasons.count(gmmc._kmeans.LLOYD_EMPTY) == 4  # twice each way
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
