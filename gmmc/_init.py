@@ -23,6 +23,12 @@ KEPT_ALWAYS_BYTES = 4 << 20
 BOUNDS_BYTES = 64 << 20
 
 
+def _work_space_fits(nbytes, X, cap):
+    """Whether N-sized work space of ``nbytes`` may be held beside X: up to
+    ``cap``, and up to X.nbytes / 8 beyond KEPT_ALWAYS_BYTES."""
+    return nbytes <= min(cap, max(KEPT_ALWAYS_BYTES, X.nbytes // 8))
+
+
 def _typed_weights(sample_weight, dtype):
     return None if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
 
@@ -71,7 +77,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
     kept_bytes = n_samples * n_trials * X.itemsize
     kept = (np.empty((n_trials, n_samples), dtype=X.dtype)
             if single_block(n_samples, n_threads)
-            or kept_bytes <= min(KEPT_BYTES, max(KEPT_ALWAYS_BYTES, X.nbytes // 8))
+            or _work_space_fits(kept_bytes, X, KEPT_BYTES)
             else None)
     first = 1
     if loops_in_kernels(n_samples, n_threads):
@@ -176,10 +182,8 @@ def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, 
     centers = _centred(seeds, offset, X.dtype)
     tol = tol * np.mean(variance)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
-    bounds_bytes = 16 * X.shape[0]
     distance_bounds = (np.empty((2, X.shape[0]))
-                       if bounds_bytes <= min(BOUNDS_BYTES, max(KEPT_ALWAYS_BYTES, X.nbytes // 8))
-                       else None)
+                       if _work_space_fits(16 * X.shape[0], X, BOUNDS_BYTES) else None)
     remaining = max_iter
     while remaining > 0:
         if loops_in_kernels(X.shape[0], n_threads):
