@@ -824,7 +824,7 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     for it in range(1, max_iter + 1):
         with nogil:
             _fill_lanes(&center_lanes.lanes, &centers[0, 0], &center_sq[0])
-            if job.bounds != NULL:
+            if job.bounds != NULL and not pass_bounds.fresh:  # the first pass scores all
                 _centre_gaps(&centers[0, 0], &center_sq[0], k, d, &pass_bounds)
             n_changed = _lloyd_blocks(&job, n_tasks, n_threads, floating is double,
                                       &sums[0, 0], &counts[0])
