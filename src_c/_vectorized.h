@@ -1133,6 +1133,45 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT dist, int64_t ld, int n,   \
     }                                                                          \
 }
 
+/* spans[s] := the sum of the terms w_i v_i (w_i = 1 without weights) of
+ * span s, values s GMMC_SEARCH_SPAN .. (s + 1) GMMC_SEARCH_SPAN - 1, added in
+ * 8 lanes (not in order: these sums only say roughly where k-means++'s draws
+ * fall, see _kmeans.pyx's _located_search). Returns their total, or NaN when
+ * a term is negative or NaN. */
+#define GMMC_SEARCH_SPAN 512
+#define GMMC_DEFINE_SPAN_SUMS(NAME, T)                                         \
+GMMC_CLONES static double NAME(const T *GMMC_RESTRICT values,                  \
+                               const T *GMMC_RESTRICT weight, int64_t n,       \
+                               double *GMMC_RESTRICT spans)                    \
+{                                                                              \
+    double total = 0.0;                                                        \
+    int bad = 0;                                                               \
+    for (int64_t s0 = 0; s0 < n; s0 += GMMC_SEARCH_SPAN) {                     \
+        const int64_t m = n - s0 < GMMC_SEARCH_SPAN ? n - s0 : GMMC_SEARCH_SPAN; \
+        const T *v = values + s0;                                              \
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                              \
+        int64_t i = 0;                                                         \
+        for (; i + 8 <= m; i += 8)                                             \
+            for (int l = 0; l < 8; l++) {                                      \
+                const double term = (double)v[i + l]                           \
+                    * (weight == NULL ? 1.0 : (double)weight[s0 + i + l]);     \
+                bad |= !(term >= 0.0);                                         \
+                acc[l] += term;                                                \
+            }                                                                  \
+        for (; i < m; i++) {                                                   \
+            const double term = (double)v[i]                                   \
+                * (weight == NULL ? 1.0 : (double)weight[s0 + i]);             \
+            bad |= !(term >= 0.0);                                             \
+            acc[0] += term;                                                    \
+        }                                                                      \
+        const double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3]))             \
+                           + ((acc[4] + acc[5]) + (acc[6] + acc[7]));          \
+        spans[s0 / GMMC_SEARCH_SPAN] = sum;                                    \
+        total += sum;                                                          \
+    }                                                                          \
+    return bad ? NAN : total;                                                  \
+}
+
 /* closest_i := min(closest_i, values_i) */
 #define GMMC_DEFINE_MIN_INTO(NAME, T)                                          \
 GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
@@ -1401,6 +1440,8 @@ GMMC_DEFINE_DIRECT_DISTANCES(gmmc_direct_distances_d, double)
 GMMC_DEFINE_DIRECT_DISTANCES(gmmc_direct_distances_f, float)
 GMMC_DEFINE_SEED_POTENTIALS(gmmc_seed_potentials_d, double)
 GMMC_DEFINE_SEED_POTENTIALS(gmmc_seed_potentials_f, float)
+GMMC_DEFINE_SPAN_SUMS(gmmc_span_sums_d, double)
+GMMC_DEFINE_SPAN_SUMS(gmmc_span_sums_f, float)
 GMMC_DEFINE_MIN_INTO(gmmc_min_into_d, double)
 GMMC_DEFINE_MIN_INTO(gmmc_min_into_f, float)
 GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_d, double, int64_t)

@@ -1075,6 +1075,83 @@ def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
         assert_array_equal(_kmeans.cumulative_search(closest, w, targets, right), expected)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n, d", [(1, 3), (13, 8), (300, 17), (523, 32), (70, 40)])
+def test_candidate_potentials_from_registers_equal_the_portable_sums(n, d, dtype, weighted):
+    """The AVX-512 kernel adds the potentials up from the distances in its
+    registers; the portable loops store the distances, then read them back
+    (gmmc_seed_potentials): the same sums in the same lanes, bit for bit,
+    and the same distances kept, over chunk ends and partial groups of 8."""
+    rng = np.random.RandomState(n + d)
+    X = (rng.standard_normal((n, d)) * 3 + 5).astype(dtype)
+    w = rng.uniform(0.0, 2.0, size=n).astype(dtype) if weighted else None
+    offset = X.astype(np.float64).mean(axis=0)
+    rows = rng.randint(0, n, size=4)
+    candidates = np.ascontiguousarray(X[rows].astype(np.float64) - offset, dtype=dtype)
+    # closest mixes values below and above the candidates' distances
+    closest = (rng.uniform(0, 2 * d * 9, size=n)).astype(dtype)
+    results = []
+    for vectorized in (True, False):
+        potentials, kept = np.zeros(4), np.full((4, n), -1.0, dtype=dtype)
+        _kmeans.candidate_potentials(X, w, offset, candidates, closest, potentials, kept,
+                                     vectorized=vectorized)
+        results.append((potentials, kept))
+    assert_array_equal(results[0][1], results[1][1])
+    assert_array_equal(results[0][0], results[1][0])
+    wt = np.ones(n) if w is None else w.astype(np.float64)
+    least = np.minimum(results[1][1].astype(np.float64), closest.astype(np.float64))
+    assert_allclose(results[0][0], least @ wt, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cumulative_search_on_spans_finds_what_the_running_sum_finds(dtype, weighted):
+    """The search that locates targets by span sums gives np.searchsorted's
+    indices on the running sum, also for targets on a running sum's value or
+    one rounding step from it (where the span sums cannot tell, and it falls
+    back), on values of very different sizes, zeros, and N not a multiple of
+    the span."""
+    rng = np.random.RandomState(5)
+    n = 50_003
+    values = (rng.exponential(size=n) * 10.0 ** rng.uniform(-8, 4, size=n)).astype(dtype)
+    values[rng.rand(n) < 0.1] = 0
+    w = rng.uniform(0.0, 3.0, size=n).astype(dtype) if weighted else None
+    terms = values.astype(np.float64) * (1.0 if w is None else w.astype(np.float64))
+    cumulative = np.cumsum(terms)
+    picks = rng.randint(0, n, size=40)
+    on_values = cumulative[picks]
+    targets = np.sort(np.r_[
+        rng.uniform(size=200) * cumulative[-1], on_values,
+        np.nextafter(on_values, np.inf), np.nextafter(on_values, -np.inf),
+        np.nextafter(on_values, np.inf) * (1 + 1e-13), on_values * (1 - 1e-13),
+        0.0, cumulative[-1], 2 * cumulative[-1]])
+    for right in (False, True):
+        expected = np.minimum(np.searchsorted(cumulative, targets,
+                                              side="right" if right else "left"), n - 1)
+        # one target at a time, so that one falling back leaves the others located
+        found = [_kmeans.cumulative_search(values, w, targets[i:i + 1], right)[0]
+                 for i in range(targets.size)]
+        assert_array_equal(found, expected)
+        assert_array_equal(_kmeans.cumulative_search(values, w, targets, right), expected)
+        assert_array_equal(_kmeans.cumulative_search(values, w, targets, right, False),
+                           expected)
+
+
+def test_cumulative_search_with_a_negative_or_nan_term_keeps_the_running_sum():
+    """A negative term breaks the span sums' bound (the running sum is no
+    longer nondecreasing), a NaN every comparison: both take the running sum."""
+    values = np.ones(5000)
+    values[500] = -400.0  # the first span ends below 300, which its row 299 reaches
+    cumulative = np.cumsum(values)
+    targets = np.array([30.5, 300.5, 2000.5])
+    expected = [np.argmax(cumulative >= target) for target in targets]  # the first
+    assert_array_equal(_kmeans.cumulative_search(values, None, targets, False), expected)
+    values[100] = np.nan
+    assert_array_equal(_kmeans.cumulative_search(values, None, targets, False),
+                       _kmeans.cumulative_search(values, None, targets, False, False))
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 1000, 99991])
 def test_uniform_choice_draws_as_randomstate_choice(n):
     for seed in range(30):
