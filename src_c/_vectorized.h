@@ -1239,12 +1239,46 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
  * when center is NULL), squared when ``square``; w_i = 1 without weights.
  * Each row is one vector pass over out, so the loop over features vectorises
  * (the data's weighted moments; the responsibilities' sums per component). */
+#if defined(GMMC_VECTOR_EXTENSIONS)
+/* The squares about a center, 8 columns a vector: kept in a register over a
+ * chunk of rows, out's columns do not wait on a store and a reload per row
+ * (which made this pass 3x slower than the plain sums). Each column's terms
+ * are added in row order, as below. Returns the first column left. */
+#define GMMC_COLUMN_SQUARES_BY_8(T)                                            \
+    typedef double sum8 __attribute__((vector_size(64), aligned(8)));         \
+    typedef T row8 __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T)))); \
+    const int whole = d / 8 * 8;                                               \
+    for (int64_t i0 = 0; i0 < n; i0 += 128) {                                  \
+        const int64_t i1 = n - i0 < 128 ? n : i0 + 128;                        \
+        for (int a0 = 0; a0 < whole; a0 += 8) {                                \
+            sum8 acc = *(const sum8 *)(out + a0);                              \
+            const sum8 c = *(const sum8 *)(center + a0);                       \
+            for (int64_t i = i0; i < i1; i++) {                                \
+                const double w = weight == NULL ? 1.0 : (double)weight[i];     \
+                const sum8 y = __builtin_convertvector(                        \
+                    *(const row8 *)(x + i * d + a0), sum8) - c;                \
+                acc += w * (y * y);                                            \
+            }                                                                  \
+            *(sum8 *)(out + a0) = acc;                                         \
+        }                                                                      \
+    }                                                                          \
+    first = whole;
+#else
+#define GMMC_COLUMN_SQUARES_BY_8(T)
+#endif
+
 #define GMMC_DEFINE_COLUMN_SUMS(NAME, T)                                       \
 GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,       \
                              const T *GMMC_RESTRICT weight,                    \
                              const double *GMMC_RESTRICT center, int square,   \
                              double *GMMC_RESTRICT out)                        \
 {                                                                              \
+    int first = 0;                                                             \
+    if (center != NULL && square) {                                            \
+        GMMC_COLUMN_SQUARES_BY_8(T)                                            \
+    }                                                                          \
+    if (first == d)                                                            \
+        return;                                                                \
     for (int64_t i = 0; i < n; i++) {                                          \
         const T *row = x + i * d;                                              \
         const double w = weight == NULL ? 1.0 : (double)weight[i];             \
@@ -1259,9 +1293,9 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,       \
             for (const T *p = row; p < row + d; p++, o++)                      \
                 *o += w * ((double)*p - center[p - row]);                      \
         else                                                                   \
-            for (const T *p = row; p < row + d; p++, o++) {                    \
-                double y = (double)*p - center[p - row];                       \
-                *o += w * (y * y);                                             \
+            for (int a = first; a < d; a++) {                                  \
+                double y = (double)row[a] - center[a];                         \
+                out[a] += w * (y * y);                                         \
             }                                                                  \
     }                                                                          \
 }
