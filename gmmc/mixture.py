@@ -238,8 +238,10 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         the statistics of the ``init_params`` start on X, computed if needed."""
         def initial_statistics():
             # Missing values: the start is computed on a copy of X with each NaN
-            # replaced by its feature's mean (see nan_policy).
-            Y = _missing.mean_filled(X, weight) if _missing.has_nan(X) else X
+            # replaced by its feature's mean (see nan_policy). Otherwise the
+            # validation has ruled NaN out: no pass over X to look again.
+            Y = (_missing.mean_filled(X, weight)
+                 if self._allows_nan() and _missing.has_nan(X) else X)
             return self._initial_statistics(Y, weight, random_state, n_threads)
 
         return self._initial_parameters_from(initial_statistics, X.dtype, *context)
