@@ -167,17 +167,18 @@ def _worst_fitted(X, sample_weight, offset, centers, labels, count):
     return np.argsort(cost)[::-1][:count]
 
 
-def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, tol=1e-4):
+def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, tol=1e-4,
+           mean=None):
     """Lloyd's k-means from k-means++ seeds; returns the labels (int32).
 
     Stops when no label changes or the centres move by less than ``tol`` times
     the mean feature variance (in squared distance), as scikit-learn's KMeans.
-    Works about the weighted mean of X, so a translated data set gets the
-    same labels.
+    Works about the weighted mean of X (``mean``, computed when not given), so
+    a translated data set gets the same labels.
     """
     weight = _typed_weights(sample_weight, X.dtype)
     # The variance of the weighted data, so that weight 2 acts as a repeated sample.
-    offset, variance = _stats.weighted_mean_variance(X, weight, n_threads)
+    offset, variance = _stats.weighted_mean_variance(X, weight, n_threads, mean)
     seeds, _ = kmeans_plusplus(X, weight, n_clusters, random_state, n_threads, offset)
     centers = _centred(seeds, offset, X.dtype)
     tol = tol * np.mean(variance)
@@ -255,9 +256,10 @@ class HardAssignments(Responsibilities):
 
     normalized = True
 
-    def __init__(self, labels, n_components):
+    def __init__(self, labels, n_components, mean=None):
         super().__init__(labels.shape[0], n_components)
         self.labels = labels
+        self.mean = mean  # the weighted mean of X, when known
 
     def block(self, start, stop, dtype):
         resp = np.zeros((stop - start, self.n_components), dtype=dtype)
@@ -267,7 +269,7 @@ class HardAssignments(Responsibilities):
     def statistics(self, X, sample_weight, covariance_type, n_threads):
         # each sample's sums in its own component only (not K one-hot columns)
         return _stats.label_statistics(X, sample_weight, self.labels, self.n_components,
-                                       covariance_type, n_threads)
+                                       covariance_type, n_threads, self.mean)
 
     def n_distinct(self):
         """Number of components that received at least one sample."""
@@ -332,8 +334,11 @@ def initial_responsibilities(X, sample_weight, n_components, init_params, random
     """The ``Responsibilities`` to start EM from."""
     n_samples = X.shape[0]
     if init_params == "kmeans":
-        labels = kmeans(X, sample_weight, n_components, random_state, n_threads)
-        return HardAssignments(labels, n_components)
+        # k-means works about the weighted mean, the statistics take it as
+        # their reference point: one pass over X for both
+        mean = _stats.weighted_mean(X, _typed_weights(sample_weight, X.dtype), n_threads)
+        labels = kmeans(X, sample_weight, n_components, random_state, n_threads, mean=mean)
+        return HardAssignments(labels, n_components, mean)
     if init_params == "random":
         return UniformDraws(n_samples, n_components, random_state)
     if init_params == "random_from_data":

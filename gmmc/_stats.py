@@ -411,9 +411,11 @@ def weighted_mean(X, sample_weight, n_threads):
             / weight_sum(sample_weight, X.shape[0]))
 
 
-def weighted_mean_variance(X, sample_weight, n_threads):
-    """Weighted mean and variance of each feature (two passes, float64)."""
-    mean = weighted_mean(X, sample_weight, n_threads)
+def weighted_mean_variance(X, sample_weight, n_threads, mean=None):
+    """Weighted mean and variance of each feature (two passes, float64; one
+    when ``mean``, the weighted mean, is given)."""
+    if mean is None:
+        mean = weighted_mean(X, sample_weight, n_threads)
     squares = _weighted_column_sums(X, sample_weight, n_threads, center=mean, square=True)
     return mean, squares / weight_sum(sample_weight, X.shape[0])
 
@@ -466,17 +468,25 @@ def statistics_from_responsibilities(X, sample_weight, responsibilities, covaria
     return _merged(map_row_blocks(block, X.shape[0], n_threads))
 
 
-def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_threads):
+def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_threads,
+                     mean=None):
     """``statistics_from_responsibilities`` of hard assignments (``labels``,
     int32, one component per sample), with the same reference points: the
-    weighted mean of X (tied, diag, spherical), or each cluster's weighted mean
-    (full; the overall mean for a cluster of no weight). Two passes, threaded:
-    the clusters' weights and means (``_em.label_sums``), then each sample's
-    sums in its own component only (``_em.label_scatter``)."""
+    weighted mean of X (tied, diag, spherical; ``mean`` when given, which must
+    be ``weighted_mean(X, sample_weight, n_threads)``), or each cluster's
+    weighted mean (full; the overall mean for a cluster of no weight). Two
+    passes, threaded: the reference points (full: the clusters' weights and
+    means, ``_em.label_sums``), then each sample's sums in its own component
+    only (``_em.label_scatter``)."""
+    in_kernels = loops_in_kernels(X.shape[0], n_threads)
+    if covariance_type != "full":
+        if mean is None:
+            mean = weighted_mean(X, sample_weight, n_threads)
+        return _label_scatter(X, sample_weight, labels, covariance_type,
+                              np.tile(mean, (n_components, 1)), in_kernels, n_threads)
     # Sums about the origin: the reference points round as the weighted mean
     # of X does (on repeated points, tied covariances then come out singular,
     # as scikit-learn's, rather than as noise of either sign).
-    in_kernels = loops_in_kernels(X.shape[0], n_threads)
 
     def sums(start, stop, *blocks):
         counts, total = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
@@ -492,10 +502,14 @@ def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_
         counts = sum(p[0] for p in parts)
         cluster_sums = sum(p[1] for p in parts)
     shift = np.tile(cluster_sums.sum(axis=0) / counts.sum(), (n_components, 1))
-    if covariance_type == "full":
-        filled = counts > 0
-        shift[filled] = cluster_sums[filled] / counts[filled, None]
+    filled = counts > 0
+    shift[filled] = cluster_sums[filled] / counts[filled, None]
+    return _label_scatter(X, sample_weight, labels, covariance_type, shift, in_kernels,
+                          n_threads)
 
+
+def _label_scatter(X, sample_weight, labels, covariance_type, shift, in_kernels, n_threads):
+    """``label_statistics`` about the reference points ``shift`` (K, D)."""
     def scatter(start, stop, *blocks):
         stats = SufficientStatistics(covariance_type, shift)
         stats.weight_sum = _em.label_scatter(

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+import gmmc
 from gmmc import GaussianMixture, _init
 from gmmc.exceptions import ConvergenceWarning
 
@@ -205,3 +206,27 @@ def test_feature_names_warning_points_at_the_caller(method):
     found = [w for w in caught if "feature names" in str(w.message)]
     assert found and all(w.filename == __file__ for w in found), [
         (w.filename, w.lineno) for w in found]
+
+
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "tied", "full"])
+def test_kmeans_start_reads_the_data_mean_once(monkeypatch, covariance_type):
+    """k-means works about the weighted mean and the label statistics (but
+    full's) take it as their reference point: one pass computes it for both,
+    and the statistics are those computed from the labels alone, bit for bit."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4)) * [1, 2, 3, 4] + 10
+    w = rng.uniform(0.5, 2.0, size=len(X))
+    passes = []
+    for name in ("column_sums", "label_sums"):
+        original = getattr(gmmc._em, name)
+        monkeypatch.setattr(gmmc._em, name, lambda *a, _f=original, _n=name, **k:
+                            passes.append(_n) or _f(*a, **k))
+    resp = _init.initial_responsibilities(X, w, 5, "kmeans", np.random.RandomState(0), 1)
+    stats = resp.statistics(X, w, covariance_type, 1)
+    # the mean, the variance (k-means' tolerance), and full's clusters' means
+    expected = ["column_sums", "column_sums"] + (["label_sums"] if covariance_type == "full"
+                                                 else [])
+    assert passes == expected
+    alone = gmmc._stats.label_statistics(X, w, resp.labels, 5, covariance_type, 1)
+    for name in ["shift", "resp_sum", "sum_x", "sum_xx", "total_x"]:
+        assert_array_equal(getattr(stats, name), getattr(alone, name), err_msg=name)
