@@ -255,8 +255,10 @@ gmmc_prefetch_lines(const void *base, int64_t offset, int first, int stop)
  * their 8 lane sums are reduced together: adding up one row's lanes alone
  * costs more than its squares at D = 32. ``work`` holds 8 centred rows of dp
  * values. Unless ``closest`` is NULL, the candidates' potentials are added
- * to ``lanes`` (8 per candidate) as gmmc_seed_potentials_* adds them, bit for
- * bit, from the distances still in registers rather than read back. */
+ * to ``lanes`` (8 per candidate) in gmmc_seed_potentials_*' order (sample i
+ * in lane i % 8; a multiply-add per sample where weighted, as its AVX-512
+ * build contracts it), from the distances still in registers rather than
+ * read back. */
 static inline __attribute__((target("avx512f"), always_inline)) __m512d
 gmmc_sum_lanes8(const __m512d v[8])
 {

@@ -1078,11 +1078,14 @@ def test_kmeans_plusplus_kernels_match_numpy(dtype, weighted):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n, d", [(1, 3), (13, 8), (300, 17), (523, 32), (70, 40)])
-def test_candidate_potentials_from_registers_equal_the_portable_sums(n, d, dtype, weighted):
-    """The AVX-512 kernel adds the potentials up from the distances in its
-    registers; the portable loops store the distances, then read them back
-    (gmmc_seed_potentials): the same sums in the same lanes, bit for bit,
-    and the same distances kept, over chunk ends and partial groups of 8."""
+def test_candidate_potentials_from_registers_add_the_lanes_in_order(n, d, dtype, weighted):
+    """The kernel adds the potentials up from the distances in its registers,
+    in gmmc_seed_potentials' lanes: sample i in lane i % 8, in row order (a
+    multiply-add per sample where weighted), over chunk ends and partial
+    groups of 8; checked exactly against the distances it kept, and to
+    rounding against the portable loops, which read them back."""
+    from fractions import Fraction
+
     rng = np.random.RandomState(n + d)
     X = (rng.standard_normal((n, d)) * 3 + 5).astype(dtype)
     w = rng.uniform(0.0, 2.0, size=n).astype(dtype) if weighted else None
@@ -1097,11 +1100,23 @@ def test_candidate_potentials_from_registers_equal_the_portable_sums(n, d, dtype
         _kmeans.candidate_potentials(X, w, offset, candidates, closest, potentials, kept,
                                      vectorized=vectorized)
         results.append((potentials, kept))
-    assert_array_equal(results[0][1], results[1][1])
-    assert_array_equal(results[0][0], results[1][0])
-    wt = np.ones(n) if w is None else w.astype(np.float64)
-    least = np.minimum(results[1][1].astype(np.float64), closest.astype(np.float64))
-    assert_allclose(results[0][0], least @ wt, rtol=1e-12)
+    (potentials, kept), (portable, portable_kept) = results
+    least = np.minimum(kept, closest).astype(np.float64)
+    expected = np.zeros(4)
+    for j in range(4):
+        lanes = [0.0] * 8
+        for i in range(n):
+            if w is None:
+                lanes[i % 8] += least[j, i]
+            else:  # one rounding per multiply-add
+                lanes[i % 8] = float(Fraction(float(w[i])) * Fraction(least[j, i])
+                                     + Fraction(lanes[i % 8]))
+        expected[j] = (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+                       + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
+    assert_array_equal(potentials, expected)
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    assert_allclose(kept, portable_kept, rtol=tol)
+    assert_allclose(potentials, portable, rtol=tol)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
