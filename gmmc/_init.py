@@ -259,7 +259,9 @@ class HardAssignments(Responsibilities):
     def __init__(self, labels, n_components, mean=None):
         super().__init__(labels.shape[0], n_components)
         self.labels = labels
-        self.mean = mean  # the weighted mean of X, when known
+        # The weighted mean of the X and weights that statistics() will be
+        # given, when the caller has it (k-means computed it): saves a pass.
+        self.mean = mean
 
     def block(self, start, stop, dtype):
         resp = np.zeros((stop - start, self.n_components), dtype=dtype)

@@ -475,18 +475,18 @@ def label_statistics(X, sample_weight, labels, n_components, covariance_type, n_
     weighted mean of X (tied, diag, spherical; ``mean`` when given, which must
     be ``weighted_mean(X, sample_weight, n_threads)``), or each cluster's
     weighted mean (full; the overall mean for a cluster of no weight). Two
-    passes, threaded: the reference points (full: the clusters' weights and
-    means, ``_em.label_sums``), then each sample's sums in its own component
-    only (``_em.label_scatter``)."""
+    passes, threaded (one when ``mean`` is given): the reference points
+    (full: the clusters' weights and means, ``_em.label_sums``), then each
+    sample's sums in its own component only (``_em.label_scatter``)."""
+    # Reference points from sums about the origin, as the weighted mean of X
+    # (on repeated points, tied covariances then come out singular, as
+    # scikit-learn's, rather than as noise of either sign).
     in_kernels = loops_in_kernels(X.shape[0], n_threads)
     if covariance_type != "full":
         if mean is None:
             mean = weighted_mean(X, sample_weight, n_threads)
         return _label_scatter(X, sample_weight, labels, covariance_type,
                               np.tile(mean, (n_components, 1)), in_kernels, n_threads)
-    # Sums about the origin: the reference points round as the weighted mean
-    # of X does (on repeated points, tied covariances then come out singular,
-    # as scikit-learn's, rather than as noise of either sign).
 
     def sums(start, stop, *blocks):
         counts, total = np.zeros(n_components), np.zeros((n_components, X.shape[1]))
