@@ -536,7 +536,7 @@ cdef bint _located_search(const floating* values, Py_ssize_t n, const floating* 
 
     The running sum S_i of nonnegative terms is nondecreasing, and S_i and
     any other order's sum A_i of the same terms (here: the spans' sums, in
-    lanes, vectorised, then a running sum from the spans before i) are each
+    8 lanes, then a running sum from the spans before i) are each
     within (N + 2 GMMC_SEARCH_SPAN) u S_N (u = 2^-53) of the exact sum; the
     margin is twice their sum. So A_i below target - margin means S_i is
     below the target, above target + margin that S_i is above it, for

@@ -1243,7 +1243,7 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT g, int64_t ld, int n,      \
 /* The squares about a center, 8 columns a vector: kept in a register over a
  * chunk of rows, out's columns do not wait on a store and a reload per row
  * (which made this pass 3x slower than the plain sums). Each column's terms
- * are added in row order, as below. Returns the first column left. */
+ * are added in row order, as below. Sets ``first``: the columns left. */
 #define GMMC_COLUMN_SQUARES_BY_8(T)                                            \
     typedef double sum8 __attribute__((vector_size(64), aligned(8)));         \
     typedef T row8 __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T)))); \
