@@ -1139,6 +1139,31 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT dist, int64_t ld, int n,   \
  * fall, see _kmeans.pyx's _located_search). Returns their total, or NaN when
  * a term is negative or NaN. */
 #define GMMC_SEARCH_SPAN 512
+#if defined(GMMC_VECTOR_EXTENSIONS)
+/* the whole groups of 8 in one vector (GCC leaves the loop below scalar) */
+#define GMMC_SPAN_SUMS_BY_8(T)                                                 \
+    {                                                                          \
+        typedef double sum8 __attribute__((vector_size(64), aligned(8)));     \
+        typedef int64_t mask8 __attribute__((vector_size(64)));               \
+        typedef T row8 __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T)))); \
+        sum8 lanes = {0, 0, 0, 0, 0, 0, 0, 0};                                 \
+        mask8 negative = {0, 0, 0, 0, 0, 0, 0, 0};                             \
+        for (; i + 8 <= m; i += 8) {                                           \
+            sum8 term = __builtin_convertvector(*(const row8 *)(v + i), sum8); \
+            if (weight != NULL)                                                \
+                term *= __builtin_convertvector(                               \
+                    *(const row8 *)(weight + s0 + i), sum8);                   \
+            negative |= ~(term >= 0.0); /* NaN too */                          \
+            lanes += term;                                                     \
+        }                                                                      \
+        for (int l = 0; l < 8; l++) {                                          \
+            acc[l] = lanes[l];                                                 \
+            bad |= negative[l] != 0;                                           \
+        }                                                                      \
+    }
+#else
+#define GMMC_SPAN_SUMS_BY_8(T)
+#endif
 #define GMMC_DEFINE_SPAN_SUMS(NAME, T)                                         \
 GMMC_CLONES static double NAME(const T *GMMC_RESTRICT values,                  \
                                const T *GMMC_RESTRICT weight, int64_t n,       \
@@ -1151,6 +1176,7 @@ GMMC_CLONES static double NAME(const T *GMMC_RESTRICT values,                  \
         const T *v = values + s0;                                              \
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                              \
         int64_t i = 0;                                                         \
+        GMMC_SPAN_SUMS_BY_8(T)                                                 \
         for (; i + 8 <= m; i += 8)                                             \
             for (int l = 0; l < 8; l++) {                                      \
                 const double term = (double)v[i + l]                           \
