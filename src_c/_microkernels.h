@@ -937,12 +937,13 @@ gmmc_lloyd_block_##SUFFIX(const int g, const int r, const T *x, int d,          
 GMMC_DEFINE_LLOYD_BLOCK(d, double, g)
 GMMC_DEFINE_LLOYD_BLOCK(f, float, 2 * g)
 
-/* GMMC_LLOYD_ROWS rows at a time, then one by one; g = vectors of centres;
- * the bounds of every row when BOUNDS is not NULL. */
 /* Rows ahead whose lines a block asks for (gmmc_prefetch_lines): 4 blocks
  * (100 000 x 32, K = 16, a Lloyd's run of 3 passes on 2 threads: 10-14 %
  * faster, paired medians; 8-24 rows ahead all gain, within noise). */
 #define GMMC_LLOYD_AHEAD 16
+
+/* GMMC_LLOYD_ROWS rows at a time, then one by one; g = vectors of centres;
+ * the bounds of every row when BOUNDS is not NULL. */
 #define GMMC_LLOYD_RUN(BLOCK, G, UPPER, LOWER, BOUNDS)                         \
     do {                                                                       \
         /* in registers, not through the callers' pointers: a store and a    \
