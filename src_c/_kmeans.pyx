@@ -15,8 +15,8 @@ from gmmc import _team
 
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
-from libc.stdint cimport int64_t
-from libc.float cimport DBL_EPSILON
+from libc.stdint cimport int32_t, int64_t
+from libc.float cimport DBL_EPSILON, DBL_MAX
 from libc.math cimport INFINITY, sqrt
 from libc.stdlib cimport malloc, free
 
@@ -47,6 +47,10 @@ cdef extern from "_vectorized.h":
                             double* spans) noexcept nogil
     void gmmc_min_into_d(double* closest, const double* values, int64_t n) noexcept nogil
     void gmmc_min_into_f(float* closest, const float* values, int64_t n) noexcept nogil
+    void gmmc_min_into_labelled_d(double* closest, int32_t* labels, const double* values,
+                                  int64_t n, int32_t label) noexcept nogil
+    void gmmc_min_into_labelled_f(float* closest, int32_t* labels, const float* values,
+                                  int64_t n, int32_t label) noexcept nogil
     void gmmc_lloyd_assign_d(const double* g, int64_t ld, int n, int k, const double* x_sq,
                              const double* c_sq, const double* centred, int d,
                              const double* weight, int* labels, double* sums,
@@ -68,6 +72,21 @@ cdef extern from "_microkernels.h":
                                const float* centers, int t, float* work,
                                float* out, int64_t ld, const float* closest,
                                const float* weight, double* lanes) noexcept nogil
+    enum: GMMC_PRUNED_ROWS, GMMC_PRUNED_QUEUE
+    void gmmc_seed_pruned_d(const double* x, int64_t n, int d, const double* offset,
+                            const double* centers, int t, double* work, double* out,
+                            int64_t ld, int out_moves, const double* closest,
+                            const double* weight, double* lanes, const int32_t* labels,
+                            const double* min_limit, int32_t* queue) noexcept nogil
+    void gmmc_seed_pruned_f(const float* x, int64_t n, int d, const double* offset,
+                            const float* centers, int t, float* work, float* out,
+                            int64_t ld, int out_moves, const float* closest,
+                            const float* weight, double* lanes, const int32_t* labels,
+                            const double* min_limit, int32_t* queue) noexcept nogil
+    void gmmc_pruned_update_d(double* closest, int32_t* labels, const double* out,
+                              int64_t n, int32_t label, const double* min_limit) noexcept nogil
+    void gmmc_pruned_update_f(float* closest, int32_t* labels, const float* out,
+                              int64_t n, int32_t label, const double* min_limit) noexcept nogil
     int GMMC_LLOYD_MIN_K, GMMC_LLOYD_MIN_K_F, GMMC_LLOYD_MAX_K
     ctypedef struct GmmcLloydBounds:
         const double* move
@@ -98,13 +117,14 @@ cdef extern from "_microkernels.h":
                            float* centred) noexcept nogil
 
 cdef enum:
-    CHUNK = 256
+    CHUNK = 256  # GMMC_PRUNED_ROWS too
 
 # The process's one team of helper threads.
 cdef team_run_fn team_run = team_run_from(_team.run)
 
 # k-means++'s distances use the AVX-512 kernel where the CPU has it.
 cdef bint HAVE_AVX512 = gmmc_have_avx512()
+AVX512 = bool(HAVE_AVX512)  # for tests
 
 
 cdef void _chunk_distances(const floating* x, int n, int d, const double* offset,
@@ -176,22 +196,29 @@ def seed_distances(const floating[:, ::1] X, const double[::1] offset,
 
 cdef class _Work:
     """A chunk's work space, centred rows and distances, for each of
-    ``n_tasks`` blocks of rows (task t's at t * centred_bytes, t * dist_bytes)."""
+    ``n_tasks`` blocks of rows (task t's at t * centred_bytes, t * dist_bytes,
+    t * queue_bytes). Centred rows may be padded to whole 64-byte lines (the
+    pruned k-means++ kernel's, whose chunks are CHUNK rows); ``queues``: that
+    kernel's lists of rows."""
     cdef char* centred
     cdef char* dist
-    cdef size_t centred_bytes, dist_bytes
+    cdef char* queue
+    cdef size_t centred_bytes, dist_bytes, queue_bytes
 
-    def __cinit__(self, int d, int k, int itemsize, int n_tasks=1):
-        self.centred_bytes = <size_t>CHUNK * d * itemsize
+    def __cinit__(self, int d, int k, int itemsize, int n_tasks=1, bint queues=False):
+        self.centred_bytes = <size_t>CHUNK * ((<size_t>d * itemsize + 63) // 64 * 64)
         self.dist_bytes = <size_t>CHUNK * k * itemsize
+        self.queue_bytes = GMMC_PRUNED_QUEUE * sizeof(int32_t) if queues else 0
         self.centred = <char*>malloc(n_tasks * self.centred_bytes)
         self.dist = <char*>malloc(n_tasks * self.dist_bytes)
-        if self.centred == NULL or self.dist == NULL:
+        self.queue = <char*>malloc(n_tasks * self.queue_bytes + 1)
+        if self.centred == NULL or self.dist == NULL or self.queue == NULL:
             raise MemoryError()
 
     def __dealloc__(self):
         free(self.centred)
         free(self.dist)
+        free(self.queue)
 
 
 cdef struct CenterLanes:
@@ -339,8 +366,15 @@ def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] of
 
 
 cdef inline void _min_into(floating* closest, const floating* values,
-                           Py_ssize_t n) noexcept nogil:
-    if floating is double:
+                           Py_ssize_t n, int32_t* labels=NULL, int32_t label=0) noexcept nogil:
+    """closest := min(closest, values), and labels := label where values are
+    nearer, unless labels is NULL."""
+    if labels != NULL:
+        if floating is double:
+            gmmc_min_into_labelled_d(closest, labels, values, n, label)
+        else:
+            gmmc_min_into_labelled_f(closest, labels, values, n, label)
+    elif floating is double:
         gmmc_min_into_d(closest, values, n)
     else:
         gmmc_min_into_f(closest, values, n)
@@ -394,20 +428,45 @@ cdef inline double _sum_lanes(const double* lanes) noexcept nogil:
             + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
 
 
+cdef struct Pruning:
+    # What gmmc_seed_pruned_* needs besides the candidates' pass: each row's
+    # closest centre and, per centre, the distance to it within which no
+    # candidate can be nearer (kmeans_plusplus_loop).
+    const int32_t* labels      # (N,) of the rows passed
+    const double* min_limit    # (centres so far,)
+    int32_t* queue             # work space: _Work's queues
+
+
 cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
                                 const floating* weight, const double* offset,
                                 const floating* candidates, int t,
                                 const floating* closest, double* lanes,
                                 floating* centred, floating* dist,
                                 floating* kept, int64_t kept_ld,
-                                bint vectorized) noexcept nogil:
+                                bint vectorized, const Pruning* pruning=NULL) noexcept nogil:
     """lanes (8 t): the candidates' potentials (gmmc_seed_potentials); the
     distances go to kept (T rows kept_ld apart) unless it is NULL.
     ``vectorized``: the AVX-512 kernel, which adds the potentials up as it
-    goes (callers pass HAVE_AVX512)."""
+    goes (callers pass HAVE_AVX512); with ``pruning`` too, its pruned version
+    (the same potentials; a distance it proves unneeded is not written to
+    kept: gmmc_pruned_update_* knows which)."""
     cdef Py_ssize_t start, chunk
     cdef int n
     cdef int64_t ld = CHUNK
+    if vectorized and pruning != NULL:  # its own chunks (GMMC_PRUNED_ROWS = CHUNK)
+        if floating is double:
+            gmmc_seed_pruned_d(X, n_samples, d, offset, candidates, t, centred,
+                               dist if kept == NULL else kept,
+                               CHUNK if kept == NULL else kept_ld, kept != NULL, closest,
+                               weight, lanes, pruning.labels, pruning.min_limit,
+                               pruning.queue)
+        else:
+            gmmc_seed_pruned_f(X, n_samples, d, offset, candidates, t, centred,
+                               dist if kept == NULL else kept,
+                               CHUNK if kept == NULL else kept_ld, kept != NULL, closest,
+                               weight, lanes, pruning.labels, pruning.min_limit,
+                               pruning.queue)
+        return
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
         n = <int>min(CHUNK, n_samples - start)
@@ -464,7 +523,8 @@ def closest_to_candidate(const floating[:, ::1] X, const double[::1] offset,
 cdef void _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
                                 const double* offset, const floating* candidate,
                                 floating* closest, floating* centred,
-                                floating* dist) noexcept nogil:
+                                floating* dist, int32_t* labels=NULL,
+                                int32_t label=0) noexcept nogil:
     cdef Py_ssize_t start, chunk
     cdef int n
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
@@ -472,7 +532,8 @@ cdef void _closest_to_candidate(const floating* X, Py_ssize_t n_samples, int d,
         n = <int>min(CHUNK, n_samples - start)
         _seed_distances(X + start * d, n, d, offset, candidate, 1, centred, dist, CHUNK,
                         HAVE_AVX512)
-        _min_into(closest + start, dist, n)
+        _min_into(closest + start, dist, n, NULL if labels == NULL else labels + start,
+                  label)
 
 
 def cumulative_search(const floating[::1] values, sample_weight,
@@ -942,6 +1003,21 @@ def lloyd_loop(const floating[:, ::1] X, sample_weight, const double[::1] offset
     return (it if reason != MAX_ITER else max_iter), reason
 
 
+cdef double PRUNE_SHARE = 0.7
+
+
+cdef double _scored_share(const floating* closest, const int32_t* labels, Py_ssize_t n,
+                          const double* min_limit) noexcept nogil:
+    """An estimate, from about 500 rows, of the share of rows that a pruned
+    k-means++ pass would score (gmmc_pruned_rows)."""
+    cdef Py_ssize_t i = 0, step = max(1, n // 512), seen = 0, scored = 0
+    while i < n:
+        seen += 1
+        scored += not (closest[i] <= min_limit[labels[i]])
+        i += step
+    return scored / <double>seen
+
+
 cdef struct SeedJob:
     # k-means++ over row blocks, a task per block: the candidates' potentials
     # (into the task's own lanes), then the chosen one's distances into closest.
@@ -955,6 +1031,11 @@ cdef struct SeedJob:
     int64_t kept_ld
     bint potentials            # the stage: potentials, else the closest update
     int best                   # the candidate chosen
+    int32_t* labels            # (N,) each row's closest centre, or NULL: no pruning
+    const double* min_limit    # Pruning's, or NULL: this centre's pass is not pruned
+    int32_t centre             # the centre being chosen (its label)
+    char* queue                # (n_tasks,) work spaces of queue_bytes
+    size_t queue_bytes
     const int64_t* blocks
     double* lanes              # (n_tasks, 8 t)
     char* centred              # (n_tasks,) work spaces of centred_bytes
@@ -970,23 +1051,36 @@ cdef void _seed_task(SeedJob* job, int task, const floating* X,
     cdef floating* kept = <floating*>job.kept
     cdef floating* centred = <floating*>(job.centred + task * job.centred_bytes)
     cdef floating* dist = <floating*>(job.dist + task * job.dist_bytes)
+    cdef int32_t* labels = NULL if job.labels == NULL else job.labels + first
+    cdef Pruning pruning
     if job.potentials:
         for a in range(8 * job.t):
             lanes[a] = 0.0
     if stop == first:
         return
     if job.potentials:
+        pruning.labels, pruning.min_limit = labels, job.min_limit
+        pruning.queue = <int32_t*>(job.queue + task * job.queue_bytes)
         _candidate_potentials(X + first * job.d, stop - first, job.d,
                               NULL if weight == NULL else weight + first, job.offset,
                               <const floating*>job.candidates, job.t, closest, lanes,
                               centred, dist, NULL if kept == NULL else kept + first,
-                              job.kept_ld, HAVE_AVX512)
+                              job.kept_ld, HAVE_AVX512,
+                              NULL if job.min_limit == NULL else &pruning)
+    elif kept != NULL and job.min_limit != NULL:
+        if floating is double:
+            gmmc_pruned_update_d(closest, labels, kept + job.best * job.kept_ld + first,
+                                 stop - first, job.centre, job.min_limit)
+        else:
+            gmmc_pruned_update_f(closest, labels, kept + job.best * job.kept_ld + first,
+                                 stop - first, job.centre, job.min_limit)
     elif kept != NULL:
-        _min_into(closest, kept + job.best * job.kept_ld + first, stop - first)
+        _min_into(closest, kept + job.best * job.kept_ld + first, stop - first, labels,
+                  job.centre)
     else:
         _closest_to_candidate(X + first * job.d, stop - first, job.d, job.offset,
                               <const floating*>job.candidates + job.best * job.d,
-                              closest, centred, dist)
+                              closest, centred, dist, labels, job.centre)
 
 
 cdef void _seed_task_d(void* ctx, int task) noexcept nogil:
@@ -1003,7 +1097,8 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                          const double[::1] offset, floating[::1] closest,
                          double potential, random_state, int n_trials,
                          Py_ssize_t[::1] indices, floating[:, :] kept=None,
-                         blocks=None, int n_threads=1):
+                         blocks=None, int n_threads=1, bint prune=True,
+                         signed char[::1] pruned_passes=None):
     """Greedy k-means++ centres 1 .. K-1 in one call, on row blocks and the
     team's threads.
 
@@ -1015,10 +1110,26 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     Each block's potentials are its own, added in block order, so the thread
     that ran a block changes nothing. Ctrl-C is seen between centres.
 
+    With AVX-512, a candidate's distance to a row is not computed where the
+    triangle inequality proves the candidate no nearer than the row's
+    closest centre (gmmc_seed_pruned_*): ||c_j - c_l|| >= 2 sqrt(closest)
+    for the row's centre l. As computed, closest and the distances carry
+    relative errors under e = (D + 4) u (u: the unit roundoff of X's type;
+    the candidates are the rows centred, so the geometry is exact on those
+    values), and the gaps ||c_j - c_l||^2, summed in float64, under e too:
+    skipping where gap >= 4 (1 + 8 e) closest leaves the candidate's
+    computed distance >= closest, so min(distance, closest) -- all that the
+    potentials and the update use -- is unchanged, and so are the results,
+    bit for bit (``prune=False``, for tests, computes every distance). It
+    runs where rows span two 64-byte lines or more, for the centres whose
+    pass it would spare scoring 30 % of the rows or more (estimated on a
+    sample): otherwise its lists cost more than the scores they save.
+
     Parameters
     ----------
     X, sample_weight, offset : as ``lloyd_step``.  IN
-    closest : (N,) distances to the centres chosen so far.  IN/OUT
+    closest : (N,) distances to centre indices[0], as ``update_closest``
+        computes them (the pruning takes each row's as exact to e).  IN/OUT
     potential : sum of w_n closest_n.  IN
     random_state : numpy RandomState.  IN/OUT
     n_trials : candidates per centre.  IN
@@ -1027,6 +1138,9 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
         be slices of longer ones), or None: the chosen one's are computed
         again, the same way.  OUT
     blocks, n_threads : as ``lloyd_loop``.  IN
+    prune : whether the passes may be pruned (tests compare both).  IN
+    pruned_passes : (K,) int8 or None: 1 for each centre whose pass was
+        pruned, else 0 (tests).  OUT
 
     Returns
     -------
@@ -1038,6 +1152,8 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef int k = indices.shape[0], t = n_trials, d = X.shape[1], c, j, m, task, best
     if closest.shape[0] != n_samples or t < 1 or offset.shape[0] != d or n_samples == 0:
         raise ValueError("closest must be (N,), offset (D,) and n_trials positive")
+    if pruned_passes is not None and pruned_passes.shape[0] != k:
+        raise ValueError("pruned_passes must be (K,)")
     _check_kept(kept, t, n_samples, sizeof(floating))
     cdef int64_t[::1] bounds = row_blocks(blocks, n_samples)
     cdef int n_tasks = bounds.shape[0] - 1
@@ -1052,9 +1168,24 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     cdef Py_ssize_t[::1] found = np.empty(t, dtype=np.intp)
     cdef Py_ssize_t[::1] candidates = np.empty(t, dtype=np.intp)
     cdef floating[:, ::1] centred = np.empty((t, d), dtype=dtype)
-    cdef _Work work = _Work(d, t, sizeof(floating), n_tasks)
+    cdef _Work work = _Work(d, t, sizeof(floating), n_tasks, True)
     cdef Py_ssize_t tmp
     cdef SeedJob job
+    # the pruning's margin (above): off where e is not small
+    cdef double err = (d + 4) * (DOUBLE_UNIT if floating is double else FLOAT_UNIT)
+    cdef double scale = 1.0 / (4.0 * (1.0 + 8.0 * err)), gap, diff
+    # rows of under two lines score too fast for the pruning to pay
+    cdef bint pruned = (prune and HAVE_AVX512 and err < 1e-3
+                        and d * sizeof(floating) >= 128)
+    cdef int32_t[::1] labels
+    cdef floating[:, ::1] chosen     # the centres so far, centred
+    cdef double[::1] min_limit
+    if pruned:
+        labels = np.zeros(n_samples, dtype=np.int32)
+        chosen = np.empty((k, d), dtype=dtype)
+        min_limit = np.empty(k)
+        for m in range(d):
+            chosen[0, m] = <floating>(<double>X[indices[0], m] - offset[m])
     job.X, job.weight, job.offset, job.d, job.t = &X[0, 0], weight, &offset[0], d, t
     job.candidates, job.closest = &centred[0, 0], &closest[0]
     job.kept = NULL if kept is None else &kept[0, 0]
@@ -1062,6 +1193,10 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     job.blocks, job.lanes = &bounds[0], line_aligned(lanes)
     job.centred, job.dist = work.centred, work.dist
     job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
+    job.labels, job.min_limit = (&labels[0] if pruned else NULL), NULL
+    job.queue, job.queue_bytes = work.queue, work.queue_bytes
+    if pruned_passes is not None:
+        pruned_passes[:] = 0
     for c in range(1, k):
         if potential <= 0:
             return c, potential
@@ -1087,6 +1222,23 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
             for j in range(t):
                 for m in range(d):
                     centred[j, m] = <floating>(<double>X[candidates[j], m] - offset[m])
+            if pruned:
+                for m in range(c):
+                    min_limit[m] = INFINITY
+                    for j in range(t):
+                        gap = 0.0
+                        for task in range(d):
+                            diff = <double>centred[j, task] - <double>chosen[m, task]
+                            gap += diff * diff
+                        # -1: never pruned (an infinite gap says nothing)
+                        min_limit[m] = min(min_limit[m], gap * scale if gap <= DBL_MAX
+                                           else -1.0)
+                # pruning pays once it skips enough rows
+                job.min_limit = (&min_limit[0] if _scored_share(&closest[0], &labels[0],
+                                                                n_samples, &min_limit[0])
+                                 <= PRUNE_SHARE else NULL)
+            if pruned_passes is not None:
+                pruned_passes[c] = job.min_limit != NULL
             job.potentials = True
             team_run(n_threads, n_tasks, _seed_task_d if floating is double
                      else _seed_task_f, &job)
@@ -1100,7 +1252,10 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            job.best, job.potentials = best, False
+            job.best, job.potentials, job.centre = best, False, c
             team_run(n_threads, n_tasks, _seed_task_d if floating is double
                      else _seed_task_f, &job)
+            if pruned:
+                for m in range(d):
+                    chosen[c, m] = centred[best, m]
     return k, potential

@@ -416,6 +416,171 @@ gmmc_seed_distances_##SUFFIX(const T *x, int n, int d, const double *offset,   \
 GMMC_DEFINE_SEED_DISTANCES(d, double, __m512d, 8)
 GMMC_DEFINE_SEED_DISTANCES(f, float, __m512, 16)
 
+/* k-means++'s candidates pass, pruned by the triangle inequality: row i needs
+ * a candidate's distance only where closest_i > min_limit[labels_i], labels_i
+ * being the centre closest_i is the distance to and min_limit[l] the least,
+ * over the candidates, of a distance to centre l within which no candidate
+ * can be nearer than l (kmeans_plusplus_loop sets them, with a margin for
+ * rounding). Elsewhere min(dist, closest_i) is closest_i for every candidate:
+ * such a row is not read, and its out[j * ld + i] not written. The rows
+ * that are get gmmc_seed_distances_*' distances (same bits: a row's sums in
+ * the same order) and ``lanes`` the same sums, added in row order. Late in the
+ * seeding most rows need no candidate.
+ *
+ * By chunks of GMMC_PRUNED_ROWS rows: the list of a chunk's needed rows is
+ * made a chunk ahead, so that they can be prefetched 16 rows ahead across
+ * chunks; the rows are then scored 8 at a time, as in gmmc_seed_distances_*
+ * (the first candidate centres them into ``work``, 8 rows of dp values), and
+ * the potentials added up. out moves with the chunks when ``out_moves``, else
+ * it is one chunk's. ``queue``: GMMC_PRUNED_QUEUE int32 of work space. */
+#define GMMC_PRUNED_ROWS 256
+#define GMMC_PRUNED_QUEUE (2 * (GMMC_PRUNED_ROWS + 16) + 2 * GMMC_PRUNED_ROWS / 32)
+
+static inline __attribute__((target("avx512f"), always_inline)) void
+gmmc_copy8_d(double *dst, const double *src, __mmask8 m)
+{
+    _mm512_mask_storeu_pd(dst, m, _mm512_maskz_loadu_pd(m, src));
+}
+static inline __attribute__((target("avx512f"), always_inline)) void
+gmmc_copy8_f(float *dst, const float *src, __mmask8 m)
+{
+    _mm512_mask_storeu_ps(dst, (__mmask16)m, _mm512_maskz_loadu_ps((__mmask16)m, src));
+}
+
+/* A chunk's needed rows (n <= GMMC_PRUNED_ROWS): their indices to ``list``
+ * (returns how many), and a bit per row to ``masks`` (8 per byte). */
+static inline __attribute__((target("avx512f"), always_inline)) int
+gmmc_pruned_rows(int n, const double *near_d, const float *near_f, const int32_t *labels,
+                 const double *min_limit, int32_t *list, uint8_t *masks)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0);
+    int count = 0;
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        const __mmask8 rows = (__mmask8)((1u << (n - i0 < 8 ? n - i0 : 8)) - 1);
+        const __m512d near = near_d != NULL ? _mm512_maskz_loadu_pd(rows, near_d + i0)
+            : _mm512_cvtps_pd(_mm512_castps512_ps256(
+                  _mm512_maskz_loadu_ps((__mmask16)rows, near_f + i0)));
+        const __m256i label = _mm512_castsi512_si256(
+            _mm512_maskz_loadu_epi32((__mmask16)rows, labels + i0));
+        const __m512d limit = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), rows, label,
+                                                       min_limit, 8);
+        /* not (closest <= limit): NaN never prunes */
+        const __mmask8 need = _mm512_mask_cmp_pd_mask(rows, near, limit, _CMP_NLE_UQ);
+        _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(
+            (__mmask16)need, _mm512_add_epi32(lane, _mm512_set1_epi32(i0))));
+        count += __builtin_popcount(need);
+        masks[i0 / 8] = need;
+    }
+    return count;
+}
+
+#define GMMC_DEFINE_SEED_PRUNED(SUFFIX, T, V, W, NEAR_D, NEAR_F)               \
+__attribute__((target("avx512f,fma"))) static void                             \
+gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
+                          const T *centers, int t, T *work, T *out, int64_t ld, \
+                          int out_moves, const T *closest, const T *weight,    \
+                          double *lanes, const int32_t *labels,                \
+                          const double *min_limit, int32_t *queue)             \
+{                                                                              \
+    const int R = GMMC_PRUNED_ROWS, dp = (d + W - 1) / W * W;                  \
+    const int lines = (int)(((int64_t)d * sizeof(T) + 63) / 64);              \
+    int32_t *list[2] = {queue, queue + R + 16};                                \
+    uint8_t *masks[2] = {(uint8_t *)(queue + 2 * (R + 16)),                    \
+                         (uint8_t *)(queue + 2 * (R + 16)) + R / 8};           \
+    if (n <= 0)                                                                \
+        return;                                                                \
+    int count = gmmc_pruned_rows(n < R ? (int)n : R, NEAR_D(closest), NEAR_F(closest), \
+                                 labels, min_limit, list[0], masks[0]);        \
+    for (int64_t start = 0; start < n; start += R) {                           \
+        const int64_t next = start + R;                                        \
+        const int nk = n - start < R ? (int)(n - start) : R;                   \
+        const int nn = next >= n ? 0 : (n - next < R ? (int)(n - next) : R);   \
+        const int p = (int)((start / R) & 1);                                  \
+        const int32_t *rows = list[p], *rows_next = list[p ^ 1];               \
+        const int count_next = nn == 0 ? 0 : gmmc_pruned_rows(                 \
+            nn, NEAR_D(closest + next), NEAR_F(closest + next), labels + next, \
+            min_limit, list[p ^ 1], masks[p ^ 1]);                             \
+        const T *xk = x + start * d, *xn = x + next * d;                       \
+        T *o = out + (out_moves ? start : 0);                                  \
+        for (int q0 = 0; q0 < count; q0 += 8) {                                \
+            const int m = count - q0 < 8 ? count - q0 : 8;                     \
+            for (int a = q0 + 16; a < q0 + 24; a++) /* 16 rows on, across chunks */ \
+                if (a < count)                                                 \
+                    gmmc_prefetch_lines(xk, (int64_t)rows[a] * d * (int64_t)sizeof(T), 0, lines); \
+                else if (a - count < count_next)                               \
+                    gmmc_prefetch_lines(xn, (int64_t)rows_next[a - count] * d  \
+                                        * (int64_t)sizeof(T), 0, lines);       \
+            for (int j = 0; j < t; j++) {                                      \
+                const T *c = centers + (int64_t)j * d;                         \
+                __m512d acc[8];                                                \
+                for (int r = 0; r < 8; r++)                                    \
+                    acc[r] = _mm512_setzero_pd();                              \
+                for (int b = 0; b < dp; b += W) {                              \
+                    const V cv = GMMC_SEED_LOAD_##SUFFIX(gmmc_seed_mask_##SUFFIX(d, b), c + b); \
+                    if (j == 0)                                                \
+                        for (int r = 0; r < 8; r++) { /* past m: zeros */      \
+                            const V xv = r < m ? gmmc_seed_centre_##SUFFIX(     \
+                                xk + (int64_t)rows[q0 + r] * d + b, offset + b, \
+                                gmmc_seed_mask_##SUFFIX(d, b)) : GMMC_SEED_ZERO_##SUFFIX(); \
+                            GMMC_SEED_STORE_##SUFFIX(work + (int64_t)r * dp + b, xv); \
+                            acc[r] = gmmc_seed_square_##SUFFIX(acc[r], xv, cv); \
+                        }                                                      \
+                    else                                                       \
+                        for (int r = 0; r < 8; r++)                            \
+                            acc[r] = gmmc_seed_square_##SUFFIX(                \
+                                acc[r], GMMC_SEED_LOADU_##SUFFIX(work + (int64_t)r * dp + b), cv); \
+                }                                                              \
+                T dist[8];                                                     \
+                gmmc_store8_dist_##SUFFIX(dist, (__mmask8)0xFF, gmmc_sum_lanes8(acc)); \
+                for (int r = 0; r < m; r++)                                    \
+                    o[j * ld + rows[q0 + r]] = dist[r];                        \
+            }                                                                  \
+        }                                                                      \
+        for (int i0 = 0; i0 < nk; i0 += 8) { /* gmmc_seed_distances_*' sums */ \
+            const __mmask8 all = (__mmask8)((1u << (nk - i0 < 8 ? nk - i0 : 8)) - 1); \
+            const __mmask8 scored = masks[p][i0 / 8];                          \
+            const __m512d near = gmmc_widen8_##SUFFIX(closest + start + i0, all); \
+            const __m512d wt = weight == NULL ? _mm512_setzero_pd()            \
+                : gmmc_widen8_##SUFFIX(weight + start + i0, all);              \
+            for (int j = 0; j < t; j++) {                                      \
+                const __m512d least = _mm512_mask_min_pd(                      \
+                    near, scored, gmmc_widen8_##SUFFIX(o + j * ld + i0, scored), near); \
+                __m512d sum = _mm512_loadu_pd(lanes + 8 * j);                  \
+                sum = weight == NULL ? _mm512_mask_add_pd(sum, all, sum, least) \
+                    : _mm512_mask3_fmadd_pd(wt, least, sum, all);              \
+                _mm512_storeu_pd(lanes + 8 * j, sum);                          \
+            }                                                                  \
+        }                                                                      \
+        count = count_next;                                                    \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+/* closest_i := out_i and labels_i := label where out_i < closest_i, over the  \
+ * rows gmmc_seed_pruned_* scored (the same min_limit and labels): the others' \
+ * out_i were not written. */                                                  \
+__attribute__((target("avx512f"))) static void                                 \
+gmmc_pruned_update_##SUFFIX(T *closest, int32_t *labels, const T *out, int64_t n, \
+                            int32_t label, const double *min_limit)            \
+{                                                                              \
+    for (int64_t i0 = 0; i0 < n; i0 += 8) {                                    \
+        const __mmask8 rows = (__mmask8)((1u << (n - i0 < 8 ? n - i0 : 8)) - 1); \
+        const __m512d near = gmmc_widen8_##SUFFIX(closest + i0, rows);         \
+        const __m256i lab = _mm512_castsi512_si256(                            \
+            _mm512_maskz_loadu_epi32((__mmask16)rows, labels + i0));           \
+        const __m512d limit = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), rows, lab, \
+                                                       min_limit, 8);          \
+        const __mmask8 scored = _mm512_mask_cmp_pd_mask(rows, near, limit, _CMP_NLE_UQ); \
+        const __mmask8 nearer = _mm512_mask_cmp_pd_mask(                       \
+            scored, gmmc_widen8_##SUFFIX(out + i0, scored), near, _CMP_LT_OQ); \
+        gmmc_copy8_##SUFFIX(closest + i0, out + i0, nearer);                   \
+        _mm512_mask_storeu_epi32(labels + i0, (__mmask16)nearer, _mm512_set1_epi32(label)); \
+    }                                                                          \
+}
+#define GMMC_NEAR_AS_D(p) (p)
+#define GMMC_NEAR_AS_NONE(p) NULL
+GMMC_DEFINE_SEED_PRUNED(d, double, __m512d, 8, GMMC_NEAR_AS_D, GMMC_NEAR_AS_NONE)
+GMMC_DEFINE_SEED_PRUNED(f, float, __m512, 16, GMMC_NEAR_AS_NONE, GMMC_NEAR_AS_D)
+
 
 
 /* The fused statistics pass of diag and spherical covariances, for the widths
@@ -1207,6 +1372,23 @@ static void gmmc_seed_distances_f(const float *x, int n, int d, const double *of
                                   double *lanes)
 { (void)x; (void)n; (void)d; (void)offset; (void)centers; (void)t; (void)work; (void)out; (void)ld;
   (void)closest; (void)weight; (void)lanes; }
+
+#define GMMC_PRUNED_ROWS 256
+#define GMMC_PRUNED_QUEUE (2 * (GMMC_PRUNED_ROWS + 16) + 2 * GMMC_PRUNED_ROWS / 32)
+#define GMMC_DEFINE_SEED_PRUNED_STUB(SUFFIX, T)                                \
+static void gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset, \
+                                      const T *centers, int t, T *work, T *out, int64_t ld, \
+                                      int out_moves, const T *closest, const T *weight, \
+                                      double *lanes, const int32_t *labels,    \
+                                      const double *min_limit, int32_t *queue) \
+{ (void)x; (void)n; (void)d; (void)offset; (void)centers; (void)t; (void)work; (void)out; \
+  (void)ld; (void)out_moves; (void)closest; (void)weight; (void)lanes; (void)labels; \
+  (void)min_limit; (void)queue; }                                              \
+static void gmmc_pruned_update_##SUFFIX(T *closest, int32_t *labels, const T *out, int64_t n, \
+                                        int32_t label, const double *min_limit) \
+{ (void)closest; (void)labels; (void)out; (void)n; (void)label; (void)min_limit; }
+GMMC_DEFINE_SEED_PRUNED_STUB(d, double)
+GMMC_DEFINE_SEED_PRUNED_STUB(f, float)
 
 static inline int gmmc_diag_micro_pays(int d, int k, int spherical, int single)
 { (void)d; (void)k; (void)spherical; (void)single; return 0; }

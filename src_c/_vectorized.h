@@ -1207,6 +1207,20 @@ GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest,                         \
         closest[i] = values[i] < closest[i] ? values[i] : closest[i];          \
 }
 
+/* closest_i := values_i and labels_i := label where values_i < closest_i:
+ * k-means++'s update where its pruning needs to know each row's centre. */
+#define GMMC_DEFINE_MIN_INTO_LABELLED(NAME, T)                                 \
+GMMC_CLONES static void NAME(T *GMMC_RESTRICT closest, int32_t *GMMC_RESTRICT labels, \
+                             const T *GMMC_RESTRICT values, int64_t n,         \
+                             int32_t label)                                    \
+{                                                                              \
+    for (int64_t i = 0; i < n; i++) {                                          \
+        const int nearer = values[i] < closest[i];                             \
+        closest[i] = nearer ? values[i] : closest[i];                          \
+        labels[i] = nearer ? label : labels[i];                                \
+    }                                                                          \
+}
+
 /* Lloyd's assignment for the n rows of a chunk, from g (k, ld) = -2 C x'^T
  * (the chunk's GEMM, one row per centre, so that the search for each row's
  * closest centre runs across rows, 64 at a time): the distance to centre j is
@@ -1504,6 +1518,8 @@ GMMC_DEFINE_SPAN_SUMS(gmmc_span_sums_d, double)
 GMMC_DEFINE_SPAN_SUMS(gmmc_span_sums_f, float)
 GMMC_DEFINE_MIN_INTO(gmmc_min_into_d, double)
 GMMC_DEFINE_MIN_INTO(gmmc_min_into_f, float)
+GMMC_DEFINE_MIN_INTO_LABELLED(gmmc_min_into_labelled_d, double)
+GMMC_DEFINE_MIN_INTO_LABELLED(gmmc_min_into_labelled_f, float)
 GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_d, double, int64_t)
 GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_f, float, int32_t)
 GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_d, double)

@@ -609,3 +609,56 @@ def test_moment_kernels_give_the_same_bits_on_any_number_of_threads(dtype, squar
     out = np.zeros(5)
     gmmc._em.column_sums(X, weight, center, True, out)
     np.testing.assert_allclose(np.frombuffer(results[0][0]), out, rtol=1e-12)
+
+
+def _separated_blobs(n, d, k, seed, integer=False):
+    """k tight clusters far apart (the k-means++ passes get pruned), and a
+    tenth of the rows between them (where a looser bound would go wrong); or
+    the same rounded to integers: many exactly equal distances."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=10.0, size=(k, d))
+    X = centers[rng.integers(k, size=n)] + rng.normal(size=(n, d))
+    between = rng.random(n) < 0.1
+    pairs = rng.integers(k, size=(between.sum(), 2))
+    share = rng.random((between.sum(), 1))
+    X[between] = share * centers[pairs[:, 0]] + (1 - share) * centers[pairs[:, 1]]
+    return np.round(X) if integer else X
+
+
+@pytest.mark.parametrize("dtype, d", [(np.float64, 16), (np.float64, 33), (np.float64, 40),
+                                      (np.float32, 32), (np.float32, 47)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("kept", [False, True])
+@pytest.mark.parametrize("integer", [False, True])
+def test_kmeans_plusplus_pruned_passes_give_the_same_bits(dtype, d, weighted, kept, integer):
+    """Where the triangle inequality proves a candidate no nearer than a row's
+    closest centre, its distance to the row is not computed: the seeds, the
+    closest distances, the potential and the generator are those of the
+    passes that compute every distance, bit for bit (integer data: distances
+    tie exactly); and the pruning did run."""
+    X = _separated_blobs(5000, d, 24, seed=d, integer=integer).astype(dtype)
+    weight = (np.random.default_rng(1).uniform(0.2, 3.0, size=len(X)).astype(dtype)
+              if weighted else None)
+    offset = X.mean(axis=0, dtype=np.float64)
+    k, t = 24, 5
+    blocks = np.array([0, 1700, 1700, 3333, 5000], dtype=np.int64)  # one empty
+    results, pruned = [], np.zeros(k, dtype=np.int8)
+    for prune in (True, False):
+        random_state = np.random.RandomState(4)
+        closest = np.full(len(X), np.inf, dtype=dtype)
+        indices = np.zeros(k, dtype=np.intp)
+        indices[0] = 17
+        first = np.ascontiguousarray(X[17:18] - offset, dtype=dtype)
+        potential = gmmc._kmeans.update_closest(X, weight, offset, first, closest)
+        c, potential = gmmc._kmeans.kmeans_plusplus_loop(
+            X, weight, offset, closest, potential, random_state, t, indices,
+            np.empty((t, len(X)), dtype=dtype) if kept else None, blocks, 2,
+            prune=prune, pruned_passes=pruned)
+        assert c == k
+        results.append((indices.tolist(), potential, closest.tobytes(),
+                        random_state.random_sample()))
+        if prune and gmmc._kmeans.AVX512:
+            assert pruned[1:].sum() >= 5, pruned  # the later passes were pruned
+        else:
+            assert not pruned.any()
+    assert results[0] == results[1]
