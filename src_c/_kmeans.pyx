@@ -77,16 +77,18 @@ cdef extern from "_microkernels.h":
                             const double* centers, int t, double* work, double* out,
                             int64_t ld, int out_moves, const double* closest,
                             const double* weight, double* lanes, const int32_t* labels,
-                            const double* min_limit, int32_t* queue) noexcept nogil
+                            const double* min_limit, int kt, int32_t* queue) noexcept nogil
     void gmmc_seed_pruned_f(const float* x, int64_t n, int d, const double* offset,
                             const float* centers, int t, float* work, float* out,
                             int64_t ld, int out_moves, const float* closest,
                             const float* weight, double* lanes, const int32_t* labels,
-                            const double* min_limit, int32_t* queue) noexcept nogil
+                            const double* min_limit, int kt, int32_t* queue) noexcept nogil
     void gmmc_pruned_update_d(double* closest, int32_t* labels, const double* out,
-                              int64_t n, int32_t label, const double* min_limit) noexcept nogil
+                              int64_t n, int32_t label, const double* min_limit,
+                              int kt) noexcept nogil
     void gmmc_pruned_update_f(float* closest, int32_t* labels, const float* out,
-                              int64_t n, int32_t label, const double* min_limit) noexcept nogil
+                              int64_t n, int32_t label, const double* min_limit,
+                              int kt) noexcept nogil
     int GMMC_LLOYD_MIN_K, GMMC_LLOYD_MIN_K_F, GMMC_LLOYD_MAX_K
     ctypedef struct GmmcLloydBounds:
         const double* move
@@ -433,7 +435,8 @@ cdef struct Pruning:
     # closest centre and, per centre, the distance to it within which no
     # candidate can be nearer (kmeans_plusplus_loop).
     const int32_t* labels      # (N,) of the rows passed
-    const double* min_limit    # (centres so far,)
+    const double* min_limit    # (kt,), padded to a multiple of 16
+    int kt                     # centres so far
     int32_t* queue             # work space: _Work's queues
 
 
@@ -459,13 +462,13 @@ cdef void _candidate_potentials(const floating* X, Py_ssize_t n_samples, int d,
                                dist if kept == NULL else kept,
                                CHUNK if kept == NULL else kept_ld, kept != NULL, closest,
                                weight, lanes, pruning.labels, pruning.min_limit,
-                               pruning.queue)
+                               pruning.kt, pruning.queue)
         else:
             gmmc_seed_pruned_f(X, n_samples, d, offset, candidates, t, centred,
                                dist if kept == NULL else kept,
                                CHUNK if kept == NULL else kept_ld, kept != NULL, closest,
                                weight, lanes, pruning.labels, pruning.min_limit,
-                               pruning.queue)
+                               pruning.kt, pruning.queue)
         return
     for chunk in range((n_samples + CHUNK - 1) // CHUNK):
         start = chunk * CHUNK
@@ -1033,7 +1036,7 @@ cdef struct SeedJob:
     int best                   # the candidate chosen
     int32_t* labels            # (N,) each row's closest centre, or NULL: no pruning
     const double* min_limit    # Pruning's, or NULL: this centre's pass is not pruned
-    int32_t centre             # the centre being chosen (its label)
+    int32_t centre             # the centre being chosen: its label, and how many are
     char* queue                # (n_tasks,) work spaces of queue_bytes
     size_t queue_bytes
     const int64_t* blocks
@@ -1059,7 +1062,7 @@ cdef void _seed_task(SeedJob* job, int task, const floating* X,
     if stop == first:
         return
     if job.potentials:
-        pruning.labels, pruning.min_limit = labels, job.min_limit
+        pruning.labels, pruning.min_limit, pruning.kt = labels, job.min_limit, job.centre
         pruning.queue = <int32_t*>(job.queue + task * job.queue_bytes)
         _candidate_potentials(X + first * job.d, stop - first, job.d,
                               NULL if weight == NULL else weight + first, job.offset,
@@ -1070,10 +1073,10 @@ cdef void _seed_task(SeedJob* job, int task, const floating* X,
     elif kept != NULL and job.min_limit != NULL:
         if floating is double:
             gmmc_pruned_update_d(closest, labels, kept + job.best * job.kept_ld + first,
-                                 stop - first, job.centre, job.min_limit)
+                                 stop - first, job.centre, job.min_limit, job.centre)
         else:
             gmmc_pruned_update_f(closest, labels, kept + job.best * job.kept_ld + first,
-                                 stop - first, job.centre, job.min_limit)
+                                 stop - first, job.centre, job.min_limit, job.centre)
     elif kept != NULL:
         _min_into(closest, kept + job.best * job.kept_ld + first, stop - first, labels,
                   job.centre)
@@ -1183,7 +1186,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
     if pruned:
         labels = np.zeros(n_samples, dtype=np.int32)
         chosen = np.empty((k, d), dtype=dtype)
-        min_limit = np.empty(k)
+        min_limit = np.full((k + 15) // 16 * 16, -1.0)  # gmmc_lookup8's padding
         for m in range(d):
             chosen[0, m] = <floating>(<double>X[indices[0], m] - offset[m])
     job.X, job.weight, job.offset, job.d, job.t = &X[0, 0], weight, &offset[0], d, t
@@ -1239,7 +1242,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                                  <= PRUNE_SHARE else NULL)
             if pruned_passes is not None:
                 pruned_passes[c] = job.min_limit != NULL
-            job.potentials = True
+            job.potentials, job.centre = True, c
             team_run(n_threads, n_tasks, _seed_task_d if floating is double
                      else _seed_task_f, &job)
             for j in range(t):
@@ -1252,7 +1255,7 @@ def kmeans_plusplus_loop(const floating[:, ::1] X, sample_weight,
                     best = j
             indices[c] = candidates[best]
             potential = potentials[best]
-            job.best, job.potentials, job.centre = best, False, c
+            job.best, job.potentials = best, False
             team_run(n_threads, n_tasks, _seed_task_d if floating is double
                      else _seed_task_f, &job)
             if pruned:

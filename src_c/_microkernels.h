@@ -447,11 +447,30 @@ gmmc_copy8_f(float *dst, const float *src, __mmask8 m)
     _mm512_mask_storeu_ps(dst, (__mmask16)m, _mm512_maskz_loadu_ps((__mmask16)m, src));
 }
 
+/* table[index_r] for 8 indices below kt, table padded to a multiple of 16
+ * entries: by permutes of 16 entries at a time up to 64 (a gather waits ~10x
+ * longer on CPUs with Intel's gather-data-sampling mitigation). */
+static inline __attribute__((target("avx512f"), always_inline)) __m512d
+gmmc_lookup8(const double *table, int kt, __m256i index, __mmask8 rows)
+{
+    if (kt > 64)
+        return _mm512_mask_i32gather_pd(_mm512_setzero_pd(), rows, index, table, 8);
+    const __m512i wide = _mm512_cvtepi32_epi64(index);
+    __m512d out = _mm512_setzero_pd();
+    for (int s = 0; s < kt; s += 16) {
+        const __m512i local = _mm512_sub_epi64(wide, _mm512_set1_epi64(s));
+        const __mmask8 in = _mm512_cmplt_epu64_mask(local, _mm512_set1_epi64(16));
+        out = _mm512_mask_mov_pd(out, in, _mm512_permutex2var_pd(
+            _mm512_loadu_pd(table + s), local, _mm512_loadu_pd(table + s + 8)));
+    }
+    return out;
+}
+
 /* A chunk's needed rows (n <= GMMC_PRUNED_ROWS): their indices to ``list``
  * (returns how many), and a bit per row to ``masks`` (8 per byte). */
 static inline __attribute__((target("avx512f"), always_inline)) int
 gmmc_pruned_rows(int n, const double *near_d, const float *near_f, const int32_t *labels,
-                 const double *min_limit, int32_t *list, uint8_t *masks)
+                 const double *min_limit, int kt, int32_t *list, uint8_t *masks)
 {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0);
     int count = 0;
@@ -462,8 +481,7 @@ gmmc_pruned_rows(int n, const double *near_d, const float *near_f, const int32_t
                   _mm512_maskz_loadu_ps((__mmask16)rows, near_f + i0)));
         const __m256i label = _mm512_castsi512_si256(
             _mm512_maskz_loadu_epi32((__mmask16)rows, labels + i0));
-        const __m512d limit = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), rows, label,
-                                                       min_limit, 8);
+        const __m512d limit = gmmc_lookup8(min_limit, kt, label, rows);
         /* not (closest <= limit): NaN never prunes */
         const __mmask8 need = _mm512_mask_cmp_pd_mask(rows, near, limit, _CMP_NLE_UQ);
         _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(
@@ -480,7 +498,7 @@ gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
                           const T *centers, int t, T *work, T *out, int64_t ld, \
                           int out_moves, const T *closest, const T *weight,    \
                           double *lanes, const int32_t *labels,                \
-                          const double *min_limit, int32_t *queue)             \
+                          const double *min_limit, int kt, int32_t *queue)     \
 {                                                                              \
     const int R = GMMC_PRUNED_ROWS, dp = (d + W - 1) / W * W;                  \
     const int lines = (int)(((int64_t)d * sizeof(T) + 63) / 64);              \
@@ -490,7 +508,7 @@ gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
     if (n <= 0)                                                                \
         return;                                                                \
     int count = gmmc_pruned_rows(n < R ? (int)n : R, NEAR_D(closest), NEAR_F(closest), \
-                                 labels, min_limit, list[0], masks[0]);        \
+                                 labels, min_limit, kt, list[0], masks[0]);    \
     for (int64_t start = 0; start < n; start += R) {                           \
         const int64_t next = start + R;                                        \
         const int nk = n - start < R ? (int)(n - start) : R;                   \
@@ -499,7 +517,7 @@ gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
         const int32_t *rows = list[p], *rows_next = list[p ^ 1];               \
         const int count_next = nn == 0 ? 0 : gmmc_pruned_rows(                 \
             nn, NEAR_D(closest + next), NEAR_F(closest + next), labels + next, \
-            min_limit, list[p ^ 1], masks[p ^ 1]);                             \
+            min_limit, kt, list[p ^ 1], masks[p ^ 1]);                         \
         const T *xk = x + start * d, *xn = x + next * d;                       \
         T *o = out + (out_moves ? start : 0);                                  \
         for (int q0 = 0; q0 < count; q0 += 8) {                                \
@@ -560,15 +578,14 @@ gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
  * out_i were not written. */                                                  \
 __attribute__((target("avx512f"))) static void                                 \
 gmmc_pruned_update_##SUFFIX(T *closest, int32_t *labels, const T *out, int64_t n, \
-                            int32_t label, const double *min_limit)            \
+                            int32_t label, const double *min_limit, int kt)    \
 {                                                                              \
     for (int64_t i0 = 0; i0 < n; i0 += 8) {                                    \
         const __mmask8 rows = (__mmask8)((1u << (n - i0 < 8 ? n - i0 : 8)) - 1); \
         const __m512d near = gmmc_widen8_##SUFFIX(closest + i0, rows);         \
         const __m256i lab = _mm512_castsi512_si256(                            \
             _mm512_maskz_loadu_epi32((__mmask16)rows, labels + i0));           \
-        const __m512d limit = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), rows, lab, \
-                                                       min_limit, 8);          \
+        const __m512d limit = gmmc_lookup8(min_limit, kt, lab, rows);          \
         const __mmask8 scored = _mm512_mask_cmp_pd_mask(rows, near, limit, _CMP_NLE_UQ); \
         const __mmask8 nearer = _mm512_mask_cmp_pd_mask(                       \
             scored, gmmc_widen8_##SUFFIX(out + i0, scored), near, _CMP_LT_OQ); \
@@ -1380,13 +1397,13 @@ static void gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double
                                       const T *centers, int t, T *work, T *out, int64_t ld, \
                                       int out_moves, const T *closest, const T *weight, \
                                       double *lanes, const int32_t *labels,    \
-                                      const double *min_limit, int32_t *queue) \
+                                      const double *min_limit, int kt, int32_t *queue) \
 { (void)x; (void)n; (void)d; (void)offset; (void)centers; (void)t; (void)work; (void)out; \
   (void)ld; (void)out_moves; (void)closest; (void)weight; (void)lanes; (void)labels; \
-  (void)min_limit; (void)queue; }                                              \
+  (void)min_limit; (void)kt; (void)queue; }                                    \
 static void gmmc_pruned_update_##SUFFIX(T *closest, int32_t *labels, const T *out, int64_t n, \
-                                        int32_t label, const double *min_limit) \
-{ (void)closest; (void)labels; (void)out; (void)n; (void)label; (void)min_limit; }
+                                        int32_t label, const double *min_limit, int kt) \
+{ (void)closest; (void)labels; (void)out; (void)n; (void)label; (void)min_limit; (void)kt; }
 GMMC_DEFINE_SEED_PRUNED_STUB(d, double)
 GMMC_DEFINE_SEED_PRUNED_STUB(f, float)
 

@@ -625,22 +625,25 @@ def _separated_blobs(n, d, k, seed, integer=False):
     return np.round(X) if integer else X
 
 
-@pytest.mark.parametrize("dtype, d", [(np.float64, 16), (np.float64, 33), (np.float64, 40),
-                                      (np.float32, 32), (np.float32, 47)])
+@pytest.mark.parametrize("dtype, d, k", [
+    (np.float64, 16, 24), (np.float64, 33, 24), (np.float64, 40, 24), (np.float32, 32, 24),
+    (np.float32, 47, 24), (np.float64, 33, 70), (np.float32, 32, 70)])  # 70: past 64
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("kept", [False, True])
 @pytest.mark.parametrize("integer", [False, True])
-def test_kmeans_plusplus_pruned_passes_give_the_same_bits(dtype, d, weighted, kept, integer):
+def test_kmeans_plusplus_pruned_passes_give_the_same_bits(dtype, d, k, weighted, kept,
+                                                          integer):
     """Where the triangle inequality proves a candidate no nearer than a row's
     closest centre, its distance to the row is not computed: the seeds, the
     closest distances, the potential and the generator are those of the
     passes that compute every distance, bit for bit (integer data: distances
-    tie exactly); and the pruning did run."""
-    X = _separated_blobs(5000, d, 24, seed=d, integer=integer).astype(dtype)
+    tie exactly); and the pruning did run. K = 70: the centres' limits are
+    looked up by a gather rather than permutes of 16."""
+    X = _separated_blobs(5000, d, k, seed=d, integer=integer).astype(dtype)
     weight = (np.random.default_rng(1).uniform(0.2, 3.0, size=len(X)).astype(dtype)
               if weighted else None)
     offset = X.mean(axis=0, dtype=np.float64)
-    k, t = 24, 5
+    t = 5
     blocks = np.array([0, 1700, 1700, 3333, 5000], dtype=np.int64)  # one empty
     results, pruned = [], np.zeros(k, dtype=np.int8)
     for prune in (True, False):
