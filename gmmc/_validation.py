@@ -47,7 +47,7 @@ def check_dtype(dtype, name="X"):
 
 
 def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
-                estimator=None, allow_nan=False, magnitude_terms=None):
+                estimator=None, allow_nan=False, magnitude_terms=None, n_threads=1):
     """Return X as a finite, C-contiguous float32/float64 2-D array.
 
     float32 stays float32, every other real dtype (integers, booleans, float16,
@@ -58,7 +58,7 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
     objects), ValueError for a bad value or shape. ``estimator`` (a class
     name) is quoted in the messages, as scikit-learn does. ``magnitude_terms``
     (an int, or "samples" for X's number of rows): also ``check_magnitude``,
-    from the same pass over the values.
+    from the same pass over the values, on up to ``n_threads`` threads.
     """
     by = f" by {estimator}" if estimator else ""
     if _is_sparse(X):
@@ -102,19 +102,20 @@ def check_array(X, name="X", dtype=None, min_samples=1, n_features=None,
                          f"{estimator or 'the model'} is expecting {n_features} features "
                          "as input.")
     array = np.ascontiguousarray(array, dtype=dtype)
-    bounds = check_finite(array, name, allow_nan)
+    bounds = check_finite(array, name, allow_nan, n_threads)
     if magnitude_terms is not None:
         _check_magnitude_bounds(array, name, *bounds, array.shape[0]
                                 if magnitude_terms == "samples" else magnitude_terms)
     return array
 
 
-def value_range(array):
+def value_range(array, n_threads=1):
     """(least, greatest, nonfinite) of a float array's values: the bounds skip
     NaN; nonfinite says whether any value is NaN or infinite. One pass in the
-    kernel for contiguous float32/float64 arrays, NumPy otherwise."""
+    kernel (on up to ``n_threads`` threads) for contiguous float32/float64
+    arrays, NumPy otherwise."""
     if array.dtype in (np.float32, np.float64) and array.flags.c_contiguous:
-        return _em.value_range(array.reshape(-1))
+        return _em.value_range(array.reshape(-1), n_threads)
     if not array.size:
         return np.inf, -np.inf, False
     least, greatest = np.fmin.reduce(array, axis=None), np.fmax.reduce(array, axis=None)
@@ -122,10 +123,10 @@ def value_range(array):
     return float(least), float(greatest), nonfinite
 
 
-def check_finite(array, name, allow_nan=False):
+def check_finite(array, name, allow_nan=False, n_threads=1):
     """Raise ValueError on NaN (unless ``allow_nan``) or infinity; returns the
     least and the greatest value that is not NaN."""
-    least, greatest, nonfinite = value_range(array)
+    least, greatest, nonfinite = value_range(array, n_threads)
     if allow_nan:  # missing values (nan_policy='marginalize'): only NaN
         # (the bounds of no values, or of NaN alone, are inf and -inf)
         if least == -np.inf or greatest == np.inf:

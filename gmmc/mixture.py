@@ -18,6 +18,15 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 NAN_POLICIES = ("raise", "marginalize")
 
 
+def _threads_before_checks(n_threads):
+    """Threads for checking X, which comes before the parameters' checks: one
+    where ``n_threads`` is invalid (their check reports it, as scikit-learn's)."""
+    try:
+        return effective_n_threads(n_threads)
+    except (TypeError, ValueError):
+        return 1
+
+
 class _BaseMixture(DensityMixin, BaseEstimator):
     """What GaussianMixture and BayesianGaussianMixture share: the bases of
     scikit-learn's mixtures (``DensityMixin`` and ``BaseEstimator``: the
@@ -179,7 +188,8 @@ class _BaseMixture(DensityMixin, BaseEstimator):
             return self._fit_streamed(X, sample_weight)
         names = feature_names(X)
         X = check_array(X, min_samples=2, estimator=type(self).__name__,
-                        allow_nan=self._allows_nan(), magnitude_terms="samples")
+                        allow_nan=self._allows_nan(), magnitude_terms="samples",
+                        n_threads=_threads_before_checks(self.n_threads))
         n_samples, n_features = X.shape
         checked = self._check_parameters(n_features)
         if n_samples < self.n_components:
@@ -349,7 +359,8 @@ class _BaseMixture(DensityMixin, BaseEstimator):
         elif names is not None and not np.array_equal(names, fitted):
             raise ValueError(_feature_names_mismatch(names, fitted))
         return check_array(X, n_features=self.means_.shape[1], estimator=cls,
-                           allow_nan=self._allows_nan(), magnitude_terms=1)
+                           allow_nan=self._allows_nan(), magnitude_terms=1,
+                           n_threads=_threads_before_checks(self.n_threads))
 
     def _posterior(self, X, n_threads=None, responsibilities=True):
         n_threads = effective_n_threads(self.n_threads) if n_threads is None else n_threads

@@ -37,7 +37,7 @@ from gmmc import _team
 
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
-from libc.math cimport exp, fabs, log, sqrt
+from libc.math cimport INFINITY, exp, fabs, log, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
@@ -1689,20 +1689,65 @@ def em_loop(const floating[:, ::1] X, const floating[::1] sample_weight,
     return it, converged, lower_bound, status
 
 
-def value_range(const floating[::1] values):
+cdef struct RangeJob:
+    # value_range over equal parts of the values, a task per part
+    const void* values
+    int64_t n, part
+    double* bounds             # (n_tasks, 2)
+    int* nonfinite             # (n_tasks,)
+
+
+cdef void _range_part(RangeJob* job, int task, const floating* values) noexcept nogil:
+    cdef int64_t first = min(job.n, task * job.part)
+    cdef int64_t stop = min(job.n, first + job.part)
+    job.bounds[2 * task], job.bounds[2 * task + 1] = INFINITY, -INFINITY
+    job.nonfinite[task] = 0
+    if stop > first:
+        if floating is double:
+            job.nonfinite[task] = gmmc_value_range_d(values + first, stop - first,
+                                                     job.bounds + 2 * task)
+        else:
+            job.nonfinite[task] = gmmc_value_range_f(values + first, stop - first,
+                                                     job.bounds + 2 * task)
+
+
+cdef void _range_task_d(void* ctx, int task) noexcept nogil:
+    _range_part(<RangeJob*>ctx, task, <const double*>(<RangeJob*>ctx).values)
+
+
+cdef void _range_task_f(void* ctx, int task) noexcept nogil:
+    _range_part(<RangeJob*>ctx, task, <const float*>(<RangeJob*>ctx).values)
+
+
+# values per thread below which value_range runs on one: waking the team
+# costs about what a thread scans of L2-resident values in that time
+RANGE_VALUES_PER_THREAD = 1 << 18
+
+
+def value_range(const floating[::1] values, int n_threads=1):
     """(least, greatest, nonfinite) of the values: the bounds over those that
     are not NaN (inf and -inf when there are none), and whether any is NaN or
-    infinite; one pass, for input validation."""
-    cdef double bounds[2]
-    cdef int nonfinite = 0
-    bounds[0], bounds[1] = np.inf, -np.inf
-    if values.shape[0]:
-        with nogil:
-            if floating is double:
-                nonfinite = gmmc_value_range_d(&values[0], values.shape[0], bounds)
-            else:
-                nonfinite = gmmc_value_range_f(&values[0], values.shape[0], bounds)
-    return bounds[0], bounds[1], bool(nonfinite)
+    infinite; one pass, for input validation, in equal parts on up to
+    ``n_threads`` of the team's threads (the same result: bounds and flags
+    combine exactly)."""
+    cdef int64_t n = values.shape[0]
+    cdef int n_tasks = <int>max(1, min(n_threads, n // RANGE_VALUES_PER_THREAD))
+    cdef double[::1] bounds = np.empty(2 * n_tasks)
+    cdef int[::1] nonfinite = np.zeros(n_tasks, dtype=np.intc)
+    cdef RangeJob job
+    cdef int task
+    cdef double least = INFINITY, greatest = -INFINITY
+    if n == 0:
+        return least, greatest, False
+    job.values, job.n = &values[0], n
+    job.part = (n + n_tasks - 1) // n_tasks
+    job.bounds, job.nonfinite = &bounds[0], &nonfinite[0]
+    with nogil:
+        team_run(n_tasks, n_tasks, _range_task_d if floating is double else _range_task_f,
+                 &job)
+    for task in range(n_tasks):
+        least, greatest = min(least, bounds[2 * task]), max(greatest, bounds[2 * task + 1])
+    return least, greatest, any(nonfinite)
 
 
 cdef enum:

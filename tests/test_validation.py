@@ -634,3 +634,24 @@ def test_fits_with_an_int_seed_equal_fits_with_a_fresh_randomstate():
         GaussianMixture(2, init_params=init, random_state=8).fit(X)
         b = GaussianMixture(3, init_params=init, random_state=np.random.RandomState(7)).fit(X)
         assert_array_equal(a.means_, b.means_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("where", ["none", "first", "middle", "last"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_value_range_on_several_threads_is_numpys(dtype, where, bad):
+    """The validation pass split over threads (parts of 2^18 values and more)
+    finds NumPy's least and greatest value (NaN skipped) and any NaN or
+    infinity, wherever they lie: in the first part, at a part's edge, in the
+    last part's tail."""
+    n = 3 * _em.RANGE_VALUES_PER_THREAD + 5
+    values = np.random.default_rng(3).normal(size=n).astype(dtype)
+    values[n // 3] = 40.0  # the greatest at the second part's first value
+    values[-1] = -50.0  # the least at the very end
+    if where != "none":
+        values[{"first": 7, "middle": n // 2, "last": n - 2}[where]] = bad
+    finite = values[np.isfinite(values)] if np.isnan(bad) else values[~np.isnan(values)]
+    for n_threads in (1, 2, 3, 4):
+        least, greatest, nonfinite = _em.value_range(values, n_threads)
+        assert (least, greatest) == (np.nanmin(finite), np.nanmax(finite))
+        assert nonfinite == (where != "none")
