@@ -168,17 +168,20 @@ def _worst_fitted(X, sample_weight, offset, centers, labels, count):
 
 
 def kmeans(X, sample_weight, n_clusters, random_state, n_threads, max_iter=300, tol=1e-4,
-           mean=None):
+           mean=None, variance=None):
     """Lloyd's k-means from k-means++ seeds; returns the labels (int32).
 
     Stops when no label changes or the centres move by less than ``tol`` times
     the mean feature variance (in squared distance), as scikit-learn's KMeans.
-    Works about the weighted mean of X (``mean``, computed when not given), so
-    a translated data set gets the same labels.
+    Works about the weighted mean of X (``mean``, computed when not given with
+    the features' weighted ``variance``), so a translated data set gets the
+    same labels.
     """
     weight = _typed_weights(sample_weight, X.dtype)
     # The variance of the weighted data, so that weight 2 acts as a repeated sample.
-    offset, variance = _stats.weighted_mean_variance(X, weight, n_threads, mean)
+    offset = mean
+    if mean is None or variance is None:
+        offset, variance = _stats.weighted_mean_variance(X, weight, n_threads, mean)
     seeds, _ = kmeans_plusplus(X, weight, n_clusters, random_state, n_threads, offset)
     centers = _centred(seeds, offset, X.dtype)
     tol = tol * np.mean(variance)
@@ -336,10 +339,13 @@ def initial_responsibilities(X, sample_weight, n_components, init_params, random
     """The ``Responsibilities`` to start EM from."""
     n_samples = X.shape[0]
     if init_params == "kmeans":
-        # k-means works about the weighted mean, the statistics take it as
-        # their reference point: one pass over X for both
-        mean = _stats.weighted_mean(X, _typed_weights(sample_weight, X.dtype), n_threads)
-        labels = kmeans(X, sample_weight, n_components, random_state, n_threads, mean=mean)
+        # k-means works about the weighted mean (its tolerance scales with the
+        # variance), the statistics take it as their reference point: one
+        # pass over X for all
+        mean, variance = _stats.weighted_mean_variance(
+            X, _typed_weights(sample_weight, X.dtype), n_threads)
+        labels = kmeans(X, sample_weight, n_components, random_state, n_threads, mean=mean,
+                        variance=variance)
         return HardAssignments(labels, n_components, mean)
     if init_params == "random":
         return UniformDraws(n_samples, n_components, random_state)

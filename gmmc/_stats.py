@@ -412,12 +412,45 @@ def weighted_mean(X, sample_weight, n_threads):
 
 
 def weighted_mean_variance(X, sample_weight, n_threads, mean=None):
-    """Weighted mean and variance of each feature (two passes, float64; one
-    when ``mean``, the weighted mean, is given)."""
+    """Weighted mean and variance of each feature, float64.
+
+    One pass: the sums (``weighted_mean``'s, the same bits) and the squares
+    about X's first row, then variance = squares / W - (mean - row)^2. That
+    difference loses about log10((mean - row)^2 / variance) digits: beyond 4
+    (the row far out in a tail), and when ``mean`` is given, the squares are
+    taken about the mean in a second pass.
+    """
+    total = weight_sum(sample_weight, X.shape[0])
     if mean is None:
-        mean = weighted_mean(X, sample_weight, n_threads)
+        shift = np.asarray(X[0], dtype=np.float64)
+        sums, squares = _weighted_column_moments(X, sample_weight, n_threads, shift)
+        mean = sums / total
+        shifted = (mean - shift) ** 2
+        variance = squares / total - shifted
+        if np.all(shifted <= 1e4 * variance):  # False for NaN
+            return mean, variance
     squares = _weighted_column_sums(X, sample_weight, n_threads, center=mean, square=True)
-    return mean, squares / weight_sum(sample_weight, X.shape[0])
+    return mean, squares / total
+
+
+def _weighted_column_moments(X, sample_weight, n_threads, shift):
+    """(sum_n w_n x_n, sum_n w_n (x_n - shift)^2), float64 (D,) each, in one
+    pass; the sums are ``_weighted_column_sums``' (the same blocks)."""
+    weight = None if sample_weight is None else sample_weight.astype(X.dtype, copy=False)
+    if loops_in_kernels(X.shape[0], n_threads):
+        sums, squares = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        _em.column_moments(X, weight, shift, sums, squares,
+                           *kernel_blocks(X.shape[0], n_threads))
+        return sums, squares
+
+    def block(start, stop):
+        sums, squares = np.zeros(X.shape[1]), np.zeros(X.shape[1])
+        _em.column_moments(X[start:stop], None if weight is None else weight[start:stop],
+                           shift, sums, squares)
+        return sums, squares
+
+    parts = map_row_blocks(block, X.shape[0], n_threads)
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
 
 def statistics_from_responsibilities(X, sample_weight, responsibilities, covariance_type,

@@ -489,6 +489,12 @@ cdef extern from "_vectorized.h":
                             const double* center, int square, double* out) noexcept nogil
     void gmmc_column_sums_f(const float* x, int64_t n, int d, const float* weight,
                             const double* center, int square, double* out) noexcept nogil
+    void gmmc_column_moments_d(const double* x, int64_t n, int d, const double* weight,
+                               const double* shift, double* sums,
+                               double* squares) noexcept nogil
+    void gmmc_column_moments_f(const float* x, int64_t n, int d, const float* weight,
+                               const double* shift, double* sums,
+                               double* squares) noexcept nogil
     void gmmc_center_rows_by_d(const double* x, int64_t n, int d, const double* shift,
                                double* out) noexcept nogil
     void gmmc_center_rows_by_f(const float* x, int64_t n, int d, const double* shift,
@@ -1753,15 +1759,16 @@ def value_range(const floating[::1] values, int n_threads=1):
 cdef enum:
     COLUMN_SUMS = 0
     LABEL_MOMENTS = 1
+    COLUMN_MOMENTS = 2
 
 
 cdef struct MomentsJob:
-    # column_sums or _label_moments over row blocks, a task per block, each
+    # column_sums, column_moments or _label_moments over row blocks, a task per block, each
     # into its own zeroed row of ``part`` (out0 | out1 | out2 of the call).
     int kind, d, k
     const void* X              # (N, D), X's type
     const void* weight         # (N,) or NULL
-    const double* center       # column sums: (D,) or NULL
+    const double* center       # column sums: (D,) or NULL; column moments: the shift
     bint square
     const int* labels          # label moments
     const double* shift
@@ -1786,6 +1793,13 @@ cdef void _moments_task(MomentsJob* job, int task, const floating* X,
             gmmc_column_sums_d(X, stop - first, job.d, weight, job.center, job.square, part)
         else:
             gmmc_column_sums_f(X, stop - first, job.d, weight, job.center, job.square, part)
+    elif job.kind == COLUMN_MOMENTS:
+        if floating is double:
+            gmmc_column_moments_d(X, stop - first, job.d, weight, job.center, part,
+                                  part + job.n0)
+        else:
+            gmmc_column_moments_f(X, stop - first, job.d, weight, job.center, part,
+                                  part + job.n0)
     else:
         _label_moments(X, stop - first, job.d, weight, job.labels + first, job.shift,
                        job.squares, part, part + job.n0,
@@ -1812,6 +1826,8 @@ cdef int _run_moments(MomentsJob* job, const floating* X, const floating[::1] sa
     cdef int n_tasks = bounds.shape[0] - 1, t, task
     if job.kind == COLUMN_SUMS:
         job.n0, job.n1, job.n2 = d, 0, 0
+    elif job.kind == COLUMN_MOMENTS:
+        job.n0, job.n1, job.n2 = d, d, 0
     else:
         job.n0, job.n1 = k, <int64_t>k * d
         job.n2 = 0 if out2 == NULL else (<int64_t>k * d if job.squares == 1 else k)
@@ -1873,6 +1889,34 @@ def column_sums(const floating[:, ::1] X, const floating[::1] sample_weight,
     job.center = NULL if center is None else &center[0]
     _run_moments(&job, &X[0, 0], sample_weight, n, d, 0, blocks, n_threads,
                  &out[0], NULL, NULL)
+
+
+def column_moments(const floating[:, ::1] X, const floating[::1] sample_weight,
+                   const double[::1] shift, double[::1] sums, double[::1] squares,
+                   blocks=None, int n_threads=1):
+    """sums[a] += sum_n w_n x_na (the bits of ``column_sums`` without a center)
+    and squares[a] += sum_n w_n (x_na - shift_a)^2, in one pass; blocks as
+    ``column_sums``.
+
+    Parameters
+    ----------
+    X, sample_weight : as ``column_sums``.  IN
+    shift : (D,) float64.  IN
+    sums, squares : (D,) float64.  IN/OUT
+    blocks, n_threads : as ``column_sums``.  IN
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef int d = X.shape[1]
+    if sums.shape[0] != d or squares.shape[0] != d or shift.shape[0] != d:
+        raise ValueError(f"shift, sums and squares must have {d} entries")
+    if sample_weight is not None:
+        _check_rows("sample_weight", sample_weight.shape[0], n)
+    if n == 0 or d == 0:
+        return
+    cdef MomentsJob job
+    job.kind, job.center = COLUMN_MOMENTS, &shift[0]
+    _run_moments(&job, &X[0, 0], sample_weight, n, d, 0, blocks, n_threads,
+                 &sums[0], &squares[0], NULL)
 
 
 def label_sums(const floating[:, ::1] X, const floating[::1] sample_weight,

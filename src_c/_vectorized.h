@@ -1340,6 +1340,25 @@ GMMC_CLONES static void NAME(const T *GMMC_RESTRICT x, int64_t n, int d,       \
     }                                                                          \
 }
 
+/* sums[a] += sum_i w_i x_ia and squares[a] += sum_i w_i (x_ia - shift_a)^2
+ * in one pass over memory: the data's mean, and its variance by the shifted
+ * formula (gmmc._stats.weighted_mean_variance). Both are gmmc_column_sums_*
+ * (so the sums are its bits), on chunks of rows small enough that the second
+ * reads them from cache. */
+#define GMMC_DEFINE_COLUMN_MOMENTS(NAME, T, SUMS)                              \
+static void NAME(const T *x, int64_t n, int d, const T *weight,                \
+                 const double *shift, double *sums, double *squares)           \
+{                                                                              \
+    const int64_t bytes = (int64_t)d * (int64_t)sizeof(T);                     \
+    const int64_t rows = bytes >= 2048 ? 8 : 16384 / bytes;                    \
+    for (int64_t i0 = 0; i0 < n; i0 += rows) {                                 \
+        const int64_t m = n - i0 < rows ? n - i0 : rows;                       \
+        const T *w = weight == NULL ? NULL : weight + i0;                      \
+        SUMS(x + i0 * d, m, d, w, NULL, 0, sums);                              \
+        SUMS(x + i0 * d, m, d, w, shift, 1, squares);                          \
+    }                                                                          \
+}
+
 /* range[0], range[1] := the least and the greatest of the n values of x that
  * are not NaN (+inf and -inf when there are none); returns whether any value
  * is NaN or infinite (their products with 0 are NaN). One pass for input
@@ -1524,6 +1543,8 @@ GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_d, double, int64_t)
 GMMC_DEFINE_LLOYD_ASSIGN(gmmc_lloyd_assign_f, float, int32_t)
 GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_d, double)
 GMMC_DEFINE_COLUMN_SUMS(gmmc_column_sums_f, float)
+GMMC_DEFINE_COLUMN_MOMENTS(gmmc_column_moments_d, double, gmmc_column_sums_d)
+GMMC_DEFINE_COLUMN_MOMENTS(gmmc_column_moments_f, float, gmmc_column_sums_f)
 GMMC_DEFINE_VALUE_RANGE(gmmc_value_range_d, double)
 GMMC_DEFINE_VALUE_RANGE(gmmc_value_range_f, float)
 GMMC_DEFINE_LABEL_MOMENTS(gmmc_label_moments_d, double)

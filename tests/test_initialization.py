@@ -217,16 +217,55 @@ def test_kmeans_start_reads_the_data_mean_once(monkeypatch, covariance_type):
     X = rng.normal(size=(3000, 4)) * [1, 2, 3, 4] + 10
     w = rng.uniform(0.5, 2.0, size=len(X))
     passes = []
-    for name in ("column_sums", "label_sums"):
+    for name in ("column_sums", "column_moments", "label_sums"):
         original = getattr(gmmc._em, name)
         monkeypatch.setattr(gmmc._em, name, lambda *a, _f=original, _n=name, **k:
                             passes.append(_n) or _f(*a, **k))
     resp = _init.initial_responsibilities(X, w, 5, "kmeans", np.random.RandomState(0), 1)
     stats = resp.statistics(X, w, covariance_type, 1)
-    # the mean, the variance (k-means' tolerance), and full's clusters' means
-    expected = ["column_sums", "column_sums"] + (["label_sums"] if covariance_type == "full"
-                                                 else [])
+    # the mean with the variance (k-means' tolerance), and full's clusters' means
+    expected = ["column_moments"] + (["label_sums"] if covariance_type == "full" else [])
     assert passes == expected
     alone = gmmc._stats.label_statistics(X, w, resp.labels, 5, covariance_type, 1)
     for name in ["shift", "resp_sum", "sum_x", "sum_xx", "total_x"]:
         assert_array_equal(getattr(stats, name), getattr(alone, name), err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("first_row", ["typical", "far"])
+def test_weighted_mean_variance_in_one_pass(monkeypatch, dtype, n_threads, first_row):
+    """The mean and the features' variances from one pass (squares about the
+    first row): the mean is weighted_mean's, bit for bit, the variances
+    NumPy's to 1e-10 on data far from the origin; with the first row far out
+    in a tail (the shifted formula would lose 8 digits) a second pass about
+    the mean keeps them so. A constant feature's variance is ~0, not negative
+    (the shifted formula's rounding would leave it below 0: a second pass)."""
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(40000, 6)) * [1, 2, 3, 4, 5, 6] + 1e4).astype(dtype)
+    X[:, 5] = dtype(7.25)
+    if first_row == "far":
+        X[0, :5] += dtype(1e4)
+    w = rng.uniform(0.5, 2.0, size=len(X)).astype(dtype)
+    passes = []
+    for name in ("column_sums", "column_moments"):
+        original = getattr(gmmc._em, name)
+        monkeypatch.setattr(gmmc._em, name, lambda *a, _f=original, _n=name, **k:
+                            passes.append(_n) or _f(*a, **k))
+    mean, variance = gmmc._stats.weighted_mean_variance(X, w, n_threads)
+    assert passes[0] == "column_moments"
+    del passes[:]
+    assert_array_equal(mean, gmmc._stats.weighted_mean(X, w, n_threads))
+    X64, w64 = X.astype(np.float64), w.astype(np.float64)
+    reference = np.average((X64 - np.average(X64, axis=0, weights=w64)) ** 2, axis=0,
+                           weights=w64)
+    assert_allclose(variance[:5], reference[:5], rtol=1e-10)
+    assert 0 <= variance[5] < 1e-20
+
+    # without a constant feature, the shifted formula alone where it is accurate
+    del passes[:]
+    mean, variance = gmmc._stats.weighted_mean_variance(np.ascontiguousarray(X[:, :5]), w,
+                                                        n_threads)
+    assert passes == (["column_moments"] if first_row == "typical"
+                      else ["column_moments", "column_sums"])
+    assert_allclose(variance, reference[:5], rtol=1e-10)
