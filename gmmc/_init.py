@@ -111,6 +111,9 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, n_threads, offse
 def _update_closest(X, weight, offset, center, closest, n_threads):
     """closest := min(closest, distance to ``center``); returns the new potential."""
     center = _centred(center, offset, X.dtype)
+    if loops_in_kernels(X.shape[0], n_threads):
+        return _kmeans.update_closest(X, weight, offset, center, closest,
+                                      *kernel_blocks(X.shape[0], n_threads))
     parts = map_row_blocks(
         lambda a, b: _kmeans.update_closest(
             X[a:b], None if weight is None else weight[a:b], offset, center, closest[a:b]),

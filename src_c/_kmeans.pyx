@@ -327,8 +327,65 @@ def squared_distances(const floating[:, ::1] X, const double[::1] offset,
                              <floating*>work.centred, &out[start, 0])
 
 
+cdef struct ClosestJob:
+    # update_closest over row blocks, a task per block, each block's
+    # potential apart (parts[task])
+    const void* X              # (N, D), X's type
+    const void* weight         # (N,) or NULL
+    const double* offset
+    const void* center         # (D,) centred
+    void* closest              # (N,)
+    int d
+    const int64_t* blocks
+    double* parts              # (n_tasks,)
+    char* centred              # (n_tasks,) work spaces of centred_bytes
+    char* dist
+    size_t centred_bytes, dist_bytes
+
+
+cdef double _update_closest(const floating* X, Py_ssize_t n_samples, int d,
+                            const floating* weight, const double* offset,
+                            const floating* center, floating* closest,
+                            floating* centred, floating* dist) noexcept nogil:
+    """closest := min(closest, squared distance to center) for n_samples
+    rows; returns sum of w_n closest_n, added in row order."""
+    cdef Py_ssize_t start, chunk, i
+    cdef int n
+    cdef double potential = 0.0
+    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
+        start = chunk * CHUNK
+        n = <int>min(CHUNK, n_samples - start)
+        _seed_distances(X + start * d, n, d, offset, center, 1, centred, dist, CHUNK,
+                        HAVE_AVX512)
+        _min_into(closest + start, dist, n)
+        for i in range(start, start + n):
+            potential += closest[i] * (1.0 if weight == NULL else weight[i])
+    return potential
+
+
+cdef void _closest_task(ClosestJob* job, int task, const floating* X,
+                        const floating* weight) noexcept nogil:
+    cdef int64_t first = job.blocks[task], stop = job.blocks[task + 1]
+    job.parts[task] = _update_closest(
+        X + first * job.d, stop - first, job.d, NULL if weight == NULL else weight + first,
+        job.offset, <const floating*>job.center, <floating*>job.closest + first,
+        <floating*>(job.centred + task * job.centred_bytes),
+        <floating*>(job.dist + task * job.dist_bytes))
+
+
+cdef void _closest_task_d(void* ctx, int task) noexcept nogil:
+    cdef ClosestJob* job = <ClosestJob*>ctx
+    _closest_task(job, task, <const double*>job.X, <const double*>job.weight)
+
+
+cdef void _closest_task_f(void* ctx, int task) noexcept nogil:
+    cdef ClosestJob* job = <ClosestJob*>ctx
+    _closest_task(job, task, <const float*>job.X, <const float*>job.weight)
+
+
 def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] offset,
-                   const floating[:, ::1] center, floating[::1] closest):
+                   const floating[:, ::1] center, floating[::1] closest, blocks=None,
+                   int n_threads=1):
     """closest := min(closest, squared distance to ``center``); returns the potential.
 
     Parameters
@@ -338,32 +395,37 @@ def update_closest(const floating[:, ::1] X, sample_weight, const double[::1] of
     offset : (D,) float64.  IN
     center : (1, D) same dtype, centred.  IN
     closest : (N,) same dtype.  IN/OUT (start from +inf for the first centre)
+    blocks, n_threads : as ``lloyd_loop``: each block's potential apart,
+        added in block order (as a sum of the blocks' calls).  IN
 
     Returns
     -------
     potential : float, sum of w_n closest_n after the update.
     """
     _check_centers(X, offset, center)
-    cdef Py_ssize_t n_samples = X.shape[0], start, chunk, i
-    cdef int d = X.shape[1], n
+    cdef Py_ssize_t n_samples = X.shape[0]
+    cdef int d = X.shape[1], task
     if center.shape[0] != 1 or closest.shape[0] != n_samples:
         raise ValueError(f"center must be (1, D) and closest ({n_samples},)")
-    cdef const floating[::1] weight_view = sample_weight
-    cdef const floating* weight = _weights(weight_view, n_samples)
-    cdef _Work work = _Work(d, 1, sizeof(floating))
-    cdef floating* dist = <floating*>work.dist
-    cdef double potential = 0.0
     if n_samples == 0:
-        return potential
+        return 0.0
+    cdef const floating[::1] weight_view = sample_weight
+    cdef int64_t[::1] bounds = row_blocks(blocks, n_samples)
+    cdef int n_tasks = bounds.shape[0] - 1
+    cdef double[::1] parts = np.empty(n_tasks)
+    cdef _Work work = _Work(d, 1, sizeof(floating), n_tasks)
+    cdef double potential = 0.0
+    cdef ClosestJob job
+    job.X, job.weight, job.offset = &X[0, 0], _weights(weight_view, n_samples), &offset[0]
+    job.center, job.closest, job.d = &center[0, 0], &closest[0], d
+    job.blocks, job.parts = &bounds[0], &parts[0]
+    job.centred, job.dist = work.centred, work.dist
+    job.centred_bytes, job.dist_bytes = work.centred_bytes, work.dist_bytes
     with nogil:
-        for chunk in range((n_samples + CHUNK - 1) // CHUNK):
-            start = chunk * CHUNK
-            n = <int>min(CHUNK, n_samples - start)
-            _seed_distances(&X[start, 0], n, d, &offset[0], &center[0, 0], 1,
-                            <floating*>work.centred, dist, CHUNK, HAVE_AVX512)
-            _min_into(&closest[start], dist, n)
-            for i in range(start, start + n):
-                potential += closest[i] * (1.0 if weight == NULL else weight[i])
+        team_run(n_threads, n_tasks, _closest_task_d if floating is double
+                 else _closest_task_f, &job)
+        for task in range(n_tasks):
+            potential = potential + parts[task]
     return potential
 
 

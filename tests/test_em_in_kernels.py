@@ -665,3 +665,30 @@ def test_kmeans_plusplus_pruned_passes_give_the_same_bits(dtype, d, k, weighted,
         else:
             assert not pruned.any()
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_update_closest_on_blocks_is_the_sum_of_the_blocks_calls(dtype, weighted):
+    """k-means++'s first pass on the kernels' threads: each block's potential
+    apart, added in block order, gives the potential (and the distances) of
+    one call per block added up in Python (gmmc._parallel.map_row_blocks'
+    path), bit for bit, on any number of threads."""
+    if not gmmc._team.available():
+        pytest.skip("no threads of the kernels' own here")
+    X = _blobs(n=30000, d=7, seed=2).astype(dtype)
+    weight = (np.random.default_rng(3).uniform(0.5, 2.0, size=len(X)).astype(dtype)
+              if weighted else None)
+    offset = X.mean(axis=0, dtype=np.float64)
+    center = np.ascontiguousarray(X[11:12] - offset, dtype=dtype)
+    blocks = np.array([0, 7000, 7000, 15001, 22000, 30000], dtype=np.int64)  # one empty
+    expected_closest = np.full(len(X), np.inf, dtype=dtype)
+    expected = sum(gmmc._kmeans.update_closest(
+        X[a:b], None if weight is None else weight[a:b], offset, center,
+        expected_closest[a:b]) for a, b in zip(blocks[:-1], blocks[1:]))
+    for n_threads in (1, 2, 3):
+        closest = np.full(len(X), np.inf, dtype=dtype)
+        potential = gmmc._kmeans.update_closest(X, weight, offset, center, closest, blocks,
+                                                n_threads)
+        assert potential == expected
+        assert closest.tobytes() == expected_closest.tobytes()
