@@ -343,11 +343,39 @@ gmmc_widen8_f(const float *p, __mmask8 mask)
     return _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)mask, p)));
 }
 
-/* The first candidate reads the group's rows from X and centres them into
- * ``work`` as it goes, so that their loads overlap its arithmetic (a group
- * centred first, then scored, left the memory idle while it computed:
- * 100 000 x 32, 4 candidates, 2 threads: 0.87 -> 0.71 ms a pass); the
- * others read ``work``. */
+/* A candidate's squared distances to 8 rows (row[r], NULL past the last:
+ * zeros), gmmc_direct_distances_*' sums. The first candidate of a group
+ * (``centre``) reads the rows from X and centres them into ``work`` (8 rows
+ * of dp values) as it goes, so that their loads overlap its arithmetic (a
+ * group centred first, then scored, left the memory idle while it computed:
+ * 100 000 x 32, 4 candidates, 2 threads: 0.87 -> 0.71 ms a pass); the others
+ * read ``work``. */
+#define GMMC_DEFINE_SEED_SCORE8(SUFFIX, T, V, W)                               \
+static inline __attribute__((target("avx512f,fma"), always_inline)) __m512d    \
+gmmc_seed_score8_##SUFFIX(const T *const row[8], int d, int dp, const double *offset, \
+                          const T *c, T *work, int centre)                     \
+{                                                                              \
+    __m512d acc[8];                                                            \
+    for (int r = 0; r < 8; r++)                                                \
+        acc[r] = _mm512_setzero_pd();                                          \
+    for (int b = 0; b < dp; b += W) {                                          \
+        const V cv = GMMC_SEED_LOAD_##SUFFIX(gmmc_seed_mask_##SUFFIX(d, b), c + b); \
+        if (centre)                                                            \
+            for (int r = 0; r < 8; r++) {                                      \
+                const V xv = row[r] != NULL ? gmmc_seed_centre_##SUFFIX(        \
+                    row[r] + b, offset + b, gmmc_seed_mask_##SUFFIX(d, b))     \
+                    : GMMC_SEED_ZERO_##SUFFIX();                               \
+                GMMC_SEED_STORE_##SUFFIX(work + (int64_t)r * dp + b, xv);      \
+                acc[r] = gmmc_seed_square_##SUFFIX(acc[r], xv, cv);            \
+            }                                                                  \
+        else                                                                   \
+            for (int r = 0; r < 8; r++)                                        \
+                acc[r] = gmmc_seed_square_##SUFFIX(                            \
+                    acc[r], GMMC_SEED_LOADU_##SUFFIX(work + (int64_t)r * dp + b), cv); \
+    }                                                                          \
+    return gmmc_sum_lanes8(acc);                                               \
+}
+
 #define GMMC_DEFINE_SEED_DISTANCES(SUFFIX, T, V, W)                            \
 __attribute__((target("avx512f,fma"))) static void                             \
 gmmc_seed_distances_##SUFFIX(const T *x, int n, int d, const double *offset,   \
@@ -369,30 +397,15 @@ gmmc_seed_distances_##SUFFIX(const T *x, int n, int d, const double *offset,   \
             if (weight != NULL)                                                \
                 wt = gmmc_widen8_##SUFFIX(weight + i0, rows);                  \
         }                                                                      \
+        const T *row[8];                                                       \
+        for (int r = 0; r < 8; r++)                                            \
+            row[r] = r < m ? x + (int64_t)(i0 + r) * d : NULL;                 \
         for (int j = 0; j < t; j++) {                                          \
-            const T *c = centers + (int64_t)j * d;                             \
             gmmc_prefetch_lines(x, ahead, j * share,                           \
                                 (j + 1) * share < lines ? (j + 1) * share : lines); \
-            __m512d acc[8];                                                    \
-            for (int r = 0; r < 8; r++)                                        \
-                acc[r] = _mm512_setzero_pd();                                  \
-            for (int b = 0; b < dp; b += W) {                                  \
-                const V cv = GMMC_SEED_LOAD_##SUFFIX(gmmc_seed_mask_##SUFFIX(d, b), c + b); \
-                if (j == 0)                                                    \
-                    for (int r = 0; r < 8; r++) { /* rows past n: zeros */     \
-                        const V xv = r < m ? gmmc_seed_centre_##SUFFIX(         \
-                            x + (int64_t)(i0 + r) * d + b, offset + b,         \
-                            gmmc_seed_mask_##SUFFIX(d, b)) : GMMC_SEED_ZERO_##SUFFIX(); \
-                        GMMC_SEED_STORE_##SUFFIX(work + (int64_t)r * dp + b, xv); \
-                        acc[r] = gmmc_seed_square_##SUFFIX(acc[r], xv, cv);    \
-                    }                                                          \
-                else                                                           \
-                    for (int r = 0; r < 8; r++)                                \
-                        acc[r] = gmmc_seed_square_##SUFFIX(                    \
-                            acc[r], GMMC_SEED_LOADU_##SUFFIX(work + (int64_t)r * dp + b), cv); \
-            }                                                                  \
-            const __m512d dist = gmmc_store8_dist_##SUFFIX(out + j * ld + i0, rows, \
-                                                           gmmc_sum_lanes8(acc)); \
+            const __m512d dist = gmmc_store8_dist_##SUFFIX(                    \
+                out + j * ld + i0, rows, gmmc_seed_score8_##SUFFIX(            \
+                    row, d, dp, offset, centers + (int64_t)j * d, work, j == 0)); \
             if (closest != NULL) {                                             \
                 /* gmmc_seed_potentials' sums, while dist is in a register */  \
                 const __m512d least = _mm512_min_pd(dist, near);               \
@@ -413,6 +426,8 @@ gmmc_seed_distances_##SUFFIX(const T *x, int n, int d, const double *offset,   \
 #define GMMC_SEED_ZERO_d() _mm512_setzero_pd()
 #define GMMC_SEED_ZERO_f() _mm512_setzero_ps()
 
+GMMC_DEFINE_SEED_SCORE8(d, double, __m512d, 8)
+GMMC_DEFINE_SEED_SCORE8(f, float, __m512, 16)
 GMMC_DEFINE_SEED_DISTANCES(d, double, __m512d, 8)
 GMMC_DEFINE_SEED_DISTANCES(f, float, __m512, 16)
 
@@ -528,28 +543,13 @@ gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
                 else if (a - count < count_next)                               \
                     gmmc_prefetch_lines(xn, (int64_t)rows_next[a - count] * d  \
                                         * (int64_t)sizeof(T), 0, lines);       \
+            const T *row[8];                                                   \
+            for (int r = 0; r < 8; r++)                                        \
+                row[r] = r < m ? xk + (int64_t)rows[q0 + r] * d : NULL;        \
             for (int j = 0; j < t; j++) {                                      \
-                const T *c = centers + (int64_t)j * d;                         \
-                __m512d acc[8];                                                \
-                for (int r = 0; r < 8; r++)                                    \
-                    acc[r] = _mm512_setzero_pd();                              \
-                for (int b = 0; b < dp; b += W) {                              \
-                    const V cv = GMMC_SEED_LOAD_##SUFFIX(gmmc_seed_mask_##SUFFIX(d, b), c + b); \
-                    if (j == 0)                                                \
-                        for (int r = 0; r < 8; r++) { /* past m: zeros */      \
-                            const V xv = r < m ? gmmc_seed_centre_##SUFFIX(     \
-                                xk + (int64_t)rows[q0 + r] * d + b, offset + b, \
-                                gmmc_seed_mask_##SUFFIX(d, b)) : GMMC_SEED_ZERO_##SUFFIX(); \
-                            GMMC_SEED_STORE_##SUFFIX(work + (int64_t)r * dp + b, xv); \
-                            acc[r] = gmmc_seed_square_##SUFFIX(acc[r], xv, cv); \
-                        }                                                      \
-                    else                                                       \
-                        for (int r = 0; r < 8; r++)                            \
-                            acc[r] = gmmc_seed_square_##SUFFIX(                \
-                                acc[r], GMMC_SEED_LOADU_##SUFFIX(work + (int64_t)r * dp + b), cv); \
-                }                                                              \
                 T dist[8];                                                     \
-                gmmc_store8_dist_##SUFFIX(dist, (__mmask8)0xFF, gmmc_sum_lanes8(acc)); \
+                gmmc_store8_dist_##SUFFIX(dist, (__mmask8)0xFF, gmmc_seed_score8_##SUFFIX( \
+                    row, d, dp, offset, centers + (int64_t)j * d, work, j == 0)); \
                 for (int r = 0; r < m; r++)                                    \
                     o[j * ld + rows[q0 + r]] = dist[r];                        \
             }                                                                  \
