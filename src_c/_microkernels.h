@@ -343,6 +343,18 @@ gmmc_widen8_f(const float *p, __mmask8 mask)
     return _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)mask, p)));
 }
 
+/* lanes += w least (least alone without weights) in the rows' lanes: a
+ * candidate's potentials, as gmmc_seed_potentials_* adds them (a multiply-add
+ * where weighted, as its AVX-512 build contracts it). */
+static inline __attribute__((target("avx512f,fma"), always_inline)) void
+gmmc_seed_add_lanes(double *lanes, __m512d least, const void *weight, __m512d wt,
+                    __mmask8 rows)
+{
+    const __m512d sum = _mm512_loadu_pd(lanes);
+    _mm512_storeu_pd(lanes, weight == NULL ? _mm512_mask_add_pd(sum, rows, sum, least)
+                                           : _mm512_mask3_fmadd_pd(wt, least, sum, rows));
+}
+
 /* A candidate's squared distances to 8 rows (row[r], NULL past the last:
  * zeros), gmmc_direct_distances_*' sums. The first candidate of a group
  * (``centre``) reads the rows from X and centres them into ``work`` (8 rows
@@ -406,14 +418,8 @@ gmmc_seed_distances_##SUFFIX(const T *x, int n, int d, const double *offset,   \
             const __m512d dist = gmmc_store8_dist_##SUFFIX(                    \
                 out + j * ld + i0, rows, gmmc_seed_score8_##SUFFIX(            \
                     row, d, dp, offset, centers + (int64_t)j * d, work, j == 0)); \
-            if (closest != NULL) {                                             \
-                /* gmmc_seed_potentials' sums, while dist is in a register */  \
-                const __m512d least = _mm512_min_pd(dist, near);               \
-                __m512d sum = _mm512_loadu_pd(lanes + 8 * j);                  \
-                sum = weight == NULL ? _mm512_mask_add_pd(sum, rows, sum, least) \
-                    : _mm512_mask3_fmadd_pd(wt, least, sum, rows);             \
-                _mm512_storeu_pd(lanes + 8 * j, sum);                          \
-            }                                                                  \
+            if (closest != NULL) /* the potentials, while dist is in a register */ \
+                gmmc_seed_add_lanes(lanes + 8 * j, _mm512_min_pd(dist, near), weight, wt, rows); \
         }                                                                      \
     }                                                                          \
 }
@@ -560,14 +566,10 @@ gmmc_seed_pruned_##SUFFIX(const T *x, int64_t n, int d, const double *offset,  \
             const __m512d near = gmmc_widen8_##SUFFIX(closest + start + i0, all); \
             const __m512d wt = weight == NULL ? _mm512_setzero_pd()            \
                 : gmmc_widen8_##SUFFIX(weight + start + i0, all);              \
-            for (int j = 0; j < t; j++) {                                      \
-                const __m512d least = _mm512_mask_min_pd(                      \
-                    near, scored, gmmc_widen8_##SUFFIX(o + j * ld + i0, scored), near); \
-                __m512d sum = _mm512_loadu_pd(lanes + 8 * j);                  \
-                sum = weight == NULL ? _mm512_mask_add_pd(sum, all, sum, least) \
-                    : _mm512_mask3_fmadd_pd(wt, least, sum, all);              \
-                _mm512_storeu_pd(lanes + 8 * j, sum);                          \
-            }                                                                  \
+            for (int j = 0; j < t; j++)                                        \
+                gmmc_seed_add_lanes(lanes + 8 * j, _mm512_mask_min_pd(         \
+                    near, scored, gmmc_widen8_##SUFFIX(o + j * ld + i0, scored), near), \
+                    weight, wt, all);                                          \
         }                                                                      \
         count = count_next;                                                    \
     }                                                                          \
