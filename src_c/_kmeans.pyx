@@ -119,7 +119,9 @@ cdef extern from "_microkernels.h":
                            float* centred) noexcept nogil
 
 cdef enum:
-    CHUNK = 256  # GMMC_PRUNED_ROWS too
+    CHUNK = 256  # GMMC_PRUNED_ROWS too: the pruned kernel's chunks fill a chunk's work space
+if GMMC_PRUNED_ROWS != CHUNK:
+    raise ImportError("gmmc._kmeans: GMMC_PRUNED_ROWS must equal CHUNK")
 
 # The process's one team of helper threads.
 cdef team_run_fn team_run = team_run_from(_team.run)
