@@ -350,18 +350,13 @@ cdef double _update_closest(const floating* X, Py_ssize_t n_samples, int d,
                             const floating* center, floating* closest,
                             floating* centred, floating* dist) noexcept nogil:
     """closest := min(closest, squared distance to center) for n_samples
-    rows; returns sum of w_n closest_n, added in row order."""
-    cdef Py_ssize_t start, chunk, i
-    cdef int n
+    rows (``_closest_to_candidate``); returns sum of w_n closest_n, added in
+    row order."""
+    cdef Py_ssize_t i
     cdef double potential = 0.0
-    for chunk in range((n_samples + CHUNK - 1) // CHUNK):
-        start = chunk * CHUNK
-        n = <int>min(CHUNK, n_samples - start)
-        _seed_distances(X + start * d, n, d, offset, center, 1, centred, dist, CHUNK,
-                        HAVE_AVX512)
-        _min_into(closest + start, dist, n)
-        for i in range(start, start + n):
-            potential += closest[i] * (1.0 if weight == NULL else weight[i])
+    _closest_to_candidate(X, n_samples, d, offset, center, closest, centred, dist)
+    for i in range(n_samples):
+        potential += closest[i] * (1.0 if weight == NULL else weight[i])
     return potential
 
 
