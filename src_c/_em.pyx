@@ -116,6 +116,7 @@ cdef struct Model:
     bint features64        # features in float64 for float32 input (above)
     bint fused             # statistics passes: one fused kernel (_statistics_pass)
     bint diag_micro        # diag, spherical: statistics passes by _diag_micro_pass
+    bint full_micro        # full: statistics passes by _full_micro_pass
     const unsigned char* exact  # (K,) full: 1 = this component per component
     bint micro             # per-component products by the micro-kernels
     int dp                 # micro: padded row length
@@ -230,8 +231,9 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     then done per component alone; float32 takes them in float64 where that
     leaves fewer components alone. Statistics passes of mixtures with few
     components are fused (``model.fused``) where ``allow_fused``, and so are
-    those of wider diag and spherical mixtures (``model.diag_micro``) where
-    ``allow_micro`` as well. work:
+    those of wider diag and spherical mixtures (``model.diag_micro``) and of
+    full ones from D = 22 (``model.full_micro``, any K) where ``allow_micro``
+    as well. work:
     _work_size doubles. OUT: aux and aux64 (_aux_size; aux64 only for
     float32 full covariances), center_out and
     center64 (D,), offset (K,), exact (K,), prec_padded
@@ -356,7 +358,10 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     model.diag_micro = (
         allow_micro and allow_fused and HAVE_AVX512 and (cov == DIAG or cov == SPHERICAL)
         and gmmc_diag_micro_pays(d, k, cov == SPHERICAL, floating is float))
-    model.fused = allow_fused and not model.diag_micro and (
+    model.full_micro = (
+        allow_micro and allow_fused and HAVE_AVX512 and cov == FULL
+        and gmmc_full_pass_pays(d, k, floating is float))
+    model.fused = allow_fused and not model.diag_micro and not model.full_micro and (
         gmmc_small_full_pass_pays(d, k) if cov == FULL
         else (cov == DIAG or cov == SPHERICAL)
         and gmmc_small_diag_pass_pays(d, k, cov == SPHERICAL))
@@ -385,10 +390,10 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
     X gives the dtype and D (its rows are not read); ``center`` is the centre
     of tied, diag and spherical computations (None: the mixture mean).
     ``allow_features=False`` keeps full covariances on the per-component path
-    and ``allow_microkernels=False`` that path on BLAS and diag and spherical
-    statistics passes off their AVX-512 kernel, ``allow_fused=False`` the
-    statistics passes off both fused kernels and that one (to test one path
-    against the other). Returns an opaque tuple that
+    and ``allow_microkernels=False`` that path on BLAS and the statistics
+    passes off their AVX-512 kernels (diag and spherical, full),
+    ``allow_fused=False`` the statistics passes off both fused kernels and
+    those (to test one path against the other). Returns an opaque tuple that
     ``posterior`` and ``accumulate_statistics`` accept as ``prepared``, so that
     threads sharing one model prepare it once.
     """
@@ -441,7 +446,7 @@ def prepare_model(const floating[:, ::1] X, log_weights, means, prec_chol,
                     &exact_view[0], &padded_view[0], &model)
     return (cov, means, prec_chol, aux, center_out, offset, bool(model.features), exact,
             bool(model.micro), prec_padded, bool(model.features64), aux64, center64,
-            bool(model.fused), bool(model.diag_micro))
+            bool(model.fused), bool(model.diag_micro), bool(model.full_micro))
 
 
 cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
@@ -462,6 +467,7 @@ cdef Model _model_view(tuple prepared, const floating[:, ::1] X):
     model.features64 = prepared[10]
     model.fused = prepared[13]
     model.diag_micro = prepared[14]
+    model.full_micro = prepared[15]
     model.aux64 = &aux64[0]
     model.center64 = &center64[0]
     model.exact = &exact[0]
@@ -609,6 +615,16 @@ cdef extern from "_microkernels.h":
                             const double* weight, const double* shift, double* resp_sum,
                             double* sum_x, double* sum_xx, double* pc, double* z,
                             double* cols, double* sums) noexcept nogil
+    bint gmmc_full_pass_pays(int d, int k, int single) noexcept nogil
+    size_t gmmc_full_pass_bytes(int d, int k, int itemsize) noexcept nogil
+    double gmmc_full_pass_d(const double* x, int64_t n, int d, int k, const double* means,
+                            const double* prec, const double* offset, const double* weight,
+                            const double* shift, double* resp_sum, double* sum_x,
+                            double* sum_xx, void* work) noexcept nogil
+    double gmmc_full_pass_f(const float* x, int64_t n, int d, int k, const float* means,
+                            const float* prec, const double* offset, const float* weight,
+                            const double* shift, double* resp_sum, double* sum_x,
+                            double* sum_xx, void* work) noexcept nogil
     double gmmc_diag_pass_f(const float* x, int64_t n, int d, int k, int spherical,
                             const float* means, const float* prec, const double* offset,
                             const float* weight, const double* shift, double* resp_sum,
@@ -1040,6 +1056,37 @@ cdef double _small_full_pass(const Model* model, const floating* X, Py_ssize_t n
     return loglik
 
 
+cdef double _full_micro_pass(const Model* model, const floating* X, Py_ssize_t n,
+                             const floating* weight, const double* shift,
+                             double* resp_sum, double* sum_x, double* sum_xx,
+                             bint* failed) noexcept nogil:
+    """_statistics_rows for full covariances where gmmc_full_pass_pays: one
+    AVX-512 kernel call (gmmc_full_pass) over all rows. Sets ``failed`` when
+    out of memory."""
+    cdef int d = model.d, k = model.k, i
+    cdef double loglik
+    cdef double* xx_part = <double*>calloc(k * d * d, sizeof(double))
+    cdef void* work = malloc(gmmc_full_pass_bytes(d, k, sizeof(floating)))
+    if xx_part == NULL or work == NULL:
+        free(xx_part); free(work)
+        failed[0] = True
+        return 0.0
+    if floating is double:
+        loglik = gmmc_full_pass_d(
+            X, n, d, k, <const double*>model.means, <const double*>model.prec_chol,
+            model.offset, weight, shift, resp_sum, sum_x, xx_part, work)
+    else:
+        loglik = gmmc_full_pass_f(
+            X, n, d, k, <const float*>model.means, <const float*>model.prec_chol,
+            model.offset, weight, shift, resp_sum, sum_x, xx_part, work)
+    _symmetrize_upper(xx_part, d, k)
+    for i in range(k * d * d):
+        sum_xx[i] += xx_part[i]
+    free(xx_part)
+    free(work)
+    return loglik
+
+
 cdef double _small_diag_pass(const Model* model, const floating* X, Py_ssize_t n,
                              const floating* weight, const double* shift,
                              double* resp_sum, double* sum_x,
@@ -1134,6 +1181,9 @@ cdef double _statistics_rows(const Model* model, int cov, int d, int k,
     """
     if model != NULL and model.diag_micro:
         return _diag_micro_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
+                                sum_xx, failed)
+    if model != NULL and model.full_micro:
+        return _full_micro_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
                                 sum_xx, failed)
     cdef bint fused = model != NULL and model.fused
     if fused and cov == FULL:

@@ -513,8 +513,16 @@ def _takes_the_diag_micro_pass(covariance_type, d, k, dtype):
     return k <= 16 and (d >= 24 or d >= 16 and k >= 3)
 
 
+def _takes_the_full_micro_pass(covariance_type, d, k, dtype):
+    """gmmc_full_pass_pays, where the CPU has AVX-512."""
+    if not _em.microkernels_available() or covariance_type != "full" or d > 64:
+        return False
+    return d >= 32 if dtype == np.float32 else d >= 24 or (d >= 22 and k <= 8)
+
+
 def _takes_the_fused_pass(covariance_type, d, k, dtype=np.float64):
-    if k > 16 or _takes_the_diag_micro_pass(covariance_type, d, k, dtype):
+    if (k > 16 or _takes_the_diag_micro_pass(covariance_type, d, k, dtype)
+            or _takes_the_full_micro_pass(covariance_type, d, k, dtype)):
         return False
     if covariance_type == "full":
         return d <= 32 and d * k <= 384
@@ -564,10 +572,12 @@ def test_small_fused_pass_on_both_sides_of_its_switch(covariance_type, n_feature
     prepared = _em.prepare_model(X, log_weights, means_d, prec_d, covariance_type,
                                  None if covariance_type == "full" else shift[0])
     assert prepared[13] == fused
+    assert prepared[15] == _takes_the_full_micro_pass(covariance_type, d, k, dtype)
     if _takes_the_diag_micro_pass(covariance_type, d, k, dtype):
         rtol = 1e-9 if dtype == np.float64 else 1e-5
     else:
-        rtol = 1e-9 if dtype == np.float64 else 1e-6 if fused else 2e-4
+        rtol = (1e-9 if dtype == np.float64
+                else 1e-6 if fused or prepared[15] else 2e-4)
     assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
     expected = reference_statistics(X, w, ref_resp, shift, covariance_type)
     for got, initial, want in zip(sums, start, expected):
@@ -623,6 +633,57 @@ def test_diag_micro_pass_on_both_sides_of_its_switch(covariance_type, n_features
         assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
         for got, want in zip(sums, expected):
             assert_allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1.0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_features, k", [(21, 5), (22, 1), (22, 8), (22, 9), (24, 16),
+                                           (31, 3), (32, 5), (32, 13), (33, 2), (47, 5),
+                                           (64, 3), (64, 17), (65, 3)])
+def test_full_micro_pass_on_both_sides_of_its_switch(n_features, k, dtype):
+    """Full covariances from D = 22 to 64 (float32: 32) take the AVX-512
+    statistics pass (gmmc_full_pass_pays; never without AVX-512) and give the references'
+    posterior sums either way: weighted rows (some zero), a component of
+    weight 0 (log-densities of -inf), components 30 to 60 of their standard
+    deviations apart and 1e3 from the origin (the float64 E-step centres the
+    rows once, at the means' average: its terms then carry the offsets), sums
+    about points other than the means, and 1001 rows: 15 blocks of 64 and a
+    partial one. Against the path without the kernel, the same sums."""
+    rng = np.random.RandomState(70 + n_features)
+    n_samples, d = 1001, n_features
+    weights, means, covariances, prec_chol = random_model(k, d, "full", seed=71)
+    if k > 1:
+        weights[1] = 0.0
+    means = 1e3 + 10.0 * means
+    X = sample_points(means, n_samples, seed=72).astype(dtype)
+    w = rng.uniform(0.0, 3.0, size=n_samples).astype(dtype)
+    w[::7] = 0.0
+    means_d, prec_d = means.astype(dtype), prec_chol.astype(dtype)
+    shift = shift_for("full", means, rng)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+        ref_norm, ref_resp = reference_posterior(
+            X, weights, means_d.astype(np.float64),
+            covariances_from_factor(prec_d, "full"), "full")
+    expected = reference_statistics(X, w, ref_resp, shift, "full")
+    results = []
+    for allow in (True, False):
+        prepared = _em.prepare_model(X, log_weights, means_d, prec_d, "full", None,
+                                     allow_microkernels=allow, allow_features=False)
+        assert prepared[15] == (allow and _takes_the_full_micro_pass("full", d, k, dtype))
+        sums = empty_accumulators("full", k, d)
+        loglik, _ = _em.accumulate_statistics(X, w, log_weights, means_d, prec_d, "full",
+                                              shift, sums[0], sums[1], sums[2].reshape(-1),
+                                              prepared=prepared)
+        rtol = 1e-9 if dtype == np.float64 else 1e-5
+        assert_allclose(loglik, w.astype(np.float64) @ ref_norm, rtol=rtol)
+        for got, want in zip(sums, expected):
+            assert_allclose(got.reshape(want.shape), want, rtol=rtol,
+                            atol=rtol * (np.abs(want).max() + 1.0))
+        assert_array_equal(sums[2], np.swapaxes(sums[2], 1, 2))
+        results.append(sums)
+    tol = 1e-11 if dtype == np.float64 else 1e-5
+    for on, off in zip(*results):
+        assert_allclose(on, off, rtol=tol, atol=tol * (np.abs(off).max() + 1.0))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
