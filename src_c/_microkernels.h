@@ -891,8 +891,9 @@ static inline int gmmc_full_pass_pays(int d, int k, int single)
 static inline size_t gmmc_full_pass_bytes(int d, int k, int itemsize)
 {
     size_t w = 64 / (size_t)itemsize, dp = ((size_t)d + w - 1) / w * w;
-    return ((2 * (size_t)d + (size_t)k) * GMMC_BLOCK + GMMC_BLOCK * dp) * (size_t)itemsize
-        + ((size_t)k * dp * dp + (size_t)k * (GMMC_LANES + 2 * dp)) * sizeof(double) + 64;
+    return ((2 * (size_t)d + (size_t)k) * GMMC_BLOCK + (size_t)k * GMMC_BLOCK * dp) * (size_t)itemsize
+        + ((size_t)k * dp * dp + (size_t)k * (GMMC_LANES + 2 * dp)) * sizeof(double)
+        + (size_t)k * sizeof(int) + 64;
 }
 
 #define GMMC_DEFINE_FULL_PASS(SUFFIX, T, V, W, SETZERO, SET1, LOAD, STORE, SUB, MUL, FMADD, \
@@ -922,21 +923,39 @@ static GMMC_MK_TARGET void gmmc_full_gram_tile_##SUFFIX(                        
             ADD_TO_DOUBLES(g + (int64_t)(a0 + r) * dp + col0 + W * v, acc[r][v]); \
 }                                                                              \
                                                                                \
-/* The moments of one component over one block: l0 (GMMC_LANES lanes) += r,  \
- * sx (dp) += sum_i r_i (x_i - shift) in float64, g (dp, dp) += the upper      \
- * triangle of sum_i z_i z_i^T (by whole vectors: entries below it in the     \
- * same vector are written too) with z_i = sqrt(r_i) (x_i - shift) rounded to  \
- * T, r = col, for the `rows` rows of x (D apart; the block's others have     \
- * r = 0). zr: GMMC_BLOCK rows of dp values of T; dp (D rounded up to W) a     \
- * constant at the call, so that the loops over a row unroll. */              \
+/* g (dp, dp) float64 += the upper triangle of sum_i z_i z_i^T over the      \
+ * GMMC_BLOCK rows of zr (by whole vectors: entries below it in the same      \
+ * vector are written too). */                                                \
+static GMMC_MK_TARGET void gmmc_full_gram_##SUFFIX(const T *zr, int d, const int dp, \
+                                                   double *g)                  \
+{                                                                              \
+    for (int a0 = 0; a0 < d; a0 += 8) {                                        \
+        int col0 = a0 - a0 % W;                                                \
+        for (; dp - col0 >= 2 * W; col0 += 2 * W)                              \
+            gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, 2, g);              \
+        if (dp > col0)                                                         \
+            gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, 1, g);              \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+/* The moments of one component over one block, r = col: l0 (GMMC_LANES      \
+ * lanes) += r and sx (dp) += sum_i r_i (x_i - shift) in float64, and the     \
+ * block's rows of r != 0 (the others add nothing) staged as                  \
+ * z_i = sqrt(r_i) (x_i - shift), rounded to T, in zr (GMMC_BLOCK rows of dp  \
+ * values, *staged of them filled): g (dp, dp) += their Gram matrix           \
+ * (gmmc_full_gram) each time GMMC_BLOCK are staged. Separated clusters leave \
+ * a component few such rows: its Gram matrix then costs as few rows. x: the  \
+ * `rows` rows of the block (D apart); dp (D rounded up to W) a constant at   \
+ * the call, so that the loops over a row unroll. */                          \
 static GMMC_MK_TARGET void gmmc_full_moments_##SUFFIX(                          \
     const T *x, int rows, int d, const int dp, const T *col, const double *shift, \
-    T *zr, double *l0, double *sx, double *g)                                  \
+    T *zr, int *staged, double *l0, double *sx, double *g)                     \
 {                                                                              \
     double r[GMMC_BLOCK], roots[GMMC_BLOCK];                                   \
     __m512d acc0 = _mm512_load_pd(l0), sv[GMMC_FULL_MAX_D / 8];                \
     __m512d sxv[GMMC_FULL_MAX_D / 8];                                          \
     __mmask8 mask[GMMC_FULL_MAX_D / 8];                                        \
+    int m = *staged;                                                           \
     for (int i = 0; i < GMMC_BLOCK; i++)                                       \
         r[i] = (double)col[i];                                                 \
     for (int i = 0; i < GMMC_BLOCK; i += 8) {                                  \
@@ -952,26 +971,24 @@ static GMMC_MK_TARGET void gmmc_full_moments_##SUFFIX(                          
         sxv[v] = _mm512_setzero_pd();                                          \
     }                                                                          \
     for (int i = 0; i < rows; i++) {                                           \
+        if (r[i] == 0.0)                                                       \
+            continue;                                                          \
         const T *xi = x + (int64_t)i * d;                                      \
-        T *zi = zr + (int64_t)i * dp;                                          \
+        T *zi = zr + (int64_t)m * dp;                                          \
         __m512d ri = _mm512_set1_pd(r[i]), qi = _mm512_set1_pd(roots[i]);      \
         for (int v = 0; v < dp / 8; v++) {                                     \
             __m512d t = _mm512_sub_pd(LOAD_ROW8(mask[v], xi + 8 * v), sv[v]);  \
             sxv[v] = _mm512_fmadd_pd(ri, t, sxv[v]);                           \
             STORE_ROW8(zi + 8 * v, _mm512_mul_pd(qi, t));                      \
         }                                                                      \
+        if (++m == GMMC_BLOCK) {                                               \
+            gmmc_full_gram_##SUFFIX(zr, d, dp, g);                             \
+            m = 0;                                                             \
+        }                                                                      \
     }                                                                          \
-    for (int i = rows; i < GMMC_BLOCK; i++)                                    \
-        memset(zr + (int64_t)i * dp, 0, sizeof(T) * (size_t)dp);               \
+    *staged = m;                                                               \
     for (int v = 0; v < dp / 8; v++)                                           \
         _mm512_store_pd(sx + 8 * v, _mm512_add_pd(_mm512_load_pd(sx + 8 * v), sxv[v])); \
-    for (int a0 = 0; a0 < d; a0 += 8) {                                        \
-        int col0 = a0 - a0 % W;                                                \
-        for (; dp - col0 >= 2 * W; col0 += 2 * W)                              \
-            gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, 2, g);              \
-        if (dp > col0)                                                         \
-            gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, 1, g);              \
-    }                                                                          \
 }                                                                              \
                                                                                \
 /* q[r] (R vectors of rows) += y_b^2 for the B columns b0 .. b0+B-1, y_b as    \
@@ -1050,20 +1067,22 @@ gmmc_full_pass_##SUFFIX(const T *x, int64_t n, int d, int k, const T *means,   \
     const int dp = (d + W - 1) / W * W;                                        \
     T (*xt)[GMMC_BLOCK] = (T (*)[GMMC_BLOCK])(((uintptr_t)work + 63) & ~(uintptr_t)63); \
     T *ze = xt[d], *cols = ze + (int64_t)d * GMMC_BLOCK;                       \
-    T *zr = cols + (int64_t)k * GMMC_BLOCK;                                    \
-    double *g = (double *)(zr + (int64_t)GMMC_BLOCK * dp);                     \
+    T *zr = cols + (int64_t)k * GMMC_BLOCK; /* (K, GMMC_BLOCK, dp) staged */   \
+    double *g = (double *)(zr + (int64_t)k * GMMC_BLOCK * dp);                 \
     double *l0 = g + (int64_t)k * dp * dp, *sx = l0 + (int64_t)k * GMMC_LANES; \
     double wts[GMMC_BLOCK], lns[GMMC_BLOCK];                                   \
     double lanes[GMMC_LANES] = {0, 0, 0, 0, 0, 0, 0, 0};                       \
     memset(g, 0, sizeof(double) * (size_t)k * ((size_t)dp * dp + GMMC_LANES + dp)); \
     T centre[GMMC_FULL_MAX_D];                                                 \
     T *cs = (T *)(sx + (int64_t)k * dp);                                       \
+    int *staged = (int *)(cs + (int64_t)k * d); /* rows staged per component */ \
     for (int a = 0; a < d; a++) {                                              \
         double total = 0.0;                                                    \
         for (int j = 0; j < k; j++)                                            \
             total += (double)means[(int64_t)j * d + a];                        \
         centre[a] = (T)(total / k);                                            \
     }                                                                          \
+    memset(staged, 0, sizeof(int) * (size_t)k);                                \
     for (int j = 0; j < k; j++)                                                \
         for (int b = 0; b < d; b++) {                                          \
             double total = 0.0;                                                \
@@ -1100,18 +1119,34 @@ gmmc_full_pass_##SUFFIX(const T *x, int64_t n, int d, int k, const T *means,   \
             const double *sj = shift + (int64_t)j * d;                         \
             double *gj = g + (int64_t)j * dp * dp, *sxj = sx + (int64_t)j * dp; \
             double *l0j = l0 + (int64_t)j * GMMC_LANES;                        \
+            T *zj = zr + (int64_t)j * GMMC_BLOCK * dp;                         \
             switch (dp) { /* a constant dp unrolls the loops over a row */     \
-            case 16: gmmc_full_moments_##SUFFIX(block, rows, d, 16, col, sj, zr, l0j, sxj, gj); break; \
-            case 24: gmmc_full_moments_##SUFFIX(block, rows, d, 24, col, sj, zr, l0j, sxj, gj); break; \
-            case 32: gmmc_full_moments_##SUFFIX(block, rows, d, 32, col, sj, zr, l0j, sxj, gj); break; \
-            case 40: gmmc_full_moments_##SUFFIX(block, rows, d, 40, col, sj, zr, l0j, sxj, gj); break; \
-            case 48: gmmc_full_moments_##SUFFIX(block, rows, d, 48, col, sj, zr, l0j, sxj, gj); break; \
-            case 56: gmmc_full_moments_##SUFFIX(block, rows, d, 56, col, sj, zr, l0j, sxj, gj); break; \
-            default: gmmc_full_moments_##SUFFIX(block, rows, d, 64, col, sj, zr, l0j, sxj, gj); \
+            case 16: gmmc_full_moments_##SUFFIX(block, rows, d, 16, col, sj, zj, staged + j, l0j, sxj, gj); break; \
+            case 24: gmmc_full_moments_##SUFFIX(block, rows, d, 24, col, sj, zj, staged + j, l0j, sxj, gj); break; \
+            case 32: gmmc_full_moments_##SUFFIX(block, rows, d, 32, col, sj, zj, staged + j, l0j, sxj, gj); break; \
+            case 40: gmmc_full_moments_##SUFFIX(block, rows, d, 40, col, sj, zj, staged + j, l0j, sxj, gj); break; \
+            case 48: gmmc_full_moments_##SUFFIX(block, rows, d, 48, col, sj, zj, staged + j, l0j, sxj, gj); break; \
+            case 56: gmmc_full_moments_##SUFFIX(block, rows, d, 56, col, sj, zj, staged + j, l0j, sxj, gj); break; \
+            default: gmmc_full_moments_##SUFFIX(block, rows, d, 64, col, sj, zj, staged + j, l0j, sxj, gj); \
             }                                                                  \
         }                                                                      \
     }                                                                          \
     for (int j = 0; j < k; j++) {                                              \
+        T *zj = zr + (int64_t)j * GMMC_BLOCK * dp;                             \
+        double *gj = g + (int64_t)j * dp * dp;                                 \
+        if (staged[j]) { /* the rows left: zero rows make up the block */      \
+            memset(zj + (int64_t)staged[j] * dp, 0,                            \
+                   sizeof(T) * (size_t)(GMMC_BLOCK - staged[j]) * dp);         \
+            switch (dp) {                                                      \
+            case 16: gmmc_full_gram_##SUFFIX(zj, d, 16, gj); break;            \
+            case 24: gmmc_full_gram_##SUFFIX(zj, d, 24, gj); break;            \
+            case 32: gmmc_full_gram_##SUFFIX(zj, d, 32, gj); break;            \
+            case 40: gmmc_full_gram_##SUFFIX(zj, d, 40, gj); break;            \
+            case 48: gmmc_full_gram_##SUFFIX(zj, d, 48, gj); break;            \
+            case 56: gmmc_full_gram_##SUFFIX(zj, d, 56, gj); break;            \
+            default: gmmc_full_gram_##SUFFIX(zj, d, 64, gj);                   \
+            }                                                                  \
+        }                                                                      \
         resp_sum[j] += gmmc_lanes_total(l0 + (int64_t)j * GMMC_LANES);         \
         for (int a = 0; a < d; a++) {                                          \
             sum_x[(int64_t)j * d + a] += sx[(int64_t)j * dp + a];              \
