@@ -116,7 +116,7 @@ cdef struct Model:
     bint features64        # features in float64 for float32 input (above)
     bint fused             # statistics passes: one fused kernel (_statistics_pass)
     bint diag_micro        # diag, spherical: statistics passes by _diag_micro_pass
-    bint full_micro        # full: statistics passes by _full_micro_pass
+    bint full_micro        # full: statistics passes by _fused_full_pass
     const unsigned char* exact  # (K,) full: 1 = this component per component
     bint micro             # per-component products by the micro-kernels
     int dp                 # micro: padded row length
@@ -1025,60 +1025,42 @@ def posterior(const floating[:, ::1] X, log_weights, means, prec_chol,
     free(lp)
 
 
-cdef double _small_full_pass(const Model* model, const floating* X, Py_ssize_t n,
+cdef double _fused_full_pass(const Model* model, const floating* X, Py_ssize_t n,
                              const floating* weight, const double* shift,
                              double* resp_sum, double* sum_x, double* sum_xx,
                              bint* failed) noexcept nogil:
-    """_statistics_rows for full covariances with few components
-    (gmmc_small_full_pass_pays): one fused kernel call (gmmc_small_full_pass)
-    over all rows. Sets ``failed`` when out of memory."""
+    """_statistics_rows for full covariances in one kernel call over all rows:
+    the AVX-512 pass where ``model.full_micro`` (gmmc_full_pass_pays), else
+    the fused pass of few components (gmmc_small_full_pass_pays). Sets
+    ``failed`` when out of memory."""
     cdef int d = model.d, k = model.k, i
     cdef double loglik
+    cdef size_t work_bytes = (gmmc_full_pass_bytes(d, k, sizeof(floating)) if model.full_micro
+                              else GMMC_SMALL_FULL_ACC(d, k) * sizeof(double))
     cdef double* xx_part = <double*>calloc(k * d * d, sizeof(double))
-    cdef double* acc = <double*>calloc(GMMC_SMALL_FULL_ACC(d, k), sizeof(double))
-    if xx_part == NULL or acc == NULL:
-        free(xx_part); free(acc)
-        failed[0] = True
-        return 0.0
-    if floating is double:
-        loglik = gmmc_small_full_pass_d(
-            X, n, d, k, <const double*>model.means, <const double*>model.prec_chol,
-            model.offset, weight, shift, resp_sum, sum_x, xx_part, acc)
-    else:
-        loglik = gmmc_small_full_pass_f(
-            X, n, d, k, <const float*>model.means, <const float*>model.prec_chol,
-            model.offset, weight, shift, resp_sum, sum_x, xx_part, acc)
-    _symmetrize_upper(xx_part, d, k)
-    for i in range(k * d * d):
-        sum_xx[i] += xx_part[i]
-    free(xx_part)
-    free(acc)
-    return loglik
-
-
-cdef double _full_micro_pass(const Model* model, const floating* X, Py_ssize_t n,
-                             const floating* weight, const double* shift,
-                             double* resp_sum, double* sum_x, double* sum_xx,
-                             bint* failed) noexcept nogil:
-    """_statistics_rows for full covariances where gmmc_full_pass_pays: one
-    AVX-512 kernel call (gmmc_full_pass) over all rows. Sets ``failed`` when
-    out of memory."""
-    cdef int d = model.d, k = model.k, i
-    cdef double loglik
-    cdef double* xx_part = <double*>calloc(k * d * d, sizeof(double))
-    cdef void* work = malloc(gmmc_full_pass_bytes(d, k, sizeof(floating)))
+    cdef void* work = calloc(work_bytes, 1)  # (the fused pass's sums start at 0)
     if xx_part == NULL or work == NULL:
         free(xx_part); free(work)
         failed[0] = True
         return 0.0
     if floating is double:
-        loglik = gmmc_full_pass_d(
-            X, n, d, k, <const double*>model.means, <const double*>model.prec_chol,
-            model.offset, weight, shift, resp_sum, sum_x, xx_part, work)
+        if model.full_micro:
+            loglik = gmmc_full_pass_d(
+                X, n, d, k, <const double*>model.means, <const double*>model.prec_chol,
+                model.offset, weight, shift, resp_sum, sum_x, xx_part, work)
+        else:
+            loglik = gmmc_small_full_pass_d(
+                X, n, d, k, <const double*>model.means, <const double*>model.prec_chol,
+                model.offset, weight, shift, resp_sum, sum_x, xx_part, <double*>work)
     else:
-        loglik = gmmc_full_pass_f(
-            X, n, d, k, <const float*>model.means, <const float*>model.prec_chol,
-            model.offset, weight, shift, resp_sum, sum_x, xx_part, work)
+        if model.full_micro:
+            loglik = gmmc_full_pass_f(
+                X, n, d, k, <const float*>model.means, <const float*>model.prec_chol,
+                model.offset, weight, shift, resp_sum, sum_x, xx_part, work)
+        else:
+            loglik = gmmc_small_full_pass_f(
+                X, n, d, k, <const float*>model.means, <const float*>model.prec_chol,
+                model.offset, weight, shift, resp_sum, sum_x, xx_part, <double*>work)
     _symmetrize_upper(xx_part, d, k)
     for i in range(k * d * d):
         sum_xx[i] += xx_part[i]
@@ -1176,18 +1158,16 @@ cdef double _statistics_rows(const Model* model, int cov, int d, int k,
     ``given_resp`` (N, K), which is copied, never modified, and full
     covariances take the exact per-component path. Small mixtures with a
     model take one fused kernel call instead where ``model.fused``
-    (_small_full_pass, _small_diag_pass), and so do wider diag and spherical
-    ones where ``model.diag_micro`` (_diag_micro_pass).
+    (_fused_full_pass, _small_diag_pass), and so do wider diag and spherical
+    ones where ``model.diag_micro`` (_diag_micro_pass) and wider full ones
+    where ``model.full_micro`` (_fused_full_pass).
     """
     if model != NULL and model.diag_micro:
         return _diag_micro_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
                                 sum_xx, failed)
-    if model != NULL and model.full_micro:
-        return _full_micro_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
-                                sum_xx, failed)
     cdef bint fused = model != NULL and model.fused
-    if fused and cov == FULL:
-        return _small_full_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
+    if model != NULL and (model.full_micro or fused and cov == FULL):
+        return _fused_full_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
                                 sum_xx, failed)
     if fused:
         return _small_diag_pass(model, X, n_samples, weight, shift, resp_sum, sum_x,
