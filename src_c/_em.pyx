@@ -232,8 +232,8 @@ cdef void _fill_model(int cov, int d, int k, const double* log_weights,
     leaves fewer components alone. Statistics passes of mixtures with few
     components are fused (``model.fused``) where ``allow_fused``, and so are
     those of wider diag and spherical mixtures (``model.diag_micro``) and of
-    full ones from D = 22 (``model.full_micro``, any K) where ``allow_micro``
-    as well. work:
+    full ones from D = 22, float32 from 32 (``model.full_micro``, any K;
+    gmmc_full_pass_pays) where ``allow_micro`` as well. work:
     _work_size doubles. OUT: aux and aux64 (_aux_size; aux64 only for
     float32 full covariances), center_out and
     center64 (D,), offset (K,), exact (K,), prec_padded

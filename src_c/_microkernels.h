@@ -862,12 +862,13 @@ GMMC_DEFINE_DIAG_PASS(f, float, __m512, 16, _mm512_setzero_ps, _mm512_set1_ps,
  *   ~1e-16 |c_j|, against the feature GEMMs' 4e7 amplification);
  * - the block's log-sum-exp (gmmc_normalize_cols);
  * - moments from the rows as they are (row-major), per component: in
- *   float64, sum r and sum r (x - shift_j) and z_i = sqrt(r_ij)
- *   (x_i - shift_j), stored in T; then the upper triangle of
- *   sum_i z_i z_i^T by 8-row, 2-vector tiles (a broadcast of z_ia feeds 2
- *   multiply-adds) summed in T over the block (as the BLAS paths sum a
- *   chunk) and added to (K, dp, dp) float64 sums, dp = D rounded up to a
- *   vector.
+ *   float64, sum r and sum r (x - shift_j), and for the rows of r != 0 only
+ *   (the others add nothing; separated clusters leave a component few)
+ *   z_i = sqrt(r_ij) (x_i - shift_j), staged in T; every GMMC_BLOCK staged
+ *   rows, the upper triangle of sum_i z_i z_i^T by 8-row, 2-vector tiles (a
+ *   broadcast of z_ia feeds 2 multiply-adds) summed in T over those rows (as
+ *   the BLAS paths sum a chunk) and added to (K, dp, dp) float64 sums, dp =
+ *   D rounded up to a vector.
  * One pass of 100 000 rows, one thread, against the paths it replaces
  * (gmmc_small_full_pass to D = 32 and D K <= 384, else the per-component
  * micro-kernels or the feature GEMMs, whichever is faster): float64 D = 24,

@@ -641,13 +641,15 @@ def test_diag_micro_pass_on_both_sides_of_its_switch(covariance_type, n_features
                                            (64, 3), (64, 17), (65, 3)])
 def test_full_micro_pass_on_both_sides_of_its_switch(n_features, k, dtype):
     """Full covariances from D = 22 to 64 (float32: 32) take the AVX-512
-    statistics pass (gmmc_full_pass_pays; never without AVX-512) and give the references'
-    posterior sums either way: weighted rows (some zero), a component of
-    weight 0 (log-densities of -inf), components 30 to 60 of their standard
-    deviations apart and 1e3 from the origin (the float64 E-step centres the
-    rows once, at the means' average: its terms then carry the offsets), sums
-    about points other than the means, and 1001 rows: 15 blocks of 64 and a
-    partial one. Against the path without the kernel, the same sums."""
+    statistics pass (gmmc_full_pass_pays; never without AVX-512) and give the
+    references' posterior sums either way: weighted rows (some zero), a
+    component of weight 0 (log-densities of -inf), means 30 apart per
+    coordinate (hundreds of the components' standard deviations: most
+    responsibilities are 0) and 1e3 from the origin (the float64 E-step
+    centres the rows once, at the means' average: its terms then carry the
+    offsets), sums about points other than the means, and 1001 rows: 15
+    blocks of 64 and a partial one. Against the path without the kernel, the
+    same sums."""
     rng = np.random.RandomState(70 + n_features)
     n_samples, d = 1001, n_features
     weights, means, covariances, prec_chol = random_model(k, d, "full", seed=71)
