@@ -172,13 +172,14 @@ gmmc_upper_quadratic_forms_##SUFFIX(const T *x, int n, int d, const T *mu,     \
                               out + (int64_t)i * stride, stride, z);           \
 }                                                                              \
                                                                                \
-/* Rows a0 .. a0+R-1 of the Gram matrix, columns [col0, col0 + W*P):           \
- * g[a][c] = sum_i z_ia z_ic over the n rows of z. */                          \
-static GMMC_MK_TARGET void gmmc_gram_tile_##SUFFIX(                             \
+/* acc[r][v] := rows a0 .. a0+R-1 of the Gram matrix, columns [col0 + W*v,  \
+ * col0 + W*(v+1)): sum_i z_ia z_ic over the n rows of z (dp apart), in T,    \
+ * in registers (R <= GMMC_GRAM_ROWS, P <= GMMC_GRAM_VECS; also the tiles of  \
+ * gmmc_full_pass). */                                                        \
+static GMMC_MK_TARGET void gmmc_gram_sums_##SUFFIX(                             \
     const T *z, int n, int dp, int a0, int col0, const int R, const int P,     \
-    T *g)                                                                      \
+    V acc[GMMC_GRAM_ROWS][GMMC_GRAM_VECS])                                     \
 {                                                                              \
-    V acc[GMMC_GRAM_ROWS][GMMC_GRAM_VECS];                                     \
     for (int r = 0; r < R; r++)                                                \
         for (int v = 0; v < P; v++)                                            \
             acc[r][v] = SETZERO();                                             \
@@ -193,6 +194,16 @@ static GMMC_MK_TARGET void gmmc_gram_tile_##SUFFIX(                             
                 acc[r][v] = FMADD(b, cv[v], acc[r][v]);                        \
         }                                                                      \
     }                                                                          \
+}                                                                              \
+                                                                               \
+/* Rows a0 .. a0+R-1 of the Gram matrix, columns [col0, col0 + W*P):           \
+ * g[a][c] = sum_i z_ia z_ic over the n rows of z. */                          \
+static GMMC_MK_TARGET void gmmc_gram_tile_##SUFFIX(                             \
+    const T *z, int n, int dp, int a0, int col0, const int R, const int P,     \
+    T *g)                                                                      \
+{                                                                              \
+    V acc[GMMC_GRAM_ROWS][GMMC_GRAM_VECS];                                     \
+    gmmc_gram_sums_##SUFFIX(z, n, dp, a0, col0, R, P, acc);                    \
     for (int r = 0; r < R; r++)                                                \
         for (int v = 0; v < P; v++)                                            \
             _mm512_storeu_##SUFFIX##_helper(g + (int64_t)(a0 + r) * dp + col0 + W * v, \
@@ -904,22 +915,9 @@ static inline size_t gmmc_full_pass_bytes(int d, int k, int itemsize)
 static GMMC_MK_TARGET void gmmc_full_gram_tile_##SUFFIX(                        \
     const T *zr, const int dp, int a0, int col0, const int P, double *g)       \
 {                                                                              \
-    V acc[8][2];                                                               \
-    for (int r = 0; r < 8; r++)                                                \
-        for (int v = 0; v < P; v++)                                            \
-            acc[r][v] = SETZERO();                                             \
-    for (int i = 0; i < GMMC_BLOCK; i++) {                                     \
-        const T *zi = zr + (int64_t)i * dp;                                    \
-        V cv[2];                                                               \
-        for (int v = 0; v < P; v++)                                            \
-            cv[v] = LOAD(zi + col0 + W * v);                                   \
-        for (int r = 0; r < 8; r++) {                                          \
-            V b = SET1(zi[a0 + r]);                                            \
-            for (int v = 0; v < P; v++)                                        \
-                acc[r][v] = FMADD(b, cv[v], acc[r][v]);                        \
-        }                                                                      \
-    }                                                                          \
-    for (int r = 0; r < 8; r++)                                                \
+    V acc[GMMC_GRAM_ROWS][GMMC_GRAM_VECS];                                     \
+    gmmc_gram_sums_##SUFFIX(zr, GMMC_BLOCK, dp, a0, col0, GMMC_GRAM_ROWS, P, acc); \
+    for (int r = 0; r < GMMC_GRAM_ROWS; r++)                                   \
         for (int v = 0; v < P; v++)                                            \
             ADD_TO_DOUBLES(g + (int64_t)(a0 + r) * dp + col0 + W * v, acc[r][v]); \
 }                                                                              \
@@ -930,10 +928,10 @@ static GMMC_MK_TARGET void gmmc_full_gram_tile_##SUFFIX(                        
 static GMMC_MK_TARGET void gmmc_full_gram_##SUFFIX(const T *zr, int d, const int dp, \
                                                    double *g)                  \
 {                                                                              \
-    for (int a0 = 0; a0 < d; a0 += 8) {                                        \
+    for (int a0 = 0; a0 < d; a0 += GMMC_GRAM_ROWS) {                           \
         int col0 = a0 - a0 % W;                                                \
-        for (; dp - col0 >= 2 * W; col0 += 2 * W)                              \
-            gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, 2, g);              \
+        for (; dp - col0 >= GMMC_GRAM_VECS * W; col0 += GMMC_GRAM_VECS * W)    \
+            gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, GMMC_GRAM_VECS, g); \
         if (dp > col0)                                                         \
             gmmc_full_gram_tile_##SUFFIX(zr, dp, a0, col0, 1, g);              \
     }                                                                          \
@@ -1038,7 +1036,8 @@ static GMMC_MK_TARGET void gmmc_full_log_density_##SUFFIX(                      
 {                                                                              \
     for (int v0 = 0; v0 < GMMC_BLOCK / W; v0 += 4) {                           \
         const T *zv = ze + W * v0;                                             \
-        V q[4];                                                                \
+        /* zeros for GCC's sake: the first tile sets q (b0 + c == 0) */       \
+        V q[4] = {SETZERO(), SETZERO(), SETZERO(), SETZERO()};                 \
         int b0 = 0;                                                            \
         for (; b0 + GMMC_FULL_E_COLS <= d; b0 += GMMC_FULL_E_COLS)             \
             gmmc_full_e_tile_##SUFFIX(zv, u, cj, d, b0, GMMC_FULL_E_COLS, q);      \
@@ -1077,7 +1076,7 @@ gmmc_full_pass_##SUFFIX(const T *x, int64_t n, int d, int k, const T *means,   \
     T centre[GMMC_FULL_MAX_D];                                                 \
     T *cs = (T *)(sx + (int64_t)k * dp);                                       \
     int *staged = (int *)(cs + (int64_t)k * d); /* rows staged per component */ \
-    for (int a = 0; a < d; a++) {                                              \
+    for (int a = 0; SHARED_CENTRE && a < d; a++) {                             \
         double total = 0.0;                                                    \
         for (int j = 0; j < k; j++)                                            \
             total += (double)means[(int64_t)j * d + a];                        \
@@ -1138,15 +1137,7 @@ gmmc_full_pass_##SUFFIX(const T *x, int64_t n, int d, int k, const T *means,   \
         if (staged[j]) { /* the rows left: zero rows make up the block */      \
             memset(zj + (int64_t)staged[j] * dp, 0,                            \
                    sizeof(T) * (size_t)(GMMC_BLOCK - staged[j]) * dp);         \
-            switch (dp) {                                                      \
-            case 16: gmmc_full_gram_##SUFFIX(zj, d, 16, gj); break;            \
-            case 24: gmmc_full_gram_##SUFFIX(zj, d, 24, gj); break;            \
-            case 32: gmmc_full_gram_##SUFFIX(zj, d, 32, gj); break;            \
-            case 40: gmmc_full_gram_##SUFFIX(zj, d, 40, gj); break;            \
-            case 48: gmmc_full_gram_##SUFFIX(zj, d, 48, gj); break;            \
-            case 56: gmmc_full_gram_##SUFFIX(zj, d, 56, gj); break;            \
-            default: gmmc_full_gram_##SUFFIX(zj, d, 64, gj);                   \
-            }                                                                  \
+            gmmc_full_gram_##SUFFIX(zj, d, dp, gj);                            \
         }                                                                      \
         resp_sum[j] += gmmc_lanes_total(l0 + (int64_t)j * GMMC_LANES);         \
         for (int a = 0; a < d; a++) {                                          \
